@@ -1,0 +1,84 @@
+#include <gtest/gtest.h>
+
+#include "base/base64.hpp"
+#include "base/ids.hpp"
+#include "base/ip.hpp"
+#include "base/metrics.hpp"
+#include "base/secret.hpp"
+#include "base/strings.hpp"
+#include "base/time_format.hpp"
+
+using namespace smtpsd::base;
+
+TEST(base64, round_trip_and_rejects_garbage) {
+  EXPECT_EQ(base64_encode(std::string("\0user\0pass", 10)), "AHVzZXIAcGFzcw==");
+  EXPECT_EQ(base64_decode("AHVzZXIAcGFzcw==").value(), std::string("\0user\0pass", 10));
+  EXPECT_FALSE(base64_decode("AHVz!XIAcGFzcw=="));
+  EXPECT_FALSE(base64_decode("AHVzZXIAcGFzcw="));  // bad padding
+  EXPECT_EQ(base64_decode("").value(), "");
+}
+
+TEST(ids, sortable_and_valid) {
+  auto t = from_unix_seconds(1'800'000'000);
+  auto a = make_queue_id(t, 5);
+  auto b = make_queue_id(t + std::chrono::milliseconds(1), 0);
+  EXPECT_EQ(a.size(), 16u);
+  EXPECT_LT(a, b);
+  EXPECT_TRUE(is_queue_id(a));
+  EXPECT_FALSE(is_queue_id("../../etc/passwd"));
+  EXPECT_FALSE(is_queue_id("0123456789ABCDEI"));  // I is not in the alphabet
+}
+
+TEST(time_format, rfc3339_and_5322) {
+  auto t = from_unix_seconds(1795387080);  // 2026-11-22T22:38:00Z
+  EXPECT_EQ(rfc3339(t), "2026-11-22T22:38:00Z");
+  EXPECT_EQ(rfc5322_date(t), "Sun, 22 Nov 2026 22:38:00 +0000");
+  EXPECT_EQ(parse_rfc3339("2026-11-22T22:38:00Z").value(), t);
+}
+
+TEST(ip, cidr_matching_v4_and_v6) {
+  auto net = cidr::parse("10.1.0.0/16").value();
+  EXPECT_TRUE(net.contains(ip_address::parse("10.1.200.3").value()));
+  EXPECT_FALSE(net.contains(ip_address::parse("10.2.0.1").value()));
+  EXPECT_FALSE(net.contains(ip_address::parse("::1").value()));
+  auto v6 = cidr::parse("2001:db8::/32").value();
+  EXPECT_TRUE(v6.contains(ip_address::parse("2001:db8:1::5").value()));
+  EXPECT_FALSE(v6.contains(ip_address::parse("10.1.200.3").value()));
+  EXPECT_EQ(cidr::parse("10.1.2.3/8")->to_string(), "10.0.0.0/8");
+  EXPECT_FALSE(cidr::parse("10.0.0.0/33"));
+  EXPECT_FALSE(cidr::parse("nonsense"));
+  EXPECT_TRUE(cidr::parse("0.0.0.0/0")->contains(ip_address::parse("1.2.3.4").value()));
+}
+
+TEST(ip, host_port) {
+  EXPECT_EQ(host_port::parse("0.0.0.0:465", false)->port, 465);
+  EXPECT_EQ(host_port::parse("[::]:587", false)->host, "::");
+  EXPECT_FALSE(host_port::parse("::1:25", false));
+  EXPECT_FALSE(host_port::parse("1.2.3.4:70000", false));
+  EXPECT_FALSE(host_port::parse("mail.example.com:25", false));
+  EXPECT_EQ(host_port::parse("mail.example.com:25", true)->host, "mail.example.com");
+}
+
+TEST(strings, utf8_validation) {
+  EXPECT_TRUE(valid_utf8("grüße"));
+  EXPECT_FALSE(valid_utf8("\xC0\xAF"));          // overlong
+  EXPECT_FALSE(valid_utf8("\xED\xA0\x80"));      // surrogate
+  EXPECT_FALSE(valid_utf8("abc\xE2\x82"));       // truncated
+  EXPECT_TRUE(valid_utf8("\xF0\x9F\x98\x80"));   // emoji
+}
+
+TEST(secret, never_formats_its_value) {
+  secret_string s("hunter2");
+  EXPECT_EQ(fmt::format("{}", s), "<redacted>");
+  EXPECT_EQ(s.expose(), "hunter2");
+}
+
+TEST(metrics, renders_prometheus_text) {
+  metrics_registry r;
+  r.get_counter("t_total", "help", {{"reason", "x"}}).inc(3);
+  r.get_histogram("t_seconds", "h", {0.1, 1}).observe(0.5);
+  auto text = r.render_prometheus();
+  EXPECT_NE(text.find("t_total{reason=\"x\"} 3"), std::string::npos);
+  EXPECT_NE(text.find("t_seconds_bucket{le=\"1\"} 1"), std::string::npos);
+  EXPECT_NE(text.find("t_seconds_count 1"), std::string::npos);
+}

@@ -1,0 +1,34 @@
+#pragma once
+// The submission fix-ups of RFC 6409 §8: a Received: trace field, Date: and
+// Message-ID: where missing; Bcc: removed.
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/clock.hpp"
+
+namespace smtpsd::message {
+
+struct trace_info {
+  std::string_view hostname;     // ours
+  std::string_view helo;         // the client's EHLO name
+  std::string_view client_ip;
+  std::string_view queue_id;
+  std::string_view tls_version;  // "TLSv1.3", empty without TLS
+  std::string_view tls_cipher;
+  bool esmtp = true;
+  bool authenticated = true;
+  base::time_point now;
+};
+
+struct fixed_headers {
+  std::string section;     // the new header section, each field ending in CRLF
+  std::string message_id;  // the Message-ID field's value, as it leaves
+};
+
+// nullopt when the header section cannot be parsed.
+std::optional<fixed_headers> apply_submission_fixups(std::string_view section, const trace_info& t);
+
+std::string received_field(const trace_info& t);
+
+}  // namespace smtpsd::message

@@ -1,0 +1,74 @@
+#include <gtest/gtest.h>
+
+#include "smtp/server_fsm.hpp"
+
+using namespace smtpsd::smtp;
+
+namespace {
+server_fsm authed(server_settings s = {}) {
+  s.tls_active = true;
+  server_fsm f(s);
+  std::string out;
+  f.on_line("EHLO c", out);
+  EXPECT_EQ(f.on_line("AUTH PLAIN AGFsaWNlAHMzY3JldA==", out), action::authenticate);
+  EXPECT_EQ(f.pending_credentials().username, "alice");
+  f.on_auth_result({auth_outcome::kind::success, "acme"}, out);
+  return f;
+}
+}  // namespace
+
+TEST(server_fsm, credentials_are_wiped_after_the_check) {
+  auto f = authed();
+  EXPECT_TRUE(f.authenticated());
+  EXPECT_EQ(f.account(), "acme");
+  EXPECT_TRUE(f.pending_credentials().password.empty());
+}
+
+TEST(server_fsm, envelope_keeps_dsn_parameters) {
+  auto f = authed();
+  std::string out;
+  ASSERT_EQ(f.on_line("MAIL FROM:<a@example.com> RET=HDRS ENVID=x1", out), action::check_mail);
+  f.on_mail_verdict({}, out);
+  ASSERT_EQ(f.on_line("RCPT TO:<b@example.org> NOTIFY=DELAY ORCPT=rfc822;b@example.org", out), action::check_rcpt);
+  f.on_rcpt_verdict({}, out);
+  const auto& t = f.transaction();
+  EXPECT_EQ(t.params.ret, dsn_ret::hdrs);
+  EXPECT_EQ(t.params.envid, "x1");
+  ASSERT_EQ(t.rcpts.size(), 1u);
+  EXPECT_EQ(t.rcpts[0].params.notify, notify::delay);
+}
+
+TEST(server_fsm, throttled_auth_closes) {
+  server_settings s;
+  s.tls_active = true;
+  server_fsm f(s);
+  std::string out;
+  f.on_line("EHLO c", out);
+  f.on_line("AUTH PLAIN AGFsaWNlAHMzY3JldA==", out);
+  out.clear();
+  EXPECT_EQ(f.on_auth_result({auth_outcome::kind::throttled, ""}, out), action::close);
+  EXPECT_EQ(out.substr(0, 9), "421 4.7.0");
+}
+
+TEST(server_fsm, line_limit_grows_only_inside_auth) {
+  server_settings s;
+  s.tls_active = true;
+  server_fsm f(s);
+  std::string out;
+  EXPECT_EQ(f.line_limit(), 512u);
+  f.on_line("EHLO c", out);
+  f.on_line("AUTH PLAIN", out);
+  EXPECT_GT(f.line_limit(), 512u);
+}
+
+TEST(server_fsm, mail_rejection_does_not_open_a_transaction) {
+  auto f = authed();
+  std::string out;
+  f.on_line("MAIL FROM:<x@evil.example>", out);
+  out.clear();
+  f.on_mail_verdict({make_reply(550, "5.7.1", "no"), false}, out);
+  EXPECT_EQ(out, "550 5.7.1 no\r\n");
+  out.clear();
+  EXPECT_EQ(f.on_line("RCPT TO:<b@example.org>", out), action::read);
+  EXPECT_EQ(out.substr(0, 3), "503");
+}
