@@ -7,13 +7,14 @@ build_pkgs=(
   build-essential cmake ninja-build pkg-config git
   libboost1.81-dev libssl-dev libc-ares-dev libsodium-dev libsqlite3-dev
   libpq-dev libhiredis-dev libspdlog-dev libfmt-dev libtomlplusplus-dev
-  libcli11-dev nlohmann-json3-dev libsystemd-dev
+  libcli11-dev nlohmann-json3-dev libsystemd-dev libidn2-dev
 )
 test_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev llvm
   python3 python3-pytest python3-aiosmtpd python3-dkim python3-cryptography
-  python3-dnspython swaks openssl dnsmasq-base postgresql redis-server procps
+  python3-dnspython swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl
+  openssl dnsmasq-base postgresql redis-server procps strace
 )
 audit_pkgs=(testssl.sh)
 

@@ -1,0 +1,74 @@
+#include "cli/cli.hpp"
+
+#include <iostream>
+
+#include "base/time_format.hpp"
+#include "store/types.hpp"
+
+namespace smtpsd::cli {
+
+config::config context::load_config() const { return config::load(config::locate(config_path)); }
+
+void context::print(const nlohmann::json& doc, const std::string& text) const {
+  if (json)
+    std::cout << doc.dump(2) << "\n";
+  else
+    std::cout << text;
+}
+
+nlohmann::json time_json(const std::optional<base::time_point>& t) {
+  if (!t) return nullptr;
+  return base::rfc3339(*t);
+}
+
+void validate_account_name(const std::string& name) {
+  if (name.empty() || name.size() > 64) throw failure("account names are 1 to 64 characters");
+  for (char c : name)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
+      throw failure("account name \"" + name + "\" may use only letters, digits, '-', '_' and '.'");
+}
+
+store::account require_account(store::account_store& s, const std::string& name) {
+  auto a = s.find_account(name);
+  if (!a) throw failure("no account named \"" + name + "\" (smtpsd account list shows them)");
+  return *a;
+}
+
+int run(int argc, char** argv, backends b) {
+  context ctx;
+  ctx.b = std::move(b);
+  CLI::App app{"smtpsd: a mail submission server and outbound relay", "smtpsd"};
+  app.require_subcommand(1);
+  app.fallthrough();  // -c and --json are accepted anywhere on the line
+  app.set_version_flag("--version", "smtpsd 0.1.0");
+  app.add_option("-c,--config", ctx.config_path,
+                 "configuration file (default ./smtpsd.toml, then /etc/smtpsd/smtpsd.toml)");
+  app.add_flag("--json", ctx.json, "print one JSON document on stdout");
+
+  add_init(app, ctx);
+  add_serve(app, ctx);
+  add_account(app, ctx);
+  add_credential(app, ctx);
+  add_queue(app, ctx);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const failure& e) {
+    std::cerr << "smtpsd: " << e.what() << "\n";
+    return 1;
+  } catch (const config::config_error& e) {
+    std::cerr << "smtpsd: " << e.what() << "\n";
+    return 1;
+  } catch (const store::store_error& e) {
+    std::cerr << "smtpsd: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "smtpsd: " << e.what() << "\n";
+    return 1;
+  }
+  return ctx.exit_code;
+}
+
+}  // namespace smtpsd::cli

@@ -1,0 +1,55 @@
+#pragma once
+// The smtpsd command line. Every command group lives in its own file and
+// registers itself on the CLI11 app; main.cpp supplies the concrete backends.
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "config/config.hpp"
+#include "store/stores.hpp"
+
+namespace smtpsd::cli {
+
+// What only the composition root may name.
+struct backends {
+  std::function<store::stores(const config::config&)> open_stores;
+  std::function<int(const config::config&, store::stores)> serve;
+};
+
+// An error the user can act on; printed as "smtpsd: MESSAGE", exit status 1.
+class failure : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct context {
+  backends b;
+  std::optional<std::string> config_path;
+  bool json = false;
+  int exit_code = 0;
+
+  config::config load_config() const;
+  store::stores open_stores(const config::config& c) const { return b.open_stores(c); }
+  // Prints a JSON document (with --json) or the text.
+  void print(const nlohmann::json& doc, const std::string& text) const;
+};
+
+int run(int argc, char** argv, backends b);
+
+// Command groups.
+void add_init(CLI::App& app, context& ctx);
+void add_serve(CLI::App& app, context& ctx);
+void add_account(CLI::App& app, context& ctx);
+void add_credential(CLI::App& app, context& ctx);
+void add_queue(CLI::App& app, context& ctx);
+
+// Shared helpers.
+nlohmann::json time_json(const std::optional<base::time_point>& t);
+store::account require_account(store::account_store& s, const std::string& name);
+void validate_account_name(const std::string& name);
+
+}  // namespace smtpsd::cli

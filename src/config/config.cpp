@@ -1,0 +1,352 @@
+#include "config/config.hpp"
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "base/strings.hpp"
+
+namespace smtpsd::config {
+
+namespace {
+
+// Walks the TOML document with the key path in hand, so every error can say
+// where it is.
+class reader {
+ public:
+  explicit reader(std::string file) : file_(std::move(file)) {}
+
+  [[noreturn]] void fail(const toml::node* n, std::string_view key, std::string_view msg) const {
+    if (n && n->source().begin.line)
+      throw config_error(fmt::format("{}:{}: {}: {}", file_, n->source().begin.line, key, msg));
+    throw config_error(fmt::format("{}: {}: {}", file_, key, msg));
+  }
+
+  void check_keys(const toml::table& t, std::string_view path, std::initializer_list<std::string_view> allowed) const {
+    for (auto&& [k, v] : t) {
+      bool ok = false;
+      for (auto a : allowed) ok |= (k.str() == a);
+      if (!ok) fail(&v, join(path, k.str()), "unknown key");
+    }
+  }
+
+  static std::string join(std::string_view path, std::string_view key) {
+    return path.empty() ? std::string(key) : fmt::format("{}.{}", path, key);
+  }
+
+  const toml::table* table(const toml::table& t, std::string_view path, std::string_view key) const {
+    auto* n = t.get(key);
+    if (!n) return nullptr;
+    if (!n->is_table()) fail(n, join(path, key), "must be a table");
+    return n->as_table();
+  }
+
+  std::string str(const toml::table& t, std::string_view path, std::string_view key, std::string def) const {
+    auto* n = t.get(key);
+    if (!n) return def;
+    if (!n->is_string()) fail(n, join(path, key), "must be a string");
+    return n->as_string()->get();
+  }
+
+  bool boolean(const toml::table& t, std::string_view path, std::string_view key, bool def) const {
+    auto* n = t.get(key);
+    if (!n) return def;
+    if (!n->is_boolean()) fail(n, join(path, key), "must be true or false");
+    return n->as_boolean()->get();
+  }
+
+  std::uint64_t integer(const toml::table& t, std::string_view path, std::string_view key, std::uint64_t def,
+                        std::uint64_t min, std::uint64_t max) const {
+    auto* n = t.get(key);
+    if (!n) return def;
+    if (!n->is_integer()) fail(n, join(path, key), "must be an integer");
+    auto v = n->as_integer()->get();
+    if (v < 0 || static_cast<std::uint64_t>(v) < min || static_cast<std::uint64_t>(v) > max)
+      fail(n, join(path, key), fmt::format("must be between {} and {}, got {}", min, max, v));
+    return static_cast<std::uint64_t>(v);
+  }
+
+  double number(const toml::table& t, std::string_view path, std::string_view key, double def, double min,
+                double max) const {
+    auto* n = t.get(key);
+    if (!n) return def;
+    double v;
+    if (n->is_integer())
+      v = static_cast<double>(n->as_integer()->get());
+    else if (n->is_floating_point())
+      v = n->as_floating_point()->get();
+    else
+      fail(n, join(path, key), "must be a number");
+    if (!(v >= min && v <= max)) fail(n, join(path, key), fmt::format("must be between {} and {}", min, max));
+    return v;
+  }
+
+  std::vector<std::pair<std::string, const toml::node*>> strings(const toml::table& t, std::string_view path,
+                                                                 std::string_view key) const {
+    std::vector<std::pair<std::string, const toml::node*>> out;
+    auto* n = t.get(key);
+    if (!n) return out;
+    if (!n->is_array()) fail(n, join(path, key), "must be an array of strings");
+    for (auto& e : *n->as_array()) {
+      if (!e.is_string()) fail(&e, join(path, key), "must be an array of strings");
+      out.emplace_back(e.as_string()->get(), &e);
+    }
+    return out;
+  }
+
+  const std::string& file() const { return file_; }
+
+ private:
+  std::string file_;
+};
+
+std::filesystem::path resolve(const std::filesystem::path& base, const std::string& p) {
+  std::filesystem::path path(p);
+  return path.is_absolute() ? path : (base / path).lexically_normal();
+}
+
+listener_mode parse_mode(const reader& r, const toml::table& t, std::string_view path) {
+  auto m = r.str(t, path, "mode", "implicit-tls");
+  if (m == "implicit-tls") return listener_mode::implicit_tls;
+  if (m == "starttls") return listener_mode::starttls;
+  r.fail(t.get("mode"), reader::join(path, "mode"), fmt::format("must be \"implicit-tls\" or \"starttls\", got \"{}\"", m));
+}
+
+std::vector<base::cidr> parse_cidrs(const reader& r, const toml::table& t, std::string_view path, std::string_view key) {
+  std::vector<base::cidr> out;
+  for (auto& [s, node] : r.strings(t, path, key)) {
+    auto c = base::cidr::parse(s);
+    if (!c) r.fail(node, reader::join(path, key), fmt::format("\"{}\" is not a CIDR range such as 10.0.0.0/8 or 2001:db8::/32", s));
+    out.push_back(*c);
+  }
+  return out;
+}
+
+base::host_port parse_address(const reader& r, const toml::table& t, std::string_view path, std::string_view key,
+                              bool allow_names, const std::string& def = "") {
+  auto s = r.str(t, path, key, def);
+  auto hp = base::host_port::parse(s, allow_names);
+  if (!hp)
+    r.fail(t.get(key), reader::join(path, key),
+           fmt::format("\"{}\" is not {}:port (IPv6 as [addr]:port)", s, allow_names ? "host" : "an IP address"));
+  return *hp;
+}
+
+}  // namespace
+
+std::string_view to_string(listener_mode m) { return m == listener_mode::implicit_tls ? "implicit-tls" : "starttls"; }
+
+std::string listener::name() const { return address.to_string(); }
+
+config parse(std::string_view text, const std::filesystem::path& file) {
+  reader r(file.string());
+  toml::table root;
+  try {
+    root = toml::parse(text, file.string());
+  } catch (const toml::parse_error& e) {
+    throw config_error(fmt::format("{}:{}:{}: {}", file.string(), e.source().begin.line, e.source().begin.column,
+                                   e.description()));
+  }
+  const auto dir = std::filesystem::absolute(file).parent_path();
+  config c;
+  c.file = std::filesystem::absolute(file);
+  r.check_keys(root, "", {"hostname", "data_dir", "user", "threads", "tls", "listeners", "limits", "auth", "delivery",
+                          "storage", "admin", "events", "log"});
+  c.hostname = r.str(root, "", "hostname", "localhost");
+  if (c.hostname.empty() || c.hostname.size() > 253 || c.hostname.find_first_of(" \t\r\n;()[]") != std::string::npos)
+    r.fail(root.get("hostname"), "hostname", "must be a host name such as mail.example.com");
+  c.data_dir = resolve(dir, r.str(root, "", "data_dir", "data"));
+  c.user = r.str(root, "", "user", "");
+  c.threads = static_cast<unsigned>(r.integer(root, "", "threads", 0, 0, 256));
+
+  if (auto* t = r.table(root, "", "tls")) {
+    r.check_keys(*t, "tls", {"certificates", "min_version"});
+    if (auto* n = t->get("certificates")) {
+      if (!n->is_array()) r.fail(n, "tls.certificates", "must be an array of { cert = …, key = … }");
+      std::size_t i = 0;
+      for (auto& e : *n->as_array()) {
+        auto path = fmt::format("tls.certificates[{}]", i++);
+        if (!e.is_table()) r.fail(&e, path, "must be a table { cert = …, key = … }");
+        auto& ct = *e.as_table();
+        r.check_keys(ct, path, {"cert", "key"});
+        certificate cert;
+        for (auto [key, target] : {std::pair{"cert", &cert.cert}, std::pair{"key", &cert.key}}) {
+          auto v = r.str(ct, path, key, "");
+          if (v.empty()) r.fail(&e, reader::join(path, key), "is required");
+          *target = resolve(dir, v);
+          std::ifstream probe(*target);
+          if (!probe) r.fail(ct.get(key), reader::join(path, key), fmt::format("cannot read {}", target->string()));
+        }
+        c.tls.certificates.push_back(cert);
+      }
+    }
+    c.tls.min_version = r.str(*t, "tls", "min_version", "1.2");
+    if (c.tls.min_version != "1.2" && c.tls.min_version != "1.3")
+      r.fail(t->get("min_version"), "tls.min_version", "must be \"1.2\" or \"1.3\"");
+  }
+
+  if (auto* n = root.get("listeners")) {
+    if (!n->is_array_of_tables() && !(n->is_array() && n->as_array()->empty()))
+      r.fail(n, "listeners", "must be an array of tables ([[listeners]])");
+    std::size_t i = 0;
+    std::set<std::string> seen;
+    for (auto& e : *n->as_array()) {
+      auto path = fmt::format("listeners[{}]", i++);
+      auto& lt = *e.as_table();
+      r.check_keys(lt, path, {"address", "mode", "allow", "deny", "proxy_protocol"});
+      listener l;
+      if (!lt.get("address")) r.fail(&e, reader::join(path, "address"), "is required");
+      l.address = parse_address(r, lt, path, "address", false);
+      l.mode = parse_mode(r, lt, path);
+      l.allow = parse_cidrs(r, lt, path, "allow");
+      l.deny = parse_cidrs(r, lt, path, "deny");
+      l.proxy_protocol = r.boolean(lt, path, "proxy_protocol", false);
+      if (!seen.insert(l.name()).second && l.address.port != 0)
+        r.fail(lt.get("address"), reader::join(path, "address"), fmt::format("{} is listed twice", l.name()));
+      c.listeners.push_back(l);
+    }
+  }
+  if (!c.listeners.empty() && c.tls.certificates.empty())
+    r.fail(root.get("tls"), "tls.certificates", "at least one certificate is needed: every listener uses TLS");
+
+  if (auto* t = r.table(root, "", "limits")) {
+    const std::string p = "limits";
+    r.check_keys(*t, p, {"max_message_bytes", "max_recipients", "max_connections", "max_connections_per_ip",
+                         "command_timeout_s", "data_timeout_s", "default_max_send_rate", "default_max_24h",
+                         "max_errors", "drain_timeout_s"});
+    auto& l = c.limit;
+    l.max_message_bytes = r.integer(*t, p, "max_message_bytes", l.max_message_bytes, 1024, 1ull << 40);
+    l.max_recipients = static_cast<unsigned>(r.integer(*t, p, "max_recipients", l.max_recipients, 1, 100000));
+    l.max_connections = static_cast<unsigned>(r.integer(*t, p, "max_connections", l.max_connections, 1, 10000000));
+    l.max_connections_per_ip =
+        static_cast<unsigned>(r.integer(*t, p, "max_connections_per_ip", l.max_connections_per_ip, 1, 10000000));
+    l.command_timeout_s = static_cast<unsigned>(r.integer(*t, p, "command_timeout_s", l.command_timeout_s, 1, 86400));
+    l.data_timeout_s = static_cast<unsigned>(r.integer(*t, p, "data_timeout_s", l.data_timeout_s, 1, 86400));
+    l.default_max_send_rate = r.number(*t, p, "default_max_send_rate", l.default_max_send_rate, 0.001, 1e9);
+    l.default_max_24h = r.integer(*t, p, "default_max_24h", l.default_max_24h, 1, 1ull << 40);
+    l.max_errors = static_cast<unsigned>(r.integer(*t, p, "max_errors", l.max_errors, 1, 1000));
+    l.drain_timeout_s = static_cast<unsigned>(r.integer(*t, p, "drain_timeout_s", l.drain_timeout_s, 0, 86400));
+  }
+
+  if (auto* t = r.table(root, "", "auth")) {
+    r.check_keys(*t, "auth", {"failures_before_throttle", "failure_window_s"});
+    c.auth.failures_before_throttle =
+        static_cast<unsigned>(r.integer(*t, "auth", "failures_before_throttle", c.auth.failures_before_throttle, 1, 1000000));
+    c.auth.failure_window_s =
+        static_cast<unsigned>(r.integer(*t, "auth", "failure_window_s", c.auth.failure_window_s, 1, 86400 * 30));
+  }
+
+  if (auto* t = r.table(root, "", "delivery")) {
+    const std::string p = "delivery";
+    auto& d = c.delivery;
+    r.check_keys(*t, p, {"enabled", "max_queue_age_s", "routes", "resolvers", "mx_port", "smarthost", "lease_s",
+                         "concurrency", "per_destination", "connect_timeout_s", "command_timeout_s"});
+    d.enabled = r.boolean(*t, p, "enabled", d.enabled);
+    d.max_queue_age_s = r.integer(*t, p, "max_queue_age_s", d.max_queue_age_s, 1, 86400ull * 365);
+    d.mx_port = static_cast<std::uint16_t>(r.integer(*t, p, "mx_port", d.mx_port, 1, 65535));
+    d.lease_s = static_cast<unsigned>(r.integer(*t, p, "lease_s", d.lease_s, 5, 86400));
+    d.concurrency = static_cast<unsigned>(r.integer(*t, p, "concurrency", d.concurrency, 1, 100000));
+    d.per_destination = static_cast<unsigned>(r.integer(*t, p, "per_destination", d.per_destination, 1, 10000));
+    d.connect_timeout_s = static_cast<unsigned>(r.integer(*t, p, "connect_timeout_s", d.connect_timeout_s, 1, 3600));
+    d.command_timeout_s = static_cast<unsigned>(r.integer(*t, p, "command_timeout_s", d.command_timeout_s, 1, 3600));
+    if (auto* routes = r.table(*t, p, "routes")) {
+      for (auto&& [k, v] : *routes) {
+        auto key = fmt::format("delivery.routes.\"{}\"", k.str());
+        if (!v.is_string()) r.fail(&v, key, "must be a string \"host:port\"");
+        auto hp = base::host_port::parse(v.as_string()->get(), true);
+        if (!hp) r.fail(&v, key, fmt::format("\"{}\" is not host:port", v.as_string()->get()));
+        d.routes[base::to_lower(k.str())] = *hp;
+      }
+    }
+    for (auto& [s, node] : r.strings(*t, p, "resolvers")) {
+      auto hp = base::host_port::parse(s, false);
+      if (!hp) r.fail(node, "delivery.resolvers", fmt::format("\"{}\" is not ip:port", s));
+      d.resolvers.push_back(*hp);
+    }
+    if (auto* sh = r.table(*t, p, "smarthost")) {
+      const std::string sp = "delivery.smarthost";
+      r.check_keys(*sh, sp, {"address", "mode", "username", "password_file"});
+      smarthost s;
+      if (!sh->get("address")) r.fail(t->get("smarthost"), reader::join(sp, "address"), "is required");
+      s.address = parse_address(r, *sh, sp, "address", true);
+      auto mode = r.str(*sh, sp, "mode", "starttls");
+      if (mode == "implicit-tls")
+        s.mode = listener_mode::implicit_tls;
+      else if (mode == "starttls")
+        s.mode = listener_mode::starttls;
+      else
+        r.fail(sh->get("mode"), reader::join(sp, "mode"), "must be \"implicit-tls\" or \"starttls\"");
+      s.username = r.str(*sh, sp, "username", "");
+      auto pf = r.str(*sh, sp, "password_file", "");
+      if (!pf.empty()) {
+        s.password_file = resolve(dir, pf);
+        std::ifstream probe(s.password_file);
+        if (!probe) r.fail(sh->get("password_file"), reader::join(sp, "password_file"),
+                           fmt::format("cannot read {}", s.password_file.string()));
+      }
+      if (!s.username.empty() && pf.empty())
+        r.fail(sh->get("username"), reader::join(sp, "password_file"), "is required with a username");
+      d.relay = s;
+    }
+  }
+
+  if (auto* t = r.table(root, "", "storage")) {
+    r.check_keys(*t, "storage", {"backend", "postgres_url", "redis_url"});
+    c.storage.backend = r.str(*t, "storage", "backend", "embedded");
+    c.storage.postgres_url = r.str(*t, "storage", "postgres_url", "");
+    c.storage.redis_url = r.str(*t, "storage", "redis_url", "");
+    if (c.storage.backend != "embedded" && c.storage.backend != "postgres")
+      r.fail(t->get("backend"), "storage.backend", "must be \"embedded\" or \"postgres\"");
+    if (c.storage.backend == "postgres" && c.storage.postgres_url.empty())
+      r.fail(t->get("backend"), "storage.postgres_url", "is required with backend = \"postgres\"");
+    if (!c.storage.redis_url.empty() && !base::istarts_with(c.storage.redis_url, "redis://"))
+      r.fail(t->get("redis_url"), "storage.redis_url", "must be a redis:// URL");
+  }
+
+  if (auto* t = r.table(root, "", "admin")) {
+    r.check_keys(*t, "admin", {"listen"});
+    if (!r.str(*t, "admin", "listen", "").empty()) c.admin_listen = parse_address(r, *t, "admin", "listen", false);
+  } else {
+    c.admin_listen = base::host_port{"127.0.0.1", 8025};
+  }
+
+  if (auto* t = r.table(root, "", "events")) {
+    r.check_keys(*t, "events", {"webhook"});
+    c.events_webhook = r.str(*t, "events", "webhook", "");
+    if (!c.events_webhook.empty() && !base::istarts_with(c.events_webhook, "http://") &&
+        !base::istarts_with(c.events_webhook, "https://"))
+      r.fail(t->get("webhook"), "events.webhook", "must be an http:// or https:// URL");
+  }
+
+  if (auto* t = r.table(root, "", "log")) {
+    r.check_keys(*t, "log", {"level", "format"});
+    c.log.level = r.str(*t, "log", "level", "info");
+    c.log.format = r.str(*t, "log", "format", "json");
+    static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+    if (!levels.count(c.log.level))
+      r.fail(t->get("level"), "log.level", "must be one of trace, debug, info, warn, error, critical, off");
+    if (c.log.format != "json" && c.log.format != "text")
+      r.fail(t->get("format"), "log.format", "must be \"json\" or \"text\"");
+  }
+  return c;
+}
+
+config load(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) throw config_error(fmt::format("{}: cannot read the configuration file", file.string()));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse(ss.str(), file);
+}
+
+std::filesystem::path locate(const std::optional<std::string>& explicit_path) {
+  if (explicit_path) return *explicit_path;
+  if (std::filesystem::exists("smtpsd.toml")) return "smtpsd.toml";
+  if (std::filesystem::exists("/etc/smtpsd/smtpsd.toml")) return "/etc/smtpsd/smtpsd.toml";
+  throw config_error("no configuration file: give -c FILE, or create ./smtpsd.toml (smtpsd init DIR writes one)");
+}
+
+}  // namespace smtpsd::config

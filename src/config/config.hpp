@@ -1,0 +1,120 @@
+#pragma once
+// The configuration file (TOML, SPEC §2) as plain structs. Loading validates
+// everything at once; an error names the file, the line and the key.
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "base/ip.hpp"
+
+namespace smtpsd::config {
+
+class config_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class listener_mode { implicit_tls, starttls };
+std::string_view to_string(listener_mode m);
+
+struct listener {
+  base::host_port address;
+  listener_mode mode = listener_mode::implicit_tls;
+  std::vector<base::cidr> allow;  // empty: everyone
+  std::vector<base::cidr> deny;   // checked first
+  bool proxy_protocol = false;
+  std::string name() const;       // "0.0.0.0:465", used as the metrics label
+};
+
+struct certificate {
+  std::filesystem::path cert;
+  std::filesystem::path key;
+};
+
+struct tls_settings {
+  std::vector<certificate> certificates;
+  std::string min_version = "1.2";  // "1.2" or "1.3"
+};
+
+struct limits {
+  std::uint64_t max_message_bytes = 41943040;
+  unsigned max_recipients = 50;
+  unsigned max_connections = 20000;
+  unsigned max_connections_per_ip = 100;
+  unsigned command_timeout_s = 300;
+  unsigned data_timeout_s = 600;
+  double default_max_send_rate = 14;
+  std::uint64_t default_max_24h = 50000;
+  unsigned max_errors = 10;       // client errors before 421 and close
+  unsigned drain_timeout_s = 30;  // SIGTERM: how long sessions in progress may finish
+};
+
+struct auth_settings {
+  unsigned failures_before_throttle = 5;
+  unsigned failure_window_s = 600;
+};
+
+struct smarthost {
+  base::host_port address;
+  listener_mode mode = listener_mode::starttls;
+  std::string username;
+  std::filesystem::path password_file;
+};
+
+struct delivery_settings {
+  bool enabled = true;
+  std::uint64_t max_queue_age_s = 432000;
+  std::map<std::string, base::host_port> routes;  // domain (lower case) or "*" -> host:port
+  std::vector<base::host_port> resolvers;
+  std::uint16_t mx_port = 25;
+  std::optional<smarthost> relay;
+  unsigned lease_s = 60;
+  unsigned concurrency = 100;            // deliveries in flight at once
+  unsigned per_destination = 10;         // connections per destination
+  unsigned connect_timeout_s = 30;
+  unsigned command_timeout_s = 300;
+};
+
+struct storage_settings {
+  std::string backend = "embedded";
+  std::string postgres_url;
+  std::string redis_url;
+};
+
+struct log_settings {
+  std::string level = "info";
+  std::string format = "json";
+};
+
+struct config {
+  std::filesystem::path file;  // the file it came from
+  std::string hostname = "localhost";
+  std::filesystem::path data_dir;
+  std::string user;
+  unsigned threads = 0;  // I/O threads; 0 = one per core
+  tls_settings tls;
+  std::vector<listener> listeners;
+  limits limit;
+  auth_settings auth;
+  delivery_settings delivery;
+  storage_settings storage;
+  std::optional<base::host_port> admin_listen;
+  std::string events_webhook;
+  log_settings log;
+};
+
+// Throws config_error.
+config load(const std::filesystem::path& file);
+config parse(std::string_view text, const std::filesystem::path& file);
+
+// -c FILE when given, else ./smtpsd.toml, else /etc/smtpsd/smtpsd.toml.
+std::filesystem::path locate(const std::optional<std::string>& explicit_path);
+
+// The commented configuration `smtpsd init` writes.
+std::string default_text(std::string_view hostname);
+
+}  // namespace smtpsd::config

@@ -1,0 +1,93 @@
+#include <fmt/format.h>
+
+#include "config/config.hpp"
+
+namespace smtpsd::config {
+
+std::string default_text(std::string_view hostname) {
+  return fmt::format(R"(# smtpsd configuration; see docs/configuration.md for every key.
+# Relative paths are relative to this file's folder.
+
+hostname = "{0}"                     # banner, EHLO name, Message-ID domain
+data_dir = "data"                    # store, spool, events
+user = ""                            # started as root: bind the listeners, then run as this user
+# threads = 0                        # I/O threads; 0 = one per core
+
+[tls]
+certificates = [ {{ cert = "tls/cert.pem", key = "tls/key.pem" }} ]   # several: chosen by SNI and key type
+min_version = "1.2"                  # "1.2" or "1.3"
+
+# Implicit TLS (RFC 8314): TLS from the first byte.
+[[listeners]]
+address = "0.0.0.0:465"
+mode = "implicit-tls"
+
+# The alternate implicit-TLS port, for networks that block 465.
+[[listeners]]
+address = "0.0.0.0:2465"
+mode = "implicit-tls"
+
+# STARTTLS (RFC 3207) submission ports.
+[[listeners]]
+address = "0.0.0.0:587"
+mode = "starttls"
+
+[[listeners]]
+address = "0.0.0.0:2587"
+mode = "starttls"
+
+[[listeners]]
+address = "0.0.0.0:2525"
+mode = "starttls"
+# allow = []                         # CIDR list; empty = everyone
+# deny = []                          # CIDR list, checked first
+# proxy_protocol = false             # HAProxy PROXY v1/v2 header before anything else
+
+[limits]
+max_message_bytes = 41943040         # 40 MB
+max_recipients = 50
+max_connections = 20000
+max_connections_per_ip = 100
+command_timeout_s = 300
+data_timeout_s = 600
+default_max_send_rate = 14           # recipients per second per account when the account sets none
+default_max_24h = 50000              # recipients per rolling 24 hours
+# max_errors = 10                    # client errors before 421 and close
+# drain_timeout_s = 30               # on SIGTERM, how long sessions in progress may finish
+
+[auth]
+failures_before_throttle = 5         # failed AUTHs per client IP within the window
+failure_window_s = 600
+
+[delivery]
+enabled = true
+max_queue_age_s = 432000             # then bounce (5 days)
+routes = {{ }}                         # {{ "example.test" = "127.0.0.1:2526", "*" = "..." }}: skip MX for these domains
+resolvers = []                       # DNS servers "ip:port"; empty = /etc/resolv.conf
+mx_port = 25                         # port used on MX hosts
+# lease_s = 60                       # several nodes: how long a delivery claim lasts
+# concurrency = 100                  # deliveries in flight at once
+# per_destination = 10               # connections at once to one destination
+# connect_timeout_s = 30
+# command_timeout_s = 300
+# smarthost = {{ address = "email-smtp.eu-west-1.amazonaws.com:2465", mode = "implicit-tls", username = "...", password_file = "..." }}
+
+[storage]
+backend = "embedded"                 # "embedded" or "postgres"
+postgres_url = ""                    # with backend = "postgres"
+redis_url = ""                       # shared counters when several nodes run
+
+[admin]
+listen = "127.0.0.1:8025"            # HTTP: /metrics, /healthz, /api/v1/…, dashboard at /
+
+[events]
+webhook = ""                         # URL that receives each event as JSON (POST), with retries
+
+[log]
+level = "info"                       # trace, debug, info, warn, error
+format = "json"                      # "json" (one object per line) or "text"
+)",
+                     hostname);
+}
+
+}  // namespace smtpsd::config

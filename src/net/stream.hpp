@@ -1,0 +1,58 @@
+#pragma once
+// A TCP connection that may switch to TLS in place (STARTTLS) or start with
+// it (implicit TLS). Every operation takes a deadline, enforced by a watchdog
+// that cancels the operation without closing the socket, so a timed-out
+// session can still send its 421. Failures come back as error codes.
+#include <chrono>
+#include <memory>
+#include <string_view>
+
+#include "net/asio.hpp"
+#include "net/tls.hpp"
+
+namespace smtpsd::net {
+
+using duration = std::chrono::steady_clock::duration;
+
+// The error a deadline produces.
+const error_code& timeout_error();
+
+class stream {
+ public:
+  explicit stream(tcp::socket s);
+  stream(const stream&) = delete;
+  ~stream();
+
+  // Server side. ctx must outlive the stream (keep the server_tls alive).
+  awaitable<error_code> accept_tls(ssl::context& ctx, duration timeout);
+  // Client side: SNI and, when verify_name is set, host-name verification.
+  awaitable<error_code> connect_tls(ssl::context& ctx, const std::string& sni, bool verify_name, duration timeout);
+
+  awaitable<std::pair<error_code, std::size_t>> read_some(char* buf, std::size_t n, duration timeout);
+  awaitable<error_code> write(std::string_view data, duration timeout);
+  // TLS close_notify (bounded), then TCP close.
+  awaitable<void> close(duration timeout = std::chrono::seconds(2));
+  void close_now();
+  // Cancels the operation in progress (it completes with operation_aborted).
+  void cancel();
+
+  bool tls_active() const { return tls_ != nullptr; }
+  SSL* ssl_handle() { return tls_ ? tls_->native_handle() : nullptr; }
+  tcp::socket& socket() { return sock_; }
+  tcp::endpoint remote() const { return remote_; }
+
+ private:
+  template <class Op>
+  auto with_deadline(duration timeout, Op op) -> decltype(op());
+  void arm(duration timeout);
+  bool disarm();  // true when the deadline had passed
+
+  tcp::socket sock_;
+  asio::steady_timer timer_;
+  std::uint64_t generation_ = 0;
+  bool expired_ = false;
+  std::unique_ptr<ssl::stream<tcp::socket&>> tls_;
+  tcp::endpoint remote_;
+};
+
+}  // namespace smtpsd::net

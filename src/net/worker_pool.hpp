@@ -1,0 +1,35 @@
+#pragma once
+// Threads for blocking work (password hashing, database calls, fsync). A
+// coroutine awaits run(f): f runs on the pool and the coroutine resumes on
+// its own executor; an exception thrown by f is rethrown there.
+#include <boost/asio/thread_pool.hpp>
+
+#include <type_traits>
+
+#include "net/asio.hpp"
+
+namespace smtpsd::net {
+
+class worker_pool {
+ public:
+  explicit worker_pool(std::size_t threads) : pool_(threads) {}
+  ~worker_pool() { stop(); }
+
+  template <class F>
+  awaitable<std::invoke_result_t<F>> run(F f) {
+    using R = std::invoke_result_t<F>;
+    co_return co_await asio::co_spawn(
+        pool_.get_executor(), [f = std::move(f)]() mutable -> awaitable<R> { co_return f(); }, use_awaitable);
+  }
+
+  asio::thread_pool::executor_type executor() { return pool_.get_executor(); }
+  void stop() {
+    pool_.stop();
+    pool_.join();
+  }
+
+ private:
+  asio::thread_pool pool_;
+};
+
+}  // namespace smtpsd::net

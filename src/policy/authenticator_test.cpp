@@ -1,0 +1,71 @@
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "policy/authenticator.hpp"
+#include "store/memory/memory_stores.hpp"
+
+using namespace smtpsd;
+using namespace std::chrono_literals;
+
+namespace {
+struct fixture {
+  store::stores s = store::memory::open();
+  base::manual_clock clock;
+  std::unique_ptr<policy::authenticator> auth;
+  store::account acct;
+  fixture() {
+    store::account a;
+    a.name = "acme";
+    acct = *s.accounts->create_account(a);
+    s.accounts->create_credential(acct.id, "user1", policy::authenticator::hash_password("right"));
+    auth = std::make_unique<policy::authenticator>(s.accounts, clock, 60s);
+  }
+};
+using kind = policy::auth_result::kind;
+}  // namespace
+
+TEST(authenticator, right_wrong_unknown) {
+  fixture f;
+  auto ok = f.auth->verify("user1", base::secret_string("right"));
+  EXPECT_EQ(ok.k, kind::success);
+  EXPECT_EQ(ok.account->name, "acme");
+  EXPECT_EQ(f.auth->verify("user1", base::secret_string("wrong")).k, kind::failure);
+  auto unknown = f.auth->verify("nobody", base::secret_string("right"));
+  EXPECT_EQ(unknown.k, kind::failure);
+  EXPECT_EQ(unknown.reason, "unknown user");
+}
+
+TEST(authenticator, cache_hits_follow_revocation_and_suspension) {
+  fixture f;
+  ASSERT_EQ(f.auth->verify("user1", base::secret_string("right")).k, kind::success);
+  EXPECT_EQ(f.auth->cache_size(), 1u);
+  // A hit, measured: far cheaper than Argon2id.
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(f.auth->verify("user1", base::secret_string("right")).k, kind::success);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5ms);
+  f.acct.suspended = true;
+  f.s.accounts->update_account(f.acct);
+  EXPECT_EQ(f.auth->verify("user1", base::secret_string("right")).k, kind::failure);
+  f.s.accounts->revoke_credential("user1");
+  EXPECT_EQ(f.auth->verify("user1", base::secret_string("right")).k, kind::failure);
+}
+
+TEST(authenticator, cache_entries_expire_and_new_hash_invalidates) {
+  fixture f;
+  ASSERT_EQ(f.auth->verify("user1", base::secret_string("right")).k, kind::success);
+  f.s.accounts->revoke_credential("user1");
+  f.s.accounts->create_credential(f.acct.id, "user1", policy::authenticator::hash_password("new"));
+  EXPECT_EQ(f.auth->verify("user1", base::secret_string("right")).k, kind::failure)
+      << "a cached password must not outlive its credential";
+  EXPECT_EQ(f.auth->verify("user1", base::secret_string("new")).k, kind::success);
+  f.clock.advance(61s);
+  EXPECT_EQ(f.auth->verify("user1", base::secret_string("new")).k, kind::success);
+}
+
+TEST(authenticator, generated_secrets) {
+  auto p = policy::authenticator::generate_password();
+  EXPECT_EQ(p.size(), 24u);
+  EXPECT_NE(p, policy::authenticator::generate_password());
+  EXPECT_EQ(policy::authenticator::generate_username().rfind("SMTP", 0), 0u);
+}

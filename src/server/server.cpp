@@ -1,0 +1,208 @@
+#include "server/server.hpp"
+
+#include <systemd/sd-daemon.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <fmt/format.h>
+
+#include <set>
+#include <thread>
+
+#include "base/log.hpp"
+#include "base/metrics.hpp"
+#include "net/listener.hpp"
+#include "net/worker_pool.hpp"
+#include "policy/authenticator.hpp"
+#include "server/session.hpp"
+#include "submission/group_committer.hpp"
+#include "submission/recovery.hpp"
+#include "submission/submitter.hpp"
+
+namespace smtpsd::server {
+
+namespace {
+
+std::shared_ptr<spdlog::logger> log() {
+  static auto l = base::logger("server");
+  return l;
+}
+
+net::server_tls_options tls_options(const config::config& c) {
+  net::server_tls_options o;
+  for (auto& cert : c.tls.certificates) o.certificates.push_back({cert.cert, cert.key});
+  o.min_version = c.tls.min_version;
+  return o;
+}
+
+// One I/O thread: its io_context, its acceptors and the sessions it runs.
+struct io_thread {
+  net::asio::io_context io{1};
+  std::vector<net::tcp::acceptor> acceptors;
+  std::set<std::shared_ptr<session>> sessions;  // only touched on this thread
+  std::thread thread;
+};
+
+class server {
+ public:
+  server(const config::config& cfg, store::stores stores)
+      : cfg_(cfg),
+        stores_(std::move(stores)),
+        pool_(std::max(2u, std::thread::hardware_concurrency())),
+        committer_(stores_.bodies, stores_.queue),
+        auth_(stores_.accounts, base::real_clock()),
+        submit_(stores_, committer_, submission::settings{cfg.hostname, 1024 * 1024}, base::real_clock(),
+                base::real_random()),
+        tls_(net::server_tls::load(tls_options(cfg))) {
+    unsigned n = cfg.threads ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
+    for (unsigned i = 0; i < n; ++i) threads_.push_back(std::make_unique<io_thread>());
+    settings_.resize(cfg.listeners.size());
+    for (std::size_t i = 0; i < cfg.listeners.size(); ++i)
+      settings_[i] = std::make_shared<session_settings>(session_settings{cfg.hostname, cfg.limit, cfg.listeners[i]});
+  }
+
+  int run() {
+    sweep_orphans();
+    bind_all();
+    for (auto& t : threads_)
+      for (std::size_t li = 0; li < t->acceptors.size(); ++li)
+        net::asio::co_spawn(t->io, accept_loop(*t, li), net::asio::detached);
+
+    net::asio::signal_set signals(threads_[0]->io, SIGINT, SIGTERM, SIGHUP);
+    std::function<void()> wait_signal = [&] {
+      signals.async_wait([&](const net::error_code& ec, int sig) {
+        if (ec) return;
+        if (sig == SIGHUP) {
+          reload();
+          wait_signal();
+          return;
+        }
+        log()->info("signal {}: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        begin_drain();
+      });
+    };
+    wait_signal();
+
+    for (auto& t : threads_) {
+      t->thread = std::thread([&io = t->io] {
+        auto guard = net::asio::make_work_guard(io);
+        io.run();
+      });
+    }
+    sd_notify(0, "READY=1");
+    log()->info("ready: {} I/O threads", threads_.size());
+    for (auto& t : threads_) t->thread.join();
+    committer_.stop();
+    pool_.stop();
+    log()->info("stopped");
+    return 0;
+  }
+
+ private:
+  void sweep_orphans() {
+    if (auto n = submission::remove_unqueued_bodies(stores_))
+      log()->info("removed {} spool entries that were never queued", n);
+  }
+
+  void bind_all() {
+    for (std::size_t li = 0; li < cfg_.listeners.size(); ++li) {
+      const auto& l = cfg_.listeners[li];
+      std::uint16_t port = l.address.port;
+      for (auto& t : threads_) {
+        t->acceptors.push_back(net::bind_acceptor(t->io, l.address.host, port));
+        port = t->acceptors.back().local_endpoint().port();  // port 0: the others join the first
+      }
+      log()->info("listening on {} mode={} listener={}", net::to_string(threads_[0]->acceptors.back().local_endpoint()),
+                  config::to_string(l.mode), l.name());
+    }
+  }
+
+  net::awaitable<void> accept_loop(io_thread& t, std::size_t li) {
+    auto& acceptor = t.acceptors[li];
+    auto& connections = base::metrics().get_counter("smtpsd_connections_total", "Accepted connections, by listener",
+                                                    {{"listener", cfg_.listeners[li].name()}});
+    for (;;) {
+      auto [ec, sock] = co_await acceptor.async_accept(net::as_tuple_awaitable);
+      if (draining_) co_return;
+      if (ec) {
+        if (ec == net::asio::error::operation_aborted) co_return;
+        log()->warn("accept on {}: {}", cfg_.listeners[li].name(), ec.message());
+        net::asio::steady_timer pause(t.io, std::chrono::milliseconds(50));  // EMFILE and the like
+        co_await pause.async_wait(net::as_tuple_awaitable);
+        continue;
+      }
+      connections.inc();
+      auto s = std::make_shared<session>(std::move(sock), tls_.get(), settings_[li],
+                                         services{&pool_, &auth_, &submit_});
+      t.sessions.insert(s);
+      ++active_;
+      net::asio::co_spawn(t.io, s->run(), [this, &t, s](std::exception_ptr e) {
+        if (e) {
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& x) {
+            log()->error("session={} crashed: {}", s->id(), x.what());
+          }
+        }
+        t.sessions.erase(s);
+        --active_;
+      });
+    }
+  }
+
+  void reload() {
+    try {
+      tls_.set(net::server_tls::load(tls_options(cfg_)));
+      log()->info("SIGHUP: certificates reloaded");
+    } catch (const std::exception& e) {
+      log()->error("SIGHUP: reload refused, the old certificates stay in force: {}", e.what());
+    }
+  }
+
+  void begin_drain() {
+    draining_ = true;
+    for (auto& t : threads_) {
+      net::asio::post(t->io, [&t = *t] {
+        net::error_code ec;
+        for (auto& a : t.acceptors) a.close(ec);
+        for (auto& s : t.sessions) s->request_stop();
+      });
+    }
+    drain_deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(cfg_.limit.drain_timeout_s);
+    net::asio::co_spawn(threads_[0]->io, wait_drained(), net::asio::detached);
+  }
+
+  net::awaitable<void> wait_drained() {
+    net::asio::steady_timer timer(threads_[0]->io);
+    while (active_ > 0 && std::chrono::steady_clock::now() < drain_deadline_) {
+      timer.expires_after(std::chrono::milliseconds(20));
+      co_await timer.async_wait(net::as_tuple_awaitable);
+    }
+    if (active_ > 0) log()->warn("drain timeout: closing {} sessions", active_.load());
+    for (auto& t : threads_) t->io.stop();
+  }
+
+  const config::config& cfg_;
+  store::stores stores_;
+  net::worker_pool pool_;
+  submission::group_committer committer_;
+  policy::authenticator auth_;
+  submission::submitter submit_;
+  net::server_tls_holder tls_;
+  std::vector<std::unique_ptr<io_thread>> threads_;
+  std::vector<std::shared_ptr<const session_settings>> settings_;
+  std::atomic<bool> draining_{false};
+  std::atomic<int> active_{0};
+  std::chrono::steady_clock::time_point drain_deadline_;
+};
+
+}  // namespace
+
+int serve(const config::config& cfg, store::stores stores) {
+  server s(cfg, std::move(stores));
+  return s.run();
+}
+
+}  // namespace smtpsd::server

@@ -1,0 +1,407 @@
+#include "server/session.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <fmt/format.h>
+
+#include "base/log.hpp"
+#include "base/metrics.hpp"
+#include "base/random.hpp"
+#include "base/strings.hpp"
+#include "smtp/data_reader.hpp"
+#include "smtp/replies.hpp"
+
+namespace smtpsd::server {
+
+namespace {
+
+constexpr std::size_t read_chunk = 16 * 1024;
+
+std::shared_ptr<spdlog::logger> log() {
+  static auto l = base::logger("server");
+  return l;
+}
+
+std::string make_session_id() {
+  static const auto prefix = static_cast<std::uint32_t>(base::real_random().next_u64());
+  static std::atomic<std::uint64_t> counter{0};
+  return fmt::format("{:08x}{:06x}", prefix, ++counter);
+}
+
+std::string client_address(const net::tcp::endpoint& e) {
+  auto a = e.address();
+  if (a.is_v6() && a.to_v6().is_v4_mapped())
+    return net::asio::ip::make_address_v4(net::asio::ip::v4_mapped, a.to_v6()).to_string();
+  return a.to_string();
+}
+
+base::counter& rejected(std::string_view reason) {
+  return base::metrics().get_counter("smtpsd_messages_rejected_total", "Messages or commands refused, by reason",
+                                     {{"reason", std::string(reason)}});
+}
+
+smtp::server_settings fsm_settings(const session_settings& s) {
+  smtp::server_settings f;
+  f.hostname = s.hostname;
+  f.starttls_offered = s.listener.mode == config::listener_mode::starttls;
+  f.tls_active = s.listener.mode == config::listener_mode::implicit_tls;
+  f.max_message_bytes = s.limit.max_message_bytes;
+  f.max_recipients = s.limit.max_recipients;
+  f.max_errors = s.limit.max_errors;
+  return f;
+}
+
+}  // namespace
+
+session::session(net::tcp::socket s, std::shared_ptr<net::server_tls> tls, std::shared_ptr<const session_settings> settings,
+                 services svc)
+    : id_(make_session_id()),
+      stream_(std::move(s)),
+      tls_(std::move(tls)),
+      settings_(std::move(settings)),
+      svc_(svc),
+      fsm_(fsm_settings(*settings_)),
+      client_ip_(client_address(stream_.remote())) {}
+
+session::~session() = default;
+
+void session::request_stop() {
+  stop_requested_ = true;
+  if (waiting_for_command_) stream_.cancel();
+}
+
+net::awaitable<void> session::run() {
+  started_ = std::chrono::steady_clock::now();
+  log()->info("session={} connect from {} listener={} mode={}", id_, client_ip_, settings_->listener.name(),
+              config::to_string(settings_->listener.mode));
+  try {
+    co_await serve();
+  } catch (const std::exception& e) {
+    log()->error("session={} ended by an unexpected error: {}", id_, e.what());
+  }
+  message_.reset();  // aborts an unfinished message
+  co_await stream_.close();
+  log()->info("session={} disconnect after {:.3f}s", id_,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+}
+
+net::awaitable<bool> session::flush() {
+  if (out_.empty()) co_return true;
+  auto ec = co_await stream_.write(out_, std::chrono::seconds(settings_->limit.command_timeout_s));
+  out_.clear();
+  co_return !ec;
+}
+
+net::awaitable<session::read_result> session::read_more(std::chrono::seconds timeout, bool command_phase) {
+  char* p = in_.prepare(read_chunk);
+  waiting_for_command_ = command_phase;
+  if (command_phase && stop_requested_) {
+    in_.commit(0);
+    waiting_for_command_ = false;
+    co_return read_result::stopped;
+  }
+  auto [ec, n] = co_await stream_.read_some(p, read_chunk, timeout);
+  waiting_for_command_ = false;
+  in_.commit(ec ? 0 : n);
+  if (!ec) co_return read_result::ok;
+  if (ec == net::timeout_error()) co_return read_result::timeout;
+  if (stop_requested_ && ec == net::asio::error::operation_aborted) co_return read_result::stopped;
+  co_return read_result::closed;
+}
+
+net::awaitable<bool> session::start_tls() {
+  static auto& failures = base::metrics().get_counter("smtpsd_tls_handshake_failures_total", "Failed TLS handshakes");
+  auto ec = co_await stream_.accept_tls(tls_->context(), std::chrono::seconds(settings_->limit.command_timeout_s));
+  if (ec) {
+    failures.inc();
+    log()->info("session={} TLS handshake failed: {}", id_, ec.message());
+    co_return false;
+  }
+  auto info = net::describe(stream_.ssl_handle());
+  tls_version_ = info.version;
+  tls_cipher_ = info.cipher;
+  log()->info("session={} TLS {} {}{}", id_, info.version, info.cipher, info.resumed ? " (resumed)" : "");
+  co_return true;
+}
+
+net::awaitable<void> session::serve() {
+  const auto command_timeout = std::chrono::seconds(settings_->limit.command_timeout_s);
+  if (settings_->listener.mode == config::listener_mode::implicit_tls && !co_await start_tls()) co_return;
+  fsm_.greet(out_);
+  if (!co_await flush()) co_return;
+  for (;;) {
+    auto r = in_.next_line(fsm_.line_limit());
+    smtp::action a = smtp::action::read;
+    switch (r.s) {
+      case smtp::line_buffer::status::need_more: {
+        if (!co_await flush()) co_return;
+        auto rr = co_await read_more(command_timeout, true);
+        if (rr == read_result::ok) continue;
+        if (rr == read_result::timeout) {
+          log()->info("session={} command timeout", id_);
+          fsm_.abort(smtp::replies::timeout(settings_->hostname), out_);
+        } else if (rr == read_result::stopped) {
+          fsm_.abort(smtp::replies::service_closing(settings_->hostname), out_);
+        }
+        co_await flush();
+        co_return;
+      }
+      case smtp::line_buffer::status::line:
+        a = fsm_.on_line(r.line, out_);
+        break;
+      case smtp::line_buffer::status::too_long:
+        a = fsm_.on_line_too_long(out_);
+        break;
+      case smtp::line_buffer::status::bare_lf:
+        a = fsm_.on_bare_lf(out_);
+        break;
+    }
+    a = co_await perform(a);
+    if (a == smtp::action::close) {
+      co_await flush();
+      co_return;
+    }
+  }
+}
+
+net::awaitable<smtp::action> session::perform(smtp::action a) {
+  static auto& auth_ok = base::metrics().get_counter("smtpsd_auth_successes_total", "Successful AUTH commands");
+  static auto& auth_failed = base::metrics().get_counter("smtpsd_auth_failures_total", "Failed AUTH commands");
+  for (;;) {
+    switch (a) {
+      case smtp::action::read:
+      case smtp::action::close:
+        co_return a;
+
+      case smtp::action::start_tls:
+        if (!co_await flush()) co_return smtp::action::close;
+        in_.clear();  // pipelined plaintext is never executed inside TLS
+        if (!co_await start_tls()) co_return smtp::action::close;
+        fsm_.on_tls_started();
+        a = smtp::action::read;
+        break;
+
+      case smtp::action::authenticate: {
+        auto res = co_await svc_.pool->run([this] {
+          const auto& c = fsm_.pending_credentials();
+          return svc_.auth->verify(c.username, c.password);
+        });
+        smtp::auth_outcome o;
+        const auto& user = fsm_.pending_credentials().username;
+        switch (res.k) {
+          case policy::auth_result::kind::success:
+            o.k = smtp::auth_outcome::kind::success;
+            o.account = res.account->name;
+            account_ = res.account;
+            fsm_.set_max_message_bytes(res.account->max_message_bytes.value_or(settings_->limit.max_message_bytes));
+            auth_ok.inc();
+            log()->info("session={} auth ok user={} account={}", id_, base::printable(user, 64), o.account);
+            break;
+          case policy::auth_result::kind::failure:
+            o.k = smtp::auth_outcome::kind::failure;
+            auth_failed.inc();
+            log()->info("session={} auth failed user={} ip={} reason=\"{}\"", id_, base::printable(user, 64),
+                        client_ip_, res.reason);
+            break;
+          case policy::auth_result::kind::temporary:
+            o.k = smtp::auth_outcome::kind::temporary;
+            log()->warn("session={} auth unavailable: {}", id_, res.reason);
+            break;
+        }
+        a = fsm_.on_auth_result(o, out_);
+        break;
+      }
+
+      case smtp::action::check_mail:
+        a = fsm_.on_mail_verdict({}, out_);
+        break;
+
+      case smtp::action::check_rcpt:
+        a = fsm_.on_rcpt_verdict({}, out_);
+        break;
+
+      case smtp::action::receive_data: {
+        if (!co_await flush()) co_return smtp::action::close;
+        auto r = co_await receive_data();
+        if (!r) co_return smtp::action::close;
+        a = fsm_.on_message_result(*r, out_);
+        break;
+      }
+
+      case smtp::action::receive_bdat: {
+        auto r = co_await receive_bdat();
+        if (!r) co_return smtp::action::close;
+        a = fsm_.bdat().last ? fsm_.on_message_result(*r, out_) : fsm_.on_bdat_chunk(out_);
+        break;
+      }
+
+      case smtp::action::discard_bdat:
+        if (!co_await discard(fsm_.bdat().size)) co_return smtp::action::close;
+        a = smtp::action::read;
+        break;
+    }
+  }
+}
+
+submission::session_facts session::facts() const {
+  submission::session_facts f;
+  f.session_id = id_;
+  f.helo = fsm_.helo_name();
+  f.client_ip = client_ip_;
+  f.tls_version = tls_version_;
+  f.tls_cipher = tls_cipher_;
+  f.esmtp = fsm_.esmtp();
+  if (account_) {
+    f.account_id = account_->id;
+    f.account = account_->name;
+  }
+  return f;
+}
+
+void session::start_message() {
+  message_failure_.reset();
+  try {
+    message_ = svc_.submit->begin(fsm_.transaction(), facts());
+  } catch (const store::storage_full& e) {
+    log()->error("session={} cannot spool a message: {}", id_, e.what());
+    message_failure_ = smtp::replies::insufficient_storage();
+  } catch (const std::exception& e) {
+    log()->error("session={} cannot spool a message: {}", id_, e.what());
+    message_failure_ = smtp::replies::temporary_failure();
+  }
+}
+
+void session::reject(std::string_view reason, const smtp::reply& r) {
+  rejected(reason).inc();
+  log()->info("session={} message refused reason={} reply=\"{}\"", id_, reason, r.summary());
+}
+
+net::awaitable<std::optional<smtp::reply>> session::receive_data() {
+  const auto timeout = std::chrono::seconds(settings_->limit.data_timeout_s);
+  smtp::data_reader reader(smtp::data_reader::mode::dot_terminated, fsm_.max_message_bytes());
+  start_message();
+  std::string chunk;
+  for (;;) {
+    auto pending = in_.pending();
+    if (!pending.empty()) {
+      chunk.clear();
+      in_.consume(reader.feed(pending, chunk));
+      if (message_ && !chunk.empty()) message_->append(chunk);
+      if (reader.done()) break;
+    }
+    auto rr = co_await read_more(timeout, false);
+    if (rr == read_result::ok) continue;
+    message_.reset();
+    if (rr == read_result::timeout) {
+      log()->info("session={} data timeout", id_);
+      fsm_.abort(smtp::replies::timeout(settings_->hostname), out_);
+    } else {
+      log()->info("session={} connection lost during DATA; nothing queued", id_);
+    }
+    co_return std::nullopt;
+  }
+  if (auto e = smtp::data_error_reply(reader.err())) {
+    message_.reset();
+    reject(reader.err() == smtp::data_reader::error::bare_cr_lf ? "bare_cr_lf"
+           : reader.err() == smtp::data_reader::error::too_big  ? "size"
+                                                                 : "line_too_long",
+           *e);
+    co_return *e;
+  }
+  co_return co_await finish_message();
+}
+
+net::awaitable<std::optional<smtp::reply>> session::receive_bdat() {
+  const auto timeout = std::chrono::seconds(settings_->limit.data_timeout_s);
+  if (!bdat_reader_) {
+    bdat_reader_ = std::make_unique<smtp::data_reader>(smtp::data_reader::mode::chunked, fsm_.max_message_bytes());
+    start_message();
+  }
+  std::uint64_t left = fsm_.bdat().size;
+  std::string chunk;
+  while (left > 0) {
+    auto pending = in_.pending();
+    if (pending.empty()) {
+      auto rr = co_await read_more(timeout, false);
+      if (rr == read_result::ok) continue;
+      message_.reset();
+      bdat_reader_.reset();
+      if (rr == read_result::timeout) fsm_.abort(smtp::replies::timeout(settings_->hostname), out_);
+      co_return std::nullopt;
+    }
+    auto take = static_cast<std::size_t>(std::min<std::uint64_t>(left, pending.size()));
+    chunk.clear();
+    bdat_reader_->feed(pending.substr(0, take), chunk);
+    in_.consume(take);
+    left -= take;
+    if (message_ && !chunk.empty()) message_->append(chunk);
+  }
+  if (!fsm_.bdat().last) co_return smtp::reply{};
+  chunk.clear();
+  bdat_reader_->finish(chunk);
+  if (message_ && !chunk.empty()) message_->append(chunk);
+  auto err = bdat_reader_->err();
+  bdat_reader_.reset();
+  if (auto e = smtp::data_error_reply(err)) {
+    message_.reset();
+    reject(err == smtp::data_reader::error::bare_cr_lf ? "bare_cr_lf"
+           : err == smtp::data_reader::error::too_big  ? "size"
+                                                       : "line_too_long",
+           *e);
+    co_return *e;
+  }
+  co_return co_await finish_message();
+}
+
+net::awaitable<bool> session::discard(std::uint64_t n) {
+  const auto timeout = std::chrono::seconds(settings_->limit.data_timeout_s);
+  while (n > 0) {
+    auto pending = in_.pending();
+    if (pending.empty()) {
+      if (co_await read_more(timeout, false) != read_result::ok) co_return false;
+      continue;
+    }
+    auto take = static_cast<std::size_t>(std::min<std::uint64_t>(n, pending.size()));
+    in_.consume(take);
+    n -= take;
+  }
+  co_return true;
+}
+
+net::awaitable<smtp::reply> session::finish_message() {
+  if (message_failure_ || !message_) {
+    auto r = message_failure_.value_or(smtp::replies::temporary_failure());
+    message_.reset();
+    reject("storage", r);
+    co_return r;
+  }
+  auto refused = co_await svc_.pool->run([this] { return message_->seal(); });
+  if (refused) {
+    message_.reset();
+    reject(refused->enhanced == "5.6.0" ? "malformed_headers" : refused->code == 552 ? "size" : "storage", *refused);
+    co_return *refused;
+  }
+  const auto id = message_->queue_id();
+  const auto& meta = message_->meta();
+  const auto summary = fmt::format("from=<{}> rcpts={} size={}", meta.from, meta.recipients.size(), meta.size);
+  auto r = co_await commit(std::move(message_));
+  if (r.positive())
+    log()->info("session={} queue_id={} queued {} account={}", id_, id, summary, account_ ? account_->name : "");
+  else
+    reject("storage", r);
+  co_return r;
+}
+
+net::awaitable<smtp::reply> session::commit(std::unique_ptr<submission::message_builder> m) {
+  co_return co_await net::asio::async_initiate<decltype(net::use_awaitable), void(smtp::reply)>(
+      [&](auto handler) {
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        svc_.submit->commit(std::move(m), [h](smtp::reply r) {
+          auto ex = net::asio::get_associated_executor(*h);
+          net::asio::post(ex, [h, r = std::move(r)]() mutable { (*h)(std::move(r)); });
+        });
+      },
+      net::use_awaitable);
+}
+
+}  // namespace smtpsd::server

@@ -1,0 +1,82 @@
+#pragma once
+// One client connection: a coroutine that owns its stream and drives
+// smtp::server_fsm, reading top to bottom: (TLS,) greet, then read, dispatch,
+// reply. Every read has a size limit and a deadline.
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "config/config.hpp"
+#include "net/stream.hpp"
+#include "net/worker_pool.hpp"
+#include "policy/authenticator.hpp"
+#include "smtp/data_reader.hpp"
+#include "smtp/line_buffer.hpp"
+#include "smtp/server_fsm.hpp"
+#include "submission/submitter.hpp"
+
+namespace smtpsd::server {
+
+// Services a session uses; they outlive every session.
+struct services {
+  net::worker_pool* pool = nullptr;
+  policy::authenticator* auth = nullptr;
+  submission::submitter* submit = nullptr;
+};
+
+// The settings a session starts with (a reload changes them for new sessions).
+struct session_settings {
+  std::string hostname;
+  config::limits limit;
+  config::listener listener;
+};
+
+class session : public std::enable_shared_from_this<session> {
+ public:
+  session(net::tcp::socket s, std::shared_ptr<net::server_tls> tls, std::shared_ptr<const session_settings> settings,
+          services svc);
+  ~session();
+
+  net::awaitable<void> run();
+  // Asks the session to end: one waiting for a command gets 421 4.3.2 now;
+  // one receiving a message finishes it first.
+  void request_stop();
+  const std::string& id() const { return id_; }
+
+ private:
+  enum class read_result { ok, closed, timeout, stopped };
+
+  net::awaitable<void> serve();
+  net::awaitable<read_result> read_more(std::chrono::seconds timeout, bool command_phase);
+  net::awaitable<bool> flush();
+  net::awaitable<bool> start_tls();
+  net::awaitable<smtp::action> perform(smtp::action a);
+  net::awaitable<std::optional<smtp::reply>> receive_data();
+  net::awaitable<std::optional<smtp::reply>> receive_bdat();
+  net::awaitable<bool> discard(std::uint64_t n);
+  net::awaitable<smtp::reply> finish_message();
+  net::awaitable<smtp::reply> commit(std::unique_ptr<submission::message_builder> m);
+  void start_message();
+  submission::session_facts facts() const;
+  void reject(std::string_view reason, const smtp::reply& r);
+
+  std::string id_;
+  net::stream stream_;
+  std::shared_ptr<net::server_tls> tls_;
+  std::shared_ptr<const session_settings> settings_;
+  services svc_;
+  smtp::server_fsm fsm_;
+  smtp::line_buffer in_;
+  std::string out_;
+  std::string client_ip_;
+  std::string tls_version_, tls_cipher_;
+  std::optional<store::account> account_;
+  std::unique_ptr<submission::message_builder> message_;
+  std::optional<smtp::reply> message_failure_;  // the spool could not take the message
+  std::unique_ptr<smtp::data_reader> bdat_reader_;
+  bool stop_requested_ = false;
+  bool waiting_for_command_ = false;
+  std::chrono::steady_clock::time_point started_;
+};
+
+}  // namespace smtpsd::server

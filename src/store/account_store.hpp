@@ -1,0 +1,37 @@
+#pragma once
+// Accounts (senders with limits) and their SMTP credentials.
+// Calls block: run them on the worker pool, never on an I/O thread.
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "store/types.hpp"
+
+namespace smtpsd::store {
+
+class account_store {
+ public:
+  virtual ~account_store() = default;
+
+  // nullopt when the name is taken.
+  virtual std::optional<account> create_account(const account& a) = 0;
+  virtual std::optional<account> find_account(std::string_view name) = 0;
+  virtual std::vector<account> list_accounts() = 0;
+  // Updates limits and suspension of the account with a.id; false when gone.
+  virtual bool update_account(const account& a) = 0;
+  // Removes the account with its credentials (and identities); false when absent.
+  virtual bool remove_account(std::string_view name) = 0;
+
+  // nullopt when the username is taken.
+  virtual std::optional<credential> create_credential(std::int64_t account_id, std::string_view username,
+                                                      std::string_view hash) = 0;
+  virtual std::optional<login> find_login(std::string_view username) = 0;
+  virtual std::vector<credential> list_credentials(std::int64_t account_id) = 0;
+  virtual bool revoke_credential(std::string_view username) = 0;
+
+  // Grows with every change made through this interface, by any process
+  // sharing the store: a server polls it to drop what it cached.
+  virtual std::uint64_t generation() = 0;
+};
+
+}  // namespace smtpsd::store

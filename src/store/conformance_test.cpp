@@ -1,0 +1,200 @@
+// One suite for every store backend: the same calls, the same answers.
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <functional>
+
+#include "base/ids.hpp"
+#include "base/time_format.hpp"
+#include "store/embedded/sqlite_stores.hpp"
+#include "store/memory/memory_stores.hpp"
+
+using namespace smtpsd;
+using namespace smtpsd::store;
+
+namespace {
+
+struct backend {
+  std::string name;
+  std::function<stores(const std::filesystem::path&)> open;
+};
+
+class store_conformance : public ::testing::TestWithParam<backend> {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/smtpsd-store-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    s_ = GetParam().open(dir_ / "data");
+  }
+  void TearDown() override {
+    s_ = {};
+    std::filesystem::remove_all(dir_);
+  }
+  stores reopen() {
+    s_ = {};
+    return GetParam().open(dir_ / "data");
+  }
+  std::filesystem::path dir_;
+  stores s_;
+};
+
+queued_message sample(std::string id, std::int64_t account_id) {
+  queued_message m;
+  m.id = std::move(id);
+  m.account_id = account_id;
+  m.account = "acme";
+  m.from = "alice@example.com";
+  m.size = 1234;
+  m.created = base::from_unix_seconds(1'800'000'000);
+  m.message_id = "<x@y>";
+  m.envid = "E1";
+  m.ret = 2;
+  m.body = 2;
+  m.smtputf8 = true;
+  m.recipients.push_back({"bob@example.org", "rfc822;bob@example.org", 4, rcpt_status::queued, 0, m.created, ""});
+  m.recipients.push_back({"carol@example.net", "", 0, rcpt_status::queued, 0, m.created, ""});
+  return m;
+}
+
+}  // namespace
+
+TEST_P(store_conformance, accounts_round_trip) {
+  auto& a = *s_.accounts;
+  auto g0 = a.generation();
+  account in;
+  in.name = "acme";
+  in.max_send_rate = 2.5;
+  in.max_24h = 1000;
+  in.created = base::from_unix_seconds(1'800'000'000);
+  auto created = a.create_account(in);
+  ASSERT_TRUE(created);
+  EXPECT_GT(created->id, 0);
+  EXPECT_FALSE(a.create_account(in)) << "duplicate names are refused";
+  EXPECT_GT(a.generation(), g0);
+  auto found = a.find_account("acme");
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->max_send_rate, 2.5);
+  EXPECT_EQ(found->max_24h, 1000u);
+  EXPECT_FALSE(found->max_message_bytes);
+  EXPECT_EQ(found->created, in.created);
+  found->suspended = true;
+  found->max_24h.reset();
+  EXPECT_TRUE(a.update_account(*found));
+  auto again = a.find_account("acme");
+  EXPECT_TRUE(again->suspended);
+  EXPECT_FALSE(again->max_24h);
+  EXPECT_EQ(a.list_accounts().size(), 1u);
+  EXPECT_FALSE(a.find_account("nobody"));
+}
+
+TEST_P(store_conformance, credentials_and_logins) {
+  auto& a = *s_.accounts;
+  account in;
+  in.name = "acme";
+  auto acct = a.create_account(in).value();
+  ASSERT_TRUE(a.create_credential(acct.id, "user1", "$argon2id$hash1"));
+  EXPECT_FALSE(a.create_credential(acct.id, "user1", "$argon2id$other"));
+  auto l = a.find_login("user1");
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l->cred.hash, "$argon2id$hash1");
+  EXPECT_EQ(l->acct.name, "acme");
+  EXPECT_EQ(a.list_credentials(acct.id).size(), 1u);
+  auto g = a.generation();
+  EXPECT_TRUE(a.revoke_credential("user1"));
+  EXPECT_GT(a.generation(), g);
+  EXPECT_FALSE(a.find_login("user1"));
+  EXPECT_FALSE(a.revoke_credential("user1"));
+  ASSERT_TRUE(a.create_credential(acct.id, "user2", "h"));
+  EXPECT_TRUE(a.remove_account("acme"));
+  EXPECT_FALSE(a.find_login("user2")) << "credentials go with their account";
+}
+
+TEST_P(store_conformance, queue_enqueue_get_list_remove) {
+  auto& q = *s_.queue;
+  auto id1 = base::make_queue_id(base::from_unix_seconds(1'800'000'000), 1);
+  auto id2 = base::make_queue_id(base::from_unix_seconds(1'800'000'001), 1);
+  std::vector<queued_message> batch{sample(id2, 7), sample(id1, 7)};
+  q.enqueue(batch);
+  EXPECT_EQ(q.count(), 2u);
+  auto m = q.get(id1);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->from, "alice@example.com");
+  EXPECT_EQ(m->envid, "E1");
+  EXPECT_TRUE(m->smtputf8);
+  ASSERT_EQ(m->recipients.size(), 2u);
+  EXPECT_EQ(m->recipients[0].orcpt, "rfc822;bob@example.org");
+  EXPECT_EQ(m->recipients[0].notify, 4u);
+  EXPECT_EQ(m->recipients[1].address, "carol@example.net");
+  auto all = q.list(0);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].id, id1) << "oldest first";
+  EXPECT_EQ(q.list(1).size(), 1u);
+  EXPECT_EQ(q.retry(id1, base::from_unix_seconds(1'900'000'000)), 2u);
+  EXPECT_EQ(q.get(id1)->recipients[0].next_attempt, base::from_unix_seconds(1'900'000'000));
+  EXPECT_TRUE(q.remove(id1));
+  EXPECT_FALSE(q.get(id1));
+  EXPECT_EQ(q.count(), 1u);
+}
+
+TEST_P(store_conformance, enqueue_is_all_or_nothing) {
+  auto& q = *s_.queue;
+  auto id = base::make_queue_id(base::from_unix_seconds(1'800'000'000), 9);
+  q.enqueue(std::vector<queued_message>{sample(id, 1)});
+  auto id2 = base::make_queue_id(base::from_unix_seconds(1'800'000'000), 10);
+  std::vector<queued_message> batch{sample(id2, 1), sample(id, 1)};  // the second collides
+  EXPECT_THROW(q.enqueue(batch), store_error);
+  EXPECT_FALSE(q.get(id2));
+}
+
+TEST_P(store_conformance, spool_write_sync_read) {
+  auto& sp = *s_.bodies;
+  auto id = base::make_queue_id(base::from_unix_seconds(1'800'000'000), 3);
+  auto w = sp.create(id);
+  std::string big(200000, 'b');
+  w->write_body("line one\r\n");
+  w->write_body(big);
+  w->finish("Subject: s\r\n");
+  spool_writer* entries[] = {w.get()};
+  sp.sync(entries);
+  w.reset();
+  auto r = sp.open(id);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->header_section(), "Subject: s\r\n");
+  EXPECT_EQ(r->body_size(), 10 + big.size());
+  EXPECT_EQ(r->read_all(), "Subject: s\r\n\r\nline one\r\n" + big);
+  EXPECT_EQ(sp.ids(), std::vector<std::string>{id});
+  sp.remove(id);
+  EXPECT_FALSE(sp.open(id));
+  sp.remove(id);  // removing twice is fine
+}
+
+TEST_P(store_conformance, spool_refuses_incomplete_entries) {
+  auto& sp = *s_.bodies;
+  auto id = base::make_queue_id(base::from_unix_seconds(1'800'000'000), 4);
+  auto w = sp.create(id);
+  w->write_body(std::string(100000, 'x'));
+  w.reset();  // abandoned before finish()
+  EXPECT_THROW(sp.open(id), store_error);
+}
+
+TEST_P(store_conformance, data_survives_reopen) {
+  if (GetParam().name == "memory") GTEST_SKIP() << "memory does not persist";
+  account in;
+  in.name = "acme";
+  s_.accounts->create_account(in);
+  auto id = base::make_queue_id(base::from_unix_seconds(1'800'000'000), 5);
+  s_.queue->enqueue(std::vector<queued_message>{sample(id, 1)});
+  auto s = reopen();
+  EXPECT_TRUE(s.accounts->find_account("acme"));
+  EXPECT_TRUE(s.queue->get(id));
+  struct stat st {};
+  ASSERT_EQ(stat((dir_ / "data").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u) << "the data directory is private";
+}
+
+INSTANTIATE_TEST_SUITE_P(backends, store_conformance,
+                         ::testing::Values(backend{"memory", [](auto&) { return memory::open(); }},
+                                           backend{"embedded", [](auto& p) { return embedded::open(p); }}),
+                         [](const auto& info) { return info.param.name; });

@@ -1,0 +1,23 @@
+#include <sys/stat.h>
+
+#include <fmt/format.h>
+
+#include "store/embedded/file_spool.hpp"
+#include "store/embedded/sqlite_stores.hpp"
+
+namespace smtpsd::store::embedded {
+
+stores open(const std::filesystem::path& data_dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  if (ec) throw store_error(fmt::format("cannot create {}: {}", data_dir.string(), ec.message()), false);
+  ::chmod(data_dir.c_str(), 0700);
+  auto db = std::make_shared<database>(data_dir / "smtpsd.db", 4);
+  stores s;
+  s.accounts = std::make_shared<sqlite_account_store>(db);
+  s.queue = std::make_shared<sqlite_queue_store>(db);
+  s.bodies = std::make_shared<file_spool>(data_dir / "spool");
+  return s;
+}
+
+}  // namespace smtpsd::store::embedded

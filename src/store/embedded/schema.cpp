@@ -1,0 +1,54 @@
+#include "store/embedded/schema.hpp"
+
+namespace smtpsd::store::embedded {
+
+const std::vector<const char*>& migrations() {
+  static const std::vector<const char*> m = {
+      // 1: accounts, credentials, queue
+      R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT INTO meta VALUES ('generation', 0);
+CREATE TABLE accounts(
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  max_send_rate REAL,
+  max_24h INTEGER,
+  max_message_bytes INTEGER,
+  suspended INTEGER NOT NULL DEFAULT 0,
+  created INTEGER NOT NULL);
+CREATE TABLE credentials(
+  id INTEGER PRIMARY KEY,
+  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  username TEXT NOT NULL UNIQUE,
+  hash TEXT NOT NULL,
+  created INTEGER NOT NULL);
+CREATE INDEX credentials_account ON credentials(account_id);
+CREATE TABLE messages(
+  id TEXT PRIMARY KEY,
+  account_id INTEGER NOT NULL,
+  account TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  created INTEGER NOT NULL,
+  message_id TEXT NOT NULL DEFAULT '',
+  envid TEXT NOT NULL DEFAULT '',
+  ret INTEGER NOT NULL DEFAULT 0,
+  body INTEGER NOT NULL DEFAULT 0,
+  smtputf8 INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE recipients(
+  message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+  idx INTEGER NOT NULL,
+  address TEXT NOT NULL,
+  orcpt TEXT NOT NULL DEFAULT '',
+  notify INTEGER NOT NULL DEFAULT 0,
+  status INTEGER NOT NULL DEFAULT 0,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt INTEGER,
+  last_response TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY(message_id, idx));
+)sql",
+  };
+  return m;
+}
+
+}  // namespace smtpsd::store::embedded

@@ -1,0 +1,113 @@
+#pragma once
+// A thin RAII layer over SQLite: connections with cached statements, a small
+// pool so readers never wait behind the writer (WAL), and versioned
+// migrations. Errors become store_error.
+#include <sqlite3.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace smtpsd::store::embedded {
+
+class statement {
+ public:
+  statement(sqlite3* db, sqlite3_stmt* s) : db_(db), s_(s) {}
+  statement(const statement&) = delete;
+  ~statement();  // resets and clears bindings; the connection owns the statement
+
+  statement& bind(int i, std::int64_t v);
+  statement& bind(int i, std::uint64_t v) { return bind(i, static_cast<std::int64_t>(v)); }
+  statement& bind(int i, int v) { return bind(i, static_cast<std::int64_t>(v)); }
+  statement& bind(int i, unsigned v) { return bind(i, static_cast<std::int64_t>(v)); }
+  statement& bind(int i, double v);
+  statement& bind(int i, std::string_view v);
+  statement& bind(int i, const char* v) { return bind(i, std::string_view(v)); }
+  statement& bind(int i, const std::string& v) { return bind(i, std::string_view(v)); }
+  statement& bind_null(int i);
+  template <class T>
+  statement& bind(int i, const std::optional<T>& v) {
+    return v ? bind(i, *v) : bind_null(i);
+  }
+
+  bool step();  // true: a row is ready
+  void run();   // steps to the end
+  std::int64_t int64(int col) const;
+  double real(int col) const;
+  std::string text(int col) const;
+  bool is_null(int col) const;
+  std::optional<std::int64_t> opt_int64(int col) const;
+  std::optional<double> opt_real(int col) const;
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* s_;
+};
+
+class connection {
+ public:
+  explicit connection(const std::filesystem::path& file);
+  connection(const connection&) = delete;
+  ~connection();
+
+  // Prepared once per connection and reused.
+  statement prepare(const char* sql);
+  void exec(const char* sql);
+  std::int64_t last_insert_id() const { return sqlite3_last_insert_rowid(db_); }
+  int changes() const { return sqlite3_changes(db_); }
+  sqlite3* raw() { return db_; }
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::unordered_map<const char*, sqlite3_stmt*> cache_;
+};
+
+class transaction {
+ public:
+  explicit transaction(connection& c);  // BEGIN IMMEDIATE
+  ~transaction();                       // rolls back unless committed
+  void commit();
+
+ private:
+  connection& c_;
+  bool done_ = false;
+};
+
+class database {
+ public:
+  // Opens (creating) the file and applies pending migrations.
+  database(const std::filesystem::path& file, std::size_t pool_size);
+
+  template <class F>
+  auto with(F&& f) {
+    auto c = acquire();
+    struct release {
+      database* db;
+      connection* c;
+      ~release() { db->give_back(c); }
+    } r{this, c};
+    return f(*c);
+  }
+
+ private:
+  connection* acquire();
+  void give_back(connection* c);
+  void migrate(connection& c);
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<connection>> all_;
+  std::vector<connection*> free_;
+};
+
+bool is_constraint_violation(const std::exception& e);
+
+}  // namespace smtpsd::store::embedded

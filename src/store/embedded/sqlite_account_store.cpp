@@ -1,0 +1,166 @@
+#include "base/time_format.hpp"
+#include "store/embedded/sqlite_stores.hpp"
+
+namespace smtpsd::store::embedded {
+
+namespace {
+
+
+account read_account(const statement& s, int base = 0) {
+  account a;
+  a.id = s.int64(base + 0);
+  a.name = s.text(base + 1);
+  a.max_send_rate = s.opt_real(base + 2);
+  if (auto v = s.opt_int64(base + 3)) a.max_24h = static_cast<std::uint64_t>(*v);
+  if (auto v = s.opt_int64(base + 4)) a.max_message_bytes = static_cast<std::uint64_t>(*v);
+  a.suspended = s.int64(base + 5) != 0;
+  a.created = base::from_unix_seconds(s.int64(base + 6));
+  return a;
+}
+
+credential read_credential(const statement& s) {
+  credential c;
+  c.id = s.int64(0);
+  c.username = s.text(1);
+  c.account_id = s.int64(2);
+  c.hash = s.text(3);
+  c.created = base::from_unix_seconds(s.int64(4));
+  return c;
+}
+
+void bump_generation(connection& c) { c.prepare("UPDATE meta SET value = value + 1 WHERE key = 'generation'").run(); }
+
+std::optional<account> find(connection& c, std::string_view name) {
+  auto s = c.prepare("SELECT id, name, max_send_rate, max_24h, max_message_bytes, suspended, created FROM accounts WHERE name = ?");
+  s.bind(1, name);
+  if (!s.step()) return std::nullopt;
+  return read_account(s);
+}
+
+}  // namespace
+
+std::optional<account> sqlite_account_store::create_account(const account& a) {
+  return db_->with([&](connection& c) -> std::optional<account> {
+    transaction t(c);
+    if (find(c, a.name)) return std::nullopt;
+    c.prepare("INSERT INTO accounts(name, max_send_rate, max_24h, max_message_bytes, suspended, created) VALUES (?,?,?,?,?,?)")
+        .bind(1, a.name)
+        .bind(2, a.max_send_rate)
+        .bind(3, a.max_24h)
+        .bind(4, a.max_message_bytes)
+        .bind(5, a.suspended ? 1 : 0)
+        .bind(6, base::unix_seconds(a.created))
+        .run();
+    account out = a;
+    out.id = c.last_insert_id();
+    bump_generation(c);
+    t.commit();
+    return out;
+  });
+}
+
+std::optional<account> sqlite_account_store::find_account(std::string_view name) {
+  return db_->with([&](connection& c) { return find(c, name); });
+}
+
+std::vector<account> sqlite_account_store::list_accounts() {
+  return db_->with([&](connection& c) {
+    std::vector<account> out;
+    auto s = c.prepare("SELECT id, name, max_send_rate, max_24h, max_message_bytes, suspended, created FROM accounts ORDER BY name");
+    while (s.step()) out.push_back(read_account(s));
+    return out;
+  });
+}
+
+bool sqlite_account_store::update_account(const account& a) {
+  return db_->with([&](connection& c) {
+    transaction t(c);
+    c.prepare("UPDATE accounts SET max_send_rate = ?, max_24h = ?, max_message_bytes = ?, suspended = ? WHERE id = ?")
+        .bind(1, a.max_send_rate)
+        .bind(2, a.max_24h)
+        .bind(3, a.max_message_bytes)
+        .bind(4, a.suspended ? 1 : 0)
+        .bind(5, a.id)
+        .run();
+    bool changed = c.changes() > 0;
+    bump_generation(c);
+    t.commit();
+    return changed;
+  });
+}
+
+bool sqlite_account_store::remove_account(std::string_view name) {
+  return db_->with([&](connection& c) {
+    transaction t(c);
+    c.prepare("DELETE FROM accounts WHERE name = ?").bind(1, name).run();
+    bool changed = c.changes() > 0;
+    bump_generation(c);
+    t.commit();
+    return changed;
+  });
+}
+
+std::optional<credential> sqlite_account_store::create_credential(std::int64_t account_id, std::string_view username,
+                                                                  std::string_view hash) {
+  return db_->with([&](connection& c) -> std::optional<credential> {
+    transaction t(c);
+    auto exists = c.prepare("SELECT 1 FROM credentials WHERE username = ?");
+    exists.bind(1, username);
+    if (exists.step()) return std::nullopt;
+    auto now = base::real_clock().now();
+    c.prepare("INSERT INTO credentials(account_id, username, hash, created) VALUES (?,?,?,?)")
+        .bind(1, account_id)
+        .bind(2, username)
+        .bind(3, hash)
+        .bind(4, base::unix_seconds(now))
+        .run();
+    credential cr{c.last_insert_id(), std::string(username), account_id, std::string(hash),
+                  base::from_unix_seconds(base::unix_seconds(now))};
+    bump_generation(c);
+    t.commit();
+    return cr;
+  });
+}
+
+std::optional<login> sqlite_account_store::find_login(std::string_view username) {
+  return db_->with([&](connection& c) -> std::optional<login> {
+    auto s = c.prepare(
+        "SELECT c.id, c.username, c.account_id, c.hash, c.created, "
+        "a.id, a.name, a.max_send_rate, a.max_24h, a.max_message_bytes, a.suspended, a.created "
+        "FROM credentials c JOIN accounts a ON a.id = c.account_id WHERE c.username = ?");
+    s.bind(1, username);
+    if (!s.step()) return std::nullopt;
+    return login{read_credential(s), read_account(s, 5)};
+  });
+}
+
+std::vector<credential> sqlite_account_store::list_credentials(std::int64_t account_id) {
+  return db_->with([&](connection& c) {
+    std::vector<credential> out;
+    auto s = c.prepare("SELECT id, username, account_id, hash, created FROM credentials WHERE account_id = ? ORDER BY username");
+    s.bind(1, account_id);
+    while (s.step()) out.push_back(read_credential(s));
+    return out;
+  });
+}
+
+bool sqlite_account_store::revoke_credential(std::string_view username) {
+  return db_->with([&](connection& c) {
+    transaction t(c);
+    c.prepare("DELETE FROM credentials WHERE username = ?").bind(1, username).run();
+    bool changed = c.changes() > 0;
+    bump_generation(c);
+    t.commit();
+    return changed;
+  });
+}
+
+std::uint64_t sqlite_account_store::generation() {
+  return db_->with([&](connection& c) {
+    auto s = c.prepare("SELECT value FROM meta WHERE key = 'generation'");
+    s.step();
+    return static_cast<std::uint64_t>(s.int64(0));
+  });
+}
+
+}  // namespace smtpsd::store::embedded

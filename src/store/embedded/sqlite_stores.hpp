@@ -1,0 +1,49 @@
+#pragma once
+// The embedded backend: SQLite for accounts and queue metadata, a spool
+// folder for bodies. Nothing else to run.
+#include <filesystem>
+#include <memory>
+
+#include "store/embedded/sqlite.hpp"
+#include "store/stores.hpp"
+
+namespace smtpsd::store::embedded {
+
+class sqlite_account_store final : public account_store {
+ public:
+  explicit sqlite_account_store(std::shared_ptr<database> db) : db_(std::move(db)) {}
+  std::optional<account> create_account(const account& a) override;
+  std::optional<account> find_account(std::string_view name) override;
+  std::vector<account> list_accounts() override;
+  bool update_account(const account& a) override;
+  bool remove_account(std::string_view name) override;
+  std::optional<credential> create_credential(std::int64_t account_id, std::string_view username,
+                                              std::string_view hash) override;
+  std::optional<login> find_login(std::string_view username) override;
+  std::vector<credential> list_credentials(std::int64_t account_id) override;
+  bool revoke_credential(std::string_view username) override;
+  std::uint64_t generation() override;
+
+ private:
+  std::shared_ptr<database> db_;
+};
+
+class sqlite_queue_store final : public queue_store {
+ public:
+  explicit sqlite_queue_store(std::shared_ptr<database> db) : db_(std::move(db)) {}
+  void enqueue(std::span<const queued_message> batch) override;
+  std::optional<queued_message> get(std::string_view id) override;
+  std::vector<queued_message> list(std::size_t limit) override;
+  bool remove(std::string_view id) override;
+  std::size_t count() override;
+  std::vector<std::string> ids() override;
+  std::size_t retry(std::string_view id, time_point now) override;
+
+ private:
+  std::shared_ptr<database> db_;
+};
+
+// Opens DATA_DIR/smtpsd.db and DATA_DIR/spool, creating them (mode 0700).
+stores open(const std::filesystem::path& data_dir);
+
+}  // namespace smtpsd::store::embedded

@@ -1,0 +1,245 @@
+#include "store/memory/memory_stores.hpp"
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+
+#include "base/clock.hpp"
+#include "base/time_format.hpp"
+
+namespace smtpsd::store::memory {
+
+namespace {
+
+class accounts final : public account_store {
+ public:
+  std::optional<account> create_account(const account& a) override {
+    std::lock_guard l(mu_);
+    for (auto& [id, x] : accounts_)
+      if (x.name == a.name) return std::nullopt;
+    account out = a;
+    out.id = ++next_id_;
+    accounts_[out.id] = out;
+    ++gen_;
+    return out;
+  }
+  std::optional<account> find_account(std::string_view name) override {
+    std::lock_guard l(mu_);
+    return find(name);
+  }
+  std::vector<account> list_accounts() override {
+    std::lock_guard l(mu_);
+    std::vector<account> out;
+    for (auto& [id, a] : accounts_) out.push_back(a);
+    std::sort(out.begin(), out.end(), [](auto& x, auto& y) { return x.name < y.name; });
+    return out;
+  }
+  bool update_account(const account& a) override {
+    std::lock_guard l(mu_);
+    auto it = accounts_.find(a.id);
+    ++gen_;
+    if (it == accounts_.end()) return false;
+    auto name = it->second.name;
+    auto created = it->second.created;
+    it->second = a;
+    it->second.name = name;
+    it->second.created = created;
+    return true;
+  }
+  bool remove_account(std::string_view name) override {
+    std::lock_guard l(mu_);
+    auto a = find(name);
+    ++gen_;
+    if (!a) return false;
+    accounts_.erase(a->id);
+    std::erase_if(creds_, [&](auto& kv) { return kv.second.account_id == a->id; });
+    return true;
+  }
+  std::optional<credential> create_credential(std::int64_t account_id, std::string_view username,
+                                              std::string_view hash) override {
+    std::lock_guard l(mu_);
+    if (creds_.count(std::string(username))) return std::nullopt;
+    credential c{++next_id_, std::string(username), account_id, std::string(hash),
+                 base::from_unix_seconds(base::unix_seconds(base::real_clock().now()))};
+    creds_[c.username] = c;
+    ++gen_;
+    return c;
+  }
+  std::optional<login> find_login(std::string_view username) override {
+    std::lock_guard l(mu_);
+    auto it = creds_.find(std::string(username));
+    if (it == creds_.end()) return std::nullopt;
+    auto a = accounts_.find(it->second.account_id);
+    if (a == accounts_.end()) return std::nullopt;
+    return login{it->second, a->second};
+  }
+  std::vector<credential> list_credentials(std::int64_t account_id) override {
+    std::lock_guard l(mu_);
+    std::vector<credential> out;
+    for (auto& [u, c] : creds_)
+      if (c.account_id == account_id) out.push_back(c);
+    return out;
+  }
+  bool revoke_credential(std::string_view username) override {
+    std::lock_guard l(mu_);
+    ++gen_;
+    return creds_.erase(std::string(username)) > 0;
+  }
+  std::uint64_t generation() override {
+    std::lock_guard l(mu_);
+    return gen_;
+  }
+
+ private:
+  std::optional<account> find(std::string_view name) {
+    for (auto& [id, a] : accounts_)
+      if (a.name == name) return a;
+    return std::nullopt;
+  }
+  std::mutex mu_;
+  std::map<std::int64_t, account> accounts_;
+  std::map<std::string, credential> creds_;
+  std::int64_t next_id_ = 0;
+  std::uint64_t gen_ = 0;
+};
+
+class queue final : public queue_store {
+ public:
+  void enqueue(std::span<const queued_message> batch) override {
+    std::lock_guard l(mu_);
+    for (auto& m : batch)
+      if (messages_.count(m.id)) throw store_error("duplicate queue id " + m.id, false);
+    for (auto& m : batch) messages_[m.id] = m;
+  }
+  std::optional<queued_message> get(std::string_view id) override {
+    std::lock_guard l(mu_);
+    auto it = messages_.find(std::string(id));
+    if (it == messages_.end()) return std::nullopt;
+    return it->second;
+  }
+  std::vector<queued_message> list(std::size_t limit) override {
+    std::lock_guard l(mu_);
+    std::vector<queued_message> out;
+    for (auto& [id, m] : messages_) {
+      if (limit && out.size() >= limit) break;
+      out.push_back(m);
+    }
+    return out;
+  }
+  bool remove(std::string_view id) override {
+    std::lock_guard l(mu_);
+    return messages_.erase(std::string(id)) > 0;
+  }
+  std::size_t count() override {
+    std::lock_guard l(mu_);
+    return messages_.size();
+  }
+  std::vector<std::string> ids() override {
+    std::lock_guard l(mu_);
+    std::vector<std::string> out;
+    for (auto& [id, m] : messages_) out.push_back(id);
+    return out;
+  }
+  std::size_t retry(std::string_view id, time_point now) override {
+    std::lock_guard l(mu_);
+    std::size_t n = 0;
+    for (auto& [mid, m] : messages_) {
+      if (!id.empty() && mid != id) continue;
+      for (auto& r : m.recipients) {
+        if (r.status == rcpt_status::queued || r.status == rcpt_status::deferred) {
+          r.next_attempt = now;
+          ++n;
+        }
+      }
+    }
+    return n;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, queued_message> messages_;
+};
+
+struct entry {
+  std::string body;
+  std::string header;
+  bool complete = false;
+};
+
+class mem_writer final : public spool_writer {
+ public:
+  mem_writer(std::string id, std::shared_ptr<entry> e) : id_(std::move(id)), e_(std::move(e)) {}
+  void write_body(std::string_view b) override { e_->body.append(b); }
+  void finish(std::string_view h) override {
+    e_->header = std::string(h);
+    e_->complete = true;
+  }
+  const std::string& id() const override { return id_; }
+  std::uint64_t size() const override { return e_->body.size() + e_->header.size(); }
+
+ private:
+  std::string id_;
+  std::shared_ptr<entry> e_;
+};
+
+class mem_reader final : public spool_reader {
+ public:
+  explicit mem_reader(std::shared_ptr<entry> e) : e_(std::move(e)) {}
+  const std::string& header_section() const override { return e_->header; }
+  std::uint64_t body_size() const override { return e_->body.size(); }
+  std::size_t read_body(char* buf, std::size_t n) override {
+    std::size_t k = std::min(n, e_->body.size() - pos_);
+    std::copy_n(e_->body.data() + pos_, k, buf);
+    pos_ += k;
+    return k;
+  }
+
+ private:
+  std::shared_ptr<entry> e_;
+  std::size_t pos_ = 0;
+};
+
+class bodies final : public spool {
+ public:
+  std::unique_ptr<spool_writer> create(std::string_view id) override {
+    std::lock_guard l(mu_);
+    auto e = std::make_shared<entry>();
+    entries_[std::string(id)] = e;
+    return std::make_unique<mem_writer>(std::string(id), e);
+  }
+  void sync(std::span<spool_writer* const>) override {}
+  void remove(std::string_view id) override {
+    std::lock_guard l(mu_);
+    entries_.erase(std::string(id));
+  }
+  std::unique_ptr<spool_reader> open(std::string_view id) override {
+    std::lock_guard l(mu_);
+    auto it = entries_.find(std::string(id));
+    if (it == entries_.end()) return nullptr;
+    if (!it->second->complete) throw store_error("spool: entry " + std::string(id) + " is incomplete", false);
+    return std::make_unique<mem_reader>(it->second);
+  }
+  std::vector<std::string> ids() override {
+    std::lock_guard l(mu_);
+    std::vector<std::string> out;
+    for (auto& [id, e] : entries_) out.push_back(id);
+    return out;
+  }
+  void quarantine(std::string_view id) override { remove(id); }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<entry>> entries_;
+};
+
+}  // namespace
+
+stores open() {
+  stores s;
+  s.accounts = std::make_shared<accounts>();
+  s.queue = std::make_shared<queue>();
+  s.bodies = std::make_shared<bodies>();
+  return s;
+}
+
+}  // namespace smtpsd::store::memory

@@ -1,0 +1,29 @@
+#pragma once
+// Queue metadata: envelopes and per-recipient delivery state. Bodies live in
+// the spool. Calls block: run them on the worker pool.
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "store/types.hpp"
+
+namespace smtpsd::store {
+
+class queue_store {
+ public:
+  virtual ~queue_store() = default;
+
+  // All messages in one transaction: every one is committed, or none.
+  virtual void enqueue(std::span<const queued_message> batch) = 0;
+  virtual std::optional<queued_message> get(std::string_view id) = 0;
+  // Oldest first; limit 0 = all.
+  virtual std::vector<queued_message> list(std::size_t limit) = 0;
+  virtual bool remove(std::string_view id) = 0;
+  virtual std::size_t count() = 0;
+  virtual std::vector<std::string> ids() = 0;
+  // Makes deferred recipients due at `now`: one message, or all when id is empty.
+  virtual std::size_t retry(std::string_view id, time_point now) = 0;
+};
+
+}  // namespace smtpsd::store

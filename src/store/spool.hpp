@@ -1,0 +1,52 @@
+#pragma once
+// Message bodies, apart from metadata. An entry is written once (body
+// streamed, then the final header section), made durable by sync(), and read
+// by delivery. A reader refuses an entry that was not completely written.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace smtpsd::store {
+
+class spool_writer {
+ public:
+  virtual ~spool_writer() = default;
+  // Body bytes in order. Throws storage_full or store_error.
+  virtual void write_body(std::string_view bytes) = 0;
+  // The header section goes in last, once it is final (fix-ups, signatures).
+  virtual void finish(std::string_view header_section) = 0;
+  virtual const std::string& id() const = 0;
+  virtual std::uint64_t size() const = 0;  // header + body octets
+};
+
+class spool_reader {
+ public:
+  virtual ~spool_reader() = default;
+  virtual const std::string& header_section() const = 0;
+  virtual std::uint64_t body_size() const = 0;
+  // Reads the next body bytes into buf; 0 at the end. Throws store_error.
+  virtual std::size_t read_body(char* buf, std::size_t n) = 0;
+  // The whole message, header section then body (tests and small messages).
+  std::string read_all();
+};
+
+class spool {
+ public:
+  virtual ~spool() = default;
+  virtual std::unique_ptr<spool_writer> create(std::string_view id) = 0;
+  // Makes finished entries durable, together (one directory sync for all).
+  virtual void sync(std::span<spool_writer* const> entries) = 0;
+  // Drops an entry (aborted, delivered or removed). Missing entries are fine.
+  virtual void remove(std::string_view id) = 0;
+  // nullopt when absent; throws store_error when present but incomplete or corrupt.
+  virtual std::unique_ptr<spool_reader> open(std::string_view id) = 0;
+  virtual std::vector<std::string> ids() = 0;
+  // Moves a corrupt entry out of the way, keeping it for inspection.
+  virtual void quarantine(std::string_view id) = 0;
+};
+
+}  // namespace smtpsd::store

@@ -1,0 +1,17 @@
+#pragma once
+// The set of stores one backend provides. Only main.cpp names a backend.
+#include <memory>
+
+#include "store/account_store.hpp"
+#include "store/queue_store.hpp"
+#include "store/spool.hpp"
+
+namespace smtpsd::store {
+
+struct stores {
+  std::shared_ptr<account_store> accounts;
+  std::shared_ptr<queue_store> queue;
+  std::shared_ptr<spool> bodies;
+};
+
+}  // namespace smtpsd::store

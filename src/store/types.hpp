@@ -1,0 +1,85 @@
+#pragma once
+// Plain records shared by the store interfaces and their callers.
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "base/clock.hpp"
+
+namespace smtpsd::store {
+
+using base::time_point;
+
+// A store that cannot do what was asked. Transient errors (locked, I/O,
+// connection lost) may succeed later; callers answer 4xx for them.
+class store_error : public std::runtime_error {
+ public:
+  explicit store_error(const std::string& what, bool transient = true)
+      : std::runtime_error(what), transient_(transient) {}
+  bool transient() const { return transient_; }
+
+ private:
+  bool transient_;
+};
+
+// The disk (or database) is full: new messages get 452 4.3.1.
+class storage_full : public store_error {
+ public:
+  using store_error::store_error;
+};
+
+struct account {
+  std::int64_t id = 0;
+  std::string name;
+  std::optional<double> max_send_rate;  // recipients per second; nullopt = configured default
+  std::optional<std::uint64_t> max_24h;  // recipients per rolling 24 hours
+  std::optional<std::uint64_t> max_message_bytes;
+  bool suspended = false;
+  time_point created{};
+};
+
+struct credential {
+  std::int64_t id = 0;
+  std::string username;
+  std::int64_t account_id = 0;
+  std::string hash;  // libsodium Argon2id string
+  time_point created{};
+};
+
+// A credential with the account it logs in to.
+struct login {
+  credential cred;
+  account acct;
+};
+
+enum class rcpt_status { queued, deferred, delivered, failed };
+std::string_view to_string(rcpt_status s);
+
+struct queued_recipient {
+  std::string address;
+  std::string orcpt;    // "rfc822;xtext" or empty
+  unsigned notify = 0;  // smtp::notify bits; 0 = not given
+  rcpt_status status = rcpt_status::queued;
+  unsigned attempts = 0;
+  std::optional<time_point> next_attempt;
+  std::string last_response;
+};
+
+struct queued_message {
+  std::string id;
+  std::int64_t account_id = 0;
+  std::string account;
+  std::string from;  // envelope sender
+  std::uint64_t size = 0;
+  time_point created{};
+  std::string message_id;  // the Message-ID header
+  std::string envid;       // DSN ENVID (xtext)
+  int ret = 0;             // smtp::dsn_ret
+  int body = 0;            // smtp::body_type
+  bool smtputf8 = false;
+  std::vector<queued_recipient> recipients;
+};
+
+}  // namespace smtpsd::store

@@ -1,0 +1,85 @@
+#include "submission/group_committer.hpp"
+
+#include "base/log.hpp"
+#include "base/metrics.hpp"
+
+namespace smtpsd::submission {
+
+group_committer::group_committer(std::shared_ptr<store::spool> spool, std::shared_ptr<store::queue_store> queue)
+    : spool_(std::move(spool)), queue_(std::move(queue)), thread_([this] { run(); }) {}
+
+group_committer::~group_committer() { stop(); }
+
+void group_committer::submit(request r) {
+  {
+    std::lock_guard l(mu_);
+    pending_.push_back(std::move(r));
+  }
+  cv_.notify_one();
+}
+
+void group_committer::stop() {
+  {
+    std::lock_guard l(mu_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void group_committer::run() {
+  for (;;) {
+    std::vector<request> batch;
+    {
+      std::unique_lock l(mu_);
+      cv_.wait(l, [&] { return stopping_ || !pending_.empty(); });
+      if (pending_.empty() && stopping_) return;
+      batch.swap(pending_);
+    }
+    commit(batch);
+  }
+}
+
+void group_committer::commit(std::vector<request>& batch) {
+  static auto log = base::logger("submission");
+  static auto& batches = base::metrics().get_histogram(
+      "smtpsd_commit_batch_size", "Messages committed together by one group commit", {1, 2, 4, 8, 16, 32, 64, 128, 256});
+  static auto& latency = base::metrics().get_histogram("smtpsd_commit_seconds", "Time to make a batch durable",
+                                                       base::latency_buckets());
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<store::spool_writer*> writers;
+  std::vector<store::queued_message> metas;
+  writers.reserve(batch.size());
+  metas.reserve(batch.size());
+  for (auto& r : batch) {
+    writers.push_back(r.body.get());
+    metas.push_back(r.meta);
+  }
+  commit_status status = commit_status::committed;
+  try {
+    spool_->sync(writers);  // bodies first: metadata never points at a body that is not on disk
+    queue_->enqueue(metas);
+  } catch (const store::storage_full& e) {
+    log->error("commit of {} messages failed, storage full: {}", batch.size(), e.what());
+    status = commit_status::storage_full;
+  } catch (const std::exception& e) {
+    log->error("commit of {} messages failed: {}", batch.size(), e.what());
+    status = commit_status::failed;
+  }
+  batches.observe(static_cast<double>(batch.size()));
+  latency.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  for (auto& r : batch) {
+    r.body.reset();  // closes the file
+    if (status != commit_status::committed) {
+      try {
+        spool_->remove(r.meta.id);
+      } catch (const std::exception& e) {
+        log->warn("queue_id={} cannot remove the uncommitted body: {}", r.meta.id, e.what());
+      }
+    }
+    r.done(status);
+  }
+}
+
+}  // namespace smtpsd::submission

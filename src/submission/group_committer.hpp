@@ -1,0 +1,48 @@
+#pragma once
+// The one writer into the queue. Sessions hand over sealed messages; one
+// thread takes everything waiting, makes the bodies durable together (one
+// fdatasync per body, one directory sync per batch), commits all their
+// metadata in one transaction, and only then reports back. While one batch
+// syncs, the next one gathers, so under load many messages share each sync.
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "store/stores.hpp"
+
+namespace smtpsd::submission {
+
+enum class commit_status { committed, storage_full, failed };
+
+class group_committer {
+ public:
+  struct request {
+    std::unique_ptr<store::spool_writer> body;
+    store::queued_message meta;
+    std::function<void(commit_status)> done;  // runs on the committer thread
+  };
+
+  group_committer(std::shared_ptr<store::spool> spool, std::shared_ptr<store::queue_store> queue);
+  ~group_committer();
+
+  void submit(request r);
+  // Commits what is waiting, then stops the thread.
+  void stop();
+
+ private:
+  void run();
+  void commit(std::vector<request>& batch);
+
+  std::shared_ptr<store::spool> spool_;
+  std::shared_ptr<store::queue_store> queue_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<request> pending_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace smtpsd::submission

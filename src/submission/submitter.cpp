@@ -1,0 +1,145 @@
+#include "submission/submitter.hpp"
+
+#include "base/ids.hpp"
+#include "base/log.hpp"
+#include "base/metrics.hpp"
+#include "message/fixups.hpp"
+#include "smtp/replies.hpp"
+
+namespace smtpsd::submission {
+
+namespace {
+std::shared_ptr<spdlog::logger> log() {
+  static auto l = base::logger("submission");
+  return l;
+}
+}  // namespace
+
+message_builder::message_builder(std::string queue_id, std::shared_ptr<store::spool> spool,
+                                 const smtp::envelope& env, const session_facts& facts, const settings& s,
+                                 base::time_point now)
+    : spool_(std::move(spool)),
+      body_(spool_->create(queue_id)),
+      facts_(facts),
+      settings_(s),
+      now_(now),
+      splitter_(s.max_header_bytes) {
+  meta_.id = std::move(queue_id);
+  meta_.account_id = facts.account_id;
+  meta_.account = facts.account;
+  meta_.from = env.from.str();
+  meta_.created = now;
+  meta_.envid = env.params.envid;
+  meta_.ret = static_cast<int>(env.params.ret);
+  meta_.body = static_cast<int>(env.params.body);
+  meta_.smtputf8 = env.params.smtputf8;
+  for (const auto& r : env.rcpts) {
+    store::queued_recipient q;
+    q.address = r.box.str();
+    q.orcpt = r.params.orcpt;
+    q.notify = r.params.notify;
+    q.next_attempt = now;
+    meta_.recipients.push_back(std::move(q));
+  }
+}
+
+message_builder::~message_builder() {
+  if (!done_) abort();
+}
+
+void message_builder::storage_failed(const std::exception& e) {
+  if (failure_) return;
+  const bool full = dynamic_cast<const store::storage_full*>(&e) != nullptr;
+  log()->error("session={} queue_id={} cannot write the message: {}", facts_.session_id, meta_.id, e.what());
+  failure_ = full ? smtp::replies::insufficient_storage() : smtp::replies::temporary_failure();
+}
+
+void message_builder::append(std::string_view content) {
+  if (failure_ || !body_) return;
+  if (!splitter_.header_done()) {
+    content = splitter_.feed(content);
+    if (splitter_.too_big()) {
+      failure_ = smtp::replies::header_too_big();
+      return;
+    }
+  }
+  if (content.empty()) return;
+  try {
+    body_->write_body(content);
+  } catch (const std::exception& e) {
+    storage_failed(e);
+  }
+}
+
+std::optional<smtp::reply> message_builder::seal() {
+  if (failure_) return failure_;
+  splitter_.finish();
+  message::trace_info t;
+  t.hostname = settings_.hostname;
+  t.helo = facts_.helo;
+  t.client_ip = facts_.client_ip;
+  t.queue_id = meta_.id;
+  t.tls_version = facts_.tls_version;
+  t.tls_cipher = facts_.tls_cipher;
+  t.esmtp = facts_.esmtp;
+  t.authenticated = !facts_.account.empty();
+  t.now = now_;
+  auto fixed = message::apply_submission_fixups(splitter_.section(), t);
+  if (!fixed) return smtp::replies::malformed_headers();
+  meta_.message_id = fixed->message_id;
+  try {
+    body_->finish(fixed->section);
+  } catch (const std::exception& e) {
+    storage_failed(e);
+    return failure_;
+  }
+  meta_.size = body_->size();
+  return std::nullopt;
+}
+
+void message_builder::abort() {
+  done_ = true;
+  if (!body_) return;
+  body_.reset();  // close before removing
+  try {
+    spool_->remove(meta_.id);
+  } catch (const std::exception& e) {
+    log()->warn("session={} queue_id={} cannot remove the aborted body: {}", facts_.session_id, meta_.id, e.what());
+  }
+}
+
+submitter::submitter(store::stores stores, group_committer& committer, settings s, const base::clock& clock,
+                     base::random_source& random)
+    : stores_(std::move(stores)), committer_(committer), settings_(std::move(s)), clock_(clock), random_(random) {}
+
+std::unique_ptr<message_builder> submitter::begin(const smtp::envelope& env, const session_facts& facts) {
+  const auto now = clock_.now();
+  auto id = base::make_queue_id(now, static_cast<std::uint32_t>(random_.next_u64()));
+  return std::make_unique<message_builder>(id, stores_.bodies, env, facts, settings_, now);
+}
+
+void submitter::commit(std::unique_ptr<message_builder> m, std::function<void(smtp::reply)> done) {
+  static auto& accepted = base::metrics().get_counter("smtpsd_messages_accepted_total", "Messages queued");
+  group_committer::request r;
+  r.body = m->take_body();
+  r.meta = m->meta();
+  m->committed();
+  auto id = r.meta.id;
+  r.done = [id, done = std::move(done)](commit_status s) {
+    switch (s) {
+      case commit_status::committed:
+        accepted.inc();
+        done(smtp::replies::queued(id));
+        return;
+      case commit_status::storage_full:
+        done(smtp::replies::insufficient_storage());
+        return;
+      case commit_status::failed:
+        done(smtp::replies::temporary_failure());
+        return;
+    }
+  };
+  committer_.submit(std::move(r));
+}
+
+}  // namespace smtpsd::submission

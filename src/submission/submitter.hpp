@@ -1,0 +1,94 @@
+#pragma once
+// Turns accepted content into a queued message: streams the body to the
+// spool while it arrives (never holding a 40 MB message in memory), then
+// applies the RFC 6409 fix-ups to the header section, writes it, and hands
+// the entry to the group committer. The reply for the client comes from here.
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "base/clock.hpp"
+#include "base/random.hpp"
+#include "message/headers.hpp"
+#include "smtp/reply.hpp"
+#include "smtp/server_fsm.hpp"
+#include "store/stores.hpp"
+#include "submission/group_committer.hpp"
+
+namespace smtpsd::submission {
+
+// What the session knows about the client.
+struct session_facts {
+  std::string session_id;
+  std::string helo;
+  std::string client_ip;
+  std::string tls_version;
+  std::string tls_cipher;
+  bool esmtp = true;
+  std::int64_t account_id = 0;
+  std::string account;
+};
+
+struct settings {
+  std::string hostname;
+  std::size_t max_header_bytes = 1024 * 1024;
+};
+
+class message_builder {
+ public:
+  message_builder(std::string queue_id, std::shared_ptr<store::spool> spool, const smtp::envelope& env,
+                  const session_facts& facts, const settings& s, base::time_point now);
+  ~message_builder();
+
+  // Content as it arrives (already unstuffed). Never throws: a storage
+  // failure is remembered and answered by seal().
+  void append(std::string_view content);
+  // After the last content: fix-ups, the header section written. Blocking
+  // (disk writes): run on the worker pool. A reply means the message is refused.
+  std::optional<smtp::reply> seal();
+  // Drops the spool entry.
+  void abort();
+
+  const std::string& queue_id() const { return meta_.id; }
+  const store::queued_message& meta() const { return meta_; }
+  std::unique_ptr<store::spool_writer> take_body() { return std::move(body_); }
+  void committed() { done_ = true; }
+
+ private:
+  void storage_failed(const std::exception& e);
+
+  store::queued_message meta_;
+  std::shared_ptr<store::spool> spool_;
+  std::unique_ptr<store::spool_writer> body_;
+  session_facts facts_;
+  const settings& settings_;
+  base::time_point now_;
+  message::header_splitter splitter_;
+  std::optional<smtp::reply> failure_;
+  bool done_ = false;
+};
+
+class submitter {
+ public:
+  submitter(store::stores stores, group_committer& committer, settings s, const base::clock& clock,
+            base::random_source& random);
+
+  // Starts a message for the transaction. Throws store_error when the spool
+  // cannot take it (the session answers 451/452).
+  std::unique_ptr<message_builder> begin(const smtp::envelope& env, const session_facts& facts);
+  // Queues a sealed message. done(reply) runs on the committer thread once
+  // the message is durable (250 … queued as ID) or has failed (4xx).
+  void commit(std::unique_ptr<message_builder> m, std::function<void(smtp::reply)> done);
+
+  const settings& config() const { return settings_; }
+
+ private:
+  store::stores stores_;
+  group_committer& committer_;
+  settings settings_;
+  const base::clock& clock_;
+  base::random_source& random_;
+};
+
+}  // namespace smtpsd::submission

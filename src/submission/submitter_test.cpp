@@ -1,0 +1,75 @@
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include "smtp/address.hpp"
+#include "store/memory/memory_stores.hpp"
+#include "submission/submitter.hpp"
+
+using namespace smtpsd;
+
+namespace {
+struct fixture {
+  store::stores s = store::memory::open();
+  base::manual_clock clock;
+  submission::group_committer committer{s.bodies, s.queue};
+  submission::submitter sub{s, committer, {"mail.example.com", 4096}, clock, base::real_random()};
+  smtp::envelope env;
+  submission::session_facts facts;
+  fixture() {
+    env.from = *smtp::parse_mailbox("alice@example.com");
+    env.rcpts.push_back({*smtp::parse_mailbox("bob@example.org"), {}});
+    facts.helo = "client";
+    facts.client_ip = "127.0.0.1";
+    facts.tls_version = "TLSv1.3";
+    facts.tls_cipher = "TLS_AES_128_GCM_SHA256";
+    facts.account = "acme";
+    facts.account_id = 1;
+  }
+  smtp::reply commit(std::unique_ptr<submission::message_builder> m) {
+    std::promise<smtp::reply> p;
+    sub.commit(std::move(m), [&](smtp::reply r) { p.set_value(r); });
+    return p.get_future().get();
+  }
+};
+}  // namespace
+
+TEST(submitter, queues_with_fixups_and_streams_the_body) {
+  fixture f;
+  auto m = f.sub.begin(f.env, f.facts);
+  auto id = m->queue_id();
+  m->append("Subject: hi\r\nBcc: hidden@example.net\r\n");
+  m->append("\r\nline 1\r\n");
+  m->append("line 2\r\n");
+  ASSERT_FALSE(m->seal());
+  auto r = f.commit(std::move(m));
+  EXPECT_EQ(r.wire(), "250 2.0.0 Ok: queued as " + id + "\r\n");
+  auto q = f.s.queue->get(id);
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->from, "alice@example.com");
+  EXPECT_EQ(q->recipients.at(0).address, "bob@example.org");
+  EXPECT_EQ(q->message_id, "<" + id + "@mail.example.com>");
+  auto body = f.s.bodies->open(id)->read_all();
+  EXPECT_EQ(body.find("Bcc"), std::string::npos);
+  EXPECT_EQ(body.rfind("Received: from client ([127.0.0.1])", 0), 0u);
+  EXPECT_NE(body.find("\r\n\r\nline 1\r\nline 2\r\n"), std::string::npos);
+  EXPECT_EQ(q->size, body.size() - 2) << "size counts header section and body";
+}
+
+TEST(submitter, malformed_headers_and_oversized_headers_are_refused) {
+  fixture f;
+  auto m = f.sub.begin(f.env, f.facts);
+  auto id = m->queue_id();
+  m->append("this is not a header\r\n\r\nbody\r\n");
+  auto r = m->seal();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->code, 554);
+  EXPECT_EQ(r->enhanced, "5.6.0");
+  m.reset();
+  EXPECT_FALSE(f.s.bodies->open(id)) << "a refused message leaves nothing behind";
+  auto big = f.sub.begin(f.env, f.facts);
+  big->append("X-Long: " + std::string(5000, 'a') + "\r\n\r\n");
+  auto r2 = big->seal();
+  ASSERT_TRUE(r2);
+  EXPECT_EQ(r2->wire(), "552 5.3.4 Message header size exceeds limit\r\n");
+}

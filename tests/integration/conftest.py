@@ -1,0 +1,258 @@
+"""Integration fixtures: a real `smtpsd serve` in a temporary folder.
+
+Listeners bind port 0; the ports come from the server's JSON log. Every wait
+is a poll with a deadline; every process started here is stopped by its PID.
+"""
+import base64
+import json
+import os
+import re
+import signal
+import smtplib
+import socket
+import ssl
+import struct
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = os.environ.get("SMTPSD_BIN", str(ROOT / "build" / "debug" / "src" / "smtpsd"))
+PASSWORD = "correct horse battery staple"
+
+
+def wait_for(predicate, timeout=10.0, interval=0.02, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def run_cli(*args, config=None, input=None, check=True):
+    cmd = [BIN, *args]
+    if config:
+        cmd += ["-c", str(config)]
+    p = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=60)
+    if check and p.returncode != 0:
+        raise AssertionError(f"{cmd} failed ({p.returncode}): {p.stderr}")
+    return p
+
+
+def read_spool(path):
+    """The spool format: 32-octet preamble, body, header section."""
+    raw = Path(path).read_bytes()
+    assert raw[:8] == b"SMTPSDQ1", "incomplete spool entry"
+    body_len, header_len = struct.unpack("<QQ", raw[8:24])
+    body = raw[32:32 + body_len]
+    header = raw[32 + body_len:32 + body_len + header_len]
+    return header + b"\r\n" + body
+
+
+class Server:
+    def __init__(self, root, config_text, name="smtpsd"):
+        self.root = Path(root)
+        self.config = self.root / "smtpsd.toml"
+        self.config.write_text(config_text)
+        self.log_path = self.root / f"{name}.log"
+        self.proc = None
+        self.ports = []  # in listener order
+        self.admin_port = None
+
+    def start(self, expect_ready=True, timeout=20):
+        self._log = open(self.log_path, "ab")
+        start_offset = self.log_path.stat().st_size
+        self.proc = subprocess.Popen([BIN, "serve", "-c", str(self.config)], stdout=self._log, stderr=self._log)
+        if not expect_ready:
+            return self
+        self.ports = []
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"smtpsd exited with {self.proc.returncode}:\n{self.log_path.read_text()}")
+            text = self.log_path.read_bytes()[start_offset:].decode(errors="replace")
+            if '"ready:' not in text:
+                return False
+            self.ports = [int(m) for m in re.findall(r'"msg":"listening on \S+:(\d+) mode=', text)]
+            admin = re.search(r'"msg":"admin listening on \S+:(\d+)"', text)
+            self.admin_port = int(admin.group(1)) if admin else None
+            return True
+
+        wait_for(ready, timeout, what="smtpsd to be ready")
+        return self
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("smtpsd did not stop in time")
+        if self.proc:
+            self._log.close()
+        return self.proc.returncode if self.proc else None
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+            self._log.close()
+
+    def log(self):
+        return self.log_path.read_text(errors="replace")
+
+    def log_events(self):
+        out = []
+        for line in self.log().splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+        return out
+
+    def cli(self, *args, input=None, check=True):
+        return run_cli(*args, config=self.config, input=input, check=check)
+
+    def cli_json(self, *args, input=None):
+        return json.loads(self.cli(*args, "--json", input=input).stdout)
+
+    @property
+    def cert(self):
+        return str(self.root / "tls" / "cert.pem")
+
+    def tls_context(self):
+        ctx = ssl.create_default_context(cafile=self.cert)
+        return ctx
+
+    def smtp_ssl(self, port_index=0, **kw):
+        return smtplib.SMTP_SSL("127.0.0.1", self.ports[port_index], context=self.tls_context(), timeout=30, **kw)
+
+    def smtp_starttls(self, port_index=1, login=None):
+        s = smtplib.SMTP("127.0.0.1", self.ports[port_index], timeout=30)
+        s.ehlo("client.example")
+        s.starttls(context=self.tls_context())
+        s.ehlo("client.example")
+        if login:
+            s.login(*login)
+        return s
+
+    def raw(self, port_index=0, tls=True):
+        """A raw line-level client for what smtplib will not send."""
+        return RawClient("127.0.0.1", self.ports[port_index], self.tls_context() if tls else None)
+
+    def spool_ids(self):
+        d = self.root / "data" / "spool"
+        return sorted(p.name for p in d.iterdir() if p.is_file()) if d.exists() else []
+
+
+class RawClient:
+    def __init__(self, host, port, tls_context=None, timeout=20):
+        sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock = tls_context.wrap_socket(sock, server_hostname="localhost") if tls_context else sock
+        self.buf = b""
+
+    def starttls(self, ctx):
+        self.sock = ctx.wrap_socket(self.sock, server_hostname="localhost")
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError(f"closed; buffered {self.buf!r}")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line.decode(errors="replace")
+
+    def reply(self):
+        """One whole (possibly multi-line) reply, as a list of lines."""
+        lines = [self.line()]
+        while len(lines[-1]) > 3 and lines[-1][3] == "-":
+            lines.append(self.line())
+        return lines
+
+    def code(self):
+        return int(self.reply()[-1][:3])
+
+    def cmd(self, line):
+        self.send(line + "\r\n")
+        return self.reply()
+
+    def closed(self, timeout=10):
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except (ConnectionError, ssl.SSLError, OSError):
+            return True
+
+    def login(self, user, password):
+        self.cmd("EHLO client.example")
+        token = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+        return self.cmd(f"AUTH PLAIN {token}")
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def config_text(extra="", limits="", listeners=None, auth="", delivery="enabled = false\n"):
+    listeners = listeners or [("127.0.0.1:0", "implicit-tls"), ("127.0.0.1:0", "starttls")]
+    text = 'hostname = "mail.test"\ndata_dir = "data"\n'
+    text += '[tls]\ncertificates = [ { cert = "tls/cert.pem", key = "tls/key.pem" } ]\n'
+    for addr, mode, *rest in listeners:
+        text += f'[[listeners]]\naddress = "{addr}"\nmode = "{mode}"\n'
+        if rest:
+            text += rest[0]
+    text += "[limits]\n" + limits
+    text += "[auth]\n" + auth
+    text += "[delivery]\n" + delivery
+    text += '[admin]\nlisten = "127.0.0.1:0"\n'
+    text += '[log]\nlevel = "debug"\n'
+    text += extra
+    return text
+
+
+def make_server(tmp_path, name="smtpsd", **kw):
+    root = tmp_path / name
+    run_cli("init", str(root), "--hostname", "localhost")
+    srv = Server(root, config_text(**kw), name=name)
+    srv.cli("account", "add", "acme")
+    srv.cli("credential", "add", "acme", "--username", "alice", "--password-stdin", input=PASSWORD + "\n")
+    return srv
+
+
+@pytest.fixture
+def server_factory(tmp_path):
+    started = []
+
+    def factory(name="smtpsd", start=True, **kw):
+        srv = make_server(tmp_path, name=name, **kw)
+        started.append(srv)
+        if start:
+            srv.start()
+        return srv
+
+    yield factory
+    for srv in started:
+        srv.kill()
+
+
+@pytest.fixture
+def server(server_factory):
+    return server_factory()
