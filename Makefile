@@ -31,3 +31,31 @@ test: build-test
 
 clean:
 	rm -rf build
+
+# Fuzzing: clang + libFuzzer over the parsers; FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 60
+fuzz-build: test-deps
+	@CXX=clang++ CC=clang cmake -S . -B build/fuzz -G "$(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo 'Unix Makefiles')" \
+	  -DSMTPSD_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build build/fuzz -j $(JOBS)
+
+fuzz: fuzz-build
+	@set -e; for corpus in fuzz/corpus/*/; do t=$$(basename $$corpus); \
+	  mkdir -p build/fuzz/work/$$t build/fuzz/artifacts; \
+	  echo "== fuzz_$$t for $(FUZZ_SECONDS)s"; \
+	  build/fuzz/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=build/fuzz/artifacts/$$t- build/fuzz/work/$$t $$corpus 2>&1 | \
+	    grep -E 'stat::number_of_executed_units|stat::peak_rss|ERROR|SUMMARY|Done' ; \
+	done
+
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
+
+# Benchmarks: a Release build of the server and the load generator.
+bench-build: release
+	@cmake -S . -B build/bench -G "$(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo 'Unix Makefiles')" \
+	  -DCMAKE_BUILD_TYPE=Release -DSMTPSD_TESTS=OFF -DSMTPSD_BENCH=ON >/dev/null
+	@cmake --build build/bench -j $(JOBS) --target smtpsd-loadgen
+
+bench: bench-build
+	bench/submit_fsync.sh 64 5000 4096

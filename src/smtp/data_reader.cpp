@@ -8,8 +8,19 @@ data_reader::data_reader(mode m, std::uint64_t max_bytes, std::size_t max_line)
     : mode_(m), max_bytes_(max_bytes), max_line_(max_line) {}
 
 void data_reader::fail(error e) {
-  // Bare CR/LF is the most specific finding; otherwise keep the first.
-  if (error_ == error::none || e == error::bare_cr_lf) error_ = e;
+  // The reported error must not depend on how the input was split into
+  // reads, so errors rank instead of "first wins": bare CR/LF (the smuggling
+  // signal) above size above line length.
+  auto rank = [](error x) {
+    switch (x) {
+      case error::none: return 0;
+      case error::line_too_long: return 1;
+      case error::too_big: return 2;
+      case error::bare_cr_lf: return 3;
+    }
+    return 0;
+  };
+  if (rank(e) > rank(error_)) error_ = e;
 }
 
 void data_reader::emit(std::string& out, std::string_view bytes) {

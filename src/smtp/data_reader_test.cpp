@@ -95,3 +95,14 @@ TEST(data_reader, chunked_mode_has_no_dots_and_adds_final_crlf) {
   bad.finish(out);
   EXPECT_EQ(bad.err(), err::bare_cr_lf);
 }
+
+// Found by fuzz_data_reader: the reported error depended on read sizes.
+TEST(data_reader, error_does_not_depend_on_read_sizes) {
+  std::string msg = "Subject: x\r\n\r\n" + std::string(3000, 'a') + "\r\n.\r\n";  // too big and too long
+  auto whole = run(msg, 2000);
+  auto bytes = run(msg, 2000, 1);
+  EXPECT_EQ(whole.e, err::too_big);
+  EXPECT_EQ(bytes.e, err::too_big);
+  auto smuggled = run("a\r\n" + std::string(3000, 'b') + "\n.\r\n.\r\n", 2000);
+  EXPECT_EQ(smuggled.e, err::bare_cr_lf) << "bare LF outranks size";
+}

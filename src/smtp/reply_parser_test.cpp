@@ -1,0 +1,68 @@
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "smtp/reply_parser.hpp"
+
+using namespace smtpsd::smtp;
+
+namespace {
+void put(line_buffer& b, std::string_view s) {
+  std::memcpy(b.prepare(s.size()), s.data(), s.size());
+  b.commit(s.size());
+}
+}  // namespace
+
+TEST(reply_parser, multi_line_with_enhanced_codes) {
+  line_buffer b;
+  reply_parser p;
+  reply r;
+  put(b, "250-mx.example\r\n250-PIPELINING\r\n250 SIZE 1000\r\n550 5.1.1 <x@y>: no such user\r\n");
+  ASSERT_EQ(p.next(b, r), reply_parser::status::reply);
+  EXPECT_EQ(r.code, 250);
+  EXPECT_EQ(r.lines, (std::vector<std::string>{"mx.example", "PIPELINING", "SIZE 1000"}));
+  ASSERT_EQ(p.next(b, r), reply_parser::status::reply);
+  EXPECT_EQ(r.code, 550);
+  EXPECT_EQ(r.enhanced, "5.1.1");
+  EXPECT_EQ(r.lines[0], "<x@y>: no such user");
+  EXPECT_EQ(r.summary(), "550 5.1.1 <x@y>: no such user");
+  EXPECT_EQ(p.next(b, r), reply_parser::status::need_more);
+}
+
+TEST(reply_parser, split_across_reads_and_bare_code) {
+  line_buffer b;
+  reply_parser p;
+  reply r;
+  put(b, "22");
+  EXPECT_EQ(p.next(b, r), reply_parser::status::need_more);
+  put(b, "0\r\n");
+  ASSERT_EQ(p.next(b, r), reply_parser::status::reply);
+  EXPECT_EQ(r.code, 220);
+}
+
+TEST(reply_parser, garbage_and_floods_are_errors) {
+  {
+    line_buffer b;
+    reply_parser p;
+    reply r;
+    put(b, "HTTP/1.1 400 Bad Request\r\n");
+    EXPECT_EQ(p.next(b, r), reply_parser::status::error);
+  }
+  {
+    line_buffer b;
+    reply_parser p;
+    reply r;
+    std::string flood;
+    for (int i = 0; i < 1000; ++i) flood += "250-x\r\n";
+    put(b, flood);
+    EXPECT_EQ(p.next(b, r), reply_parser::status::error);
+    EXPECT_EQ(p.error(), "reply has too many lines");
+  }
+  {
+    line_buffer b;
+    reply_parser p;
+    reply r;
+    put(b, "250-a\r\n251 b\r\n");
+    EXPECT_EQ(p.next(b, r), reply_parser::status::error);
+  }
+}
