@@ -5,6 +5,7 @@
 #include "base/strings.hpp"
 #include "base/time_format.hpp"
 #include "cli/cli.hpp"
+#include "policy/submission_policy.hpp"
 
 namespace smtpsd::cli {
 
@@ -52,8 +53,9 @@ void apply(const limit_options& o, store::account& a) {
   }
 }
 
-nlohmann::json account_json(const store::account& a, const config::config& c) {
+nlohmann::json account_json(const store::account& a, const config::config& c, store::queue_store& q) {
   return {{"name", a.name},
+          {"sent_last_24h", policy::usage_24h(q, a.id, base::real_clock().now())},
           {"max_send_rate", a.max_send_rate.value_or(c.limit.default_max_send_rate)},
           {"max_24h", a.max_24h.value_or(c.limit.default_max_24h)},
           {"max_message_bytes", a.max_message_bytes.value_or(c.limit.max_message_bytes)},
@@ -61,12 +63,13 @@ nlohmann::json account_json(const store::account& a, const config::config& c) {
           {"created", base::rfc3339(a.created)}};
 }
 
-std::string account_text(const store::account& a, const config::config& c) {
+std::string account_text(const store::account& a, const config::config& c, store::queue_store& q) {
   auto src = [](bool own) { return own ? "" : " (default)"; };
   return fmt::format(
-      "account {}\n  max send rate      {}/s{}\n  max 24 hours       {}{}\n  max message bytes  {}{}\n  suspended          {}\n"
-      "  created            {}\n",
-      a.name, a.max_send_rate.value_or(c.limit.default_max_send_rate), src(a.max_send_rate.has_value()),
+      "account {}\n  sent last 24 hours {}\n  max send rate      {}/s{}\n  max 24 hours       {}{}\n"
+      "  max message bytes  {}{}\n  suspended          {}\n  created            {}\n",
+      a.name, policy::usage_24h(q, a.id, base::real_clock().now()), a.max_send_rate.value_or(c.limit.default_max_send_rate),
+      src(a.max_send_rate.has_value()),
       a.max_24h.value_or(c.limit.default_max_24h), src(a.max_24h.has_value()),
       a.max_message_bytes.value_or(c.limit.max_message_bytes), src(a.max_message_bytes.has_value()),
       a.suspended ? "yes" : "no", base::rfc3339(a.created));
@@ -93,7 +96,7 @@ void add_account(CLI::App& app, context& ctx) {
     apply(*opts, a);
     auto created = s.accounts->create_account(a);
     if (!created) throw failure("an account named \"" + *name + "\" already exists");
-    ctx.print(account_json(*created, c), account_text(*created, c));
+    ctx.print(account_json(*created, c, *s.queue), account_text(*created, c, *s.queue));
   });
 
   auto* list = group->add_subcommand("list", "list accounts");
@@ -103,7 +106,7 @@ void add_account(CLI::App& app, context& ctx) {
     auto j = nlohmann::json::array();
     std::string text;
     for (auto& a : s.accounts->list_accounts()) {
-      j.push_back(account_json(a, c));
+      j.push_back(account_json(a, c, *s.queue));
       text += fmt::format("{:<24} rate {}/s  24h {}  {}\n", a.name, a.max_send_rate.value_or(c.limit.default_max_send_rate),
                           a.max_24h.value_or(c.limit.default_max_24h), a.suspended ? "SUSPENDED" : "active");
     }
@@ -118,7 +121,7 @@ void add_account(CLI::App& app, context& ctx) {
     auto c = ctx.load_config();
     auto s = ctx.open_stores(c);
     auto a = require_account(*s.accounts, *show_name);
-    ctx.print(account_json(a, c), account_text(a, c));
+    ctx.print(account_json(a, c, *s.queue), account_text(a, c, *s.queue));
   });
 
   auto* set = group->add_subcommand("set", "change an account's limits or suspension (live)");
@@ -132,7 +135,7 @@ void add_account(CLI::App& app, context& ctx) {
     auto a = require_account(*s.accounts, *set_name);
     apply(*set_opts, a);
     if (!s.accounts->update_account(a)) throw failure("account \"" + *set_name + "\" was removed meanwhile");
-    ctx.print(account_json(a, c), account_text(a, c));
+    ctx.print(account_json(a, c, *s.queue), account_text(a, c, *s.queue));
   });
 
   auto* remove = group->add_subcommand("remove", "remove an account with its credentials and identities");

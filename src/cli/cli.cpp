@@ -49,6 +49,8 @@ int run(int argc, char** argv, backends b) {
   add_serve(app, ctx);
   add_account(app, ctx);
   add_credential(app, ctx);
+  add_identity(app, ctx);
+  add_suppression(app, ctx);
   add_queue(app, ctx);
 
   try {

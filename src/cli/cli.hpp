@@ -46,6 +46,8 @@ void add_serve(CLI::App& app, context& ctx);
 void add_account(CLI::App& app, context& ctx);
 void add_credential(CLI::App& app, context& ctx);
 void add_queue(CLI::App& app, context& ctx);
+void add_identity(CLI::App& app, context& ctx);
+void add_suppression(CLI::App& app, context& ctx);
 
 // Shared helpers.
 nlohmann::json time_json(const std::optional<base::time_point>& t);

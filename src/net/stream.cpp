@@ -1,6 +1,9 @@
 #include "net/stream.hpp"
 
+#include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+
+#include "net/proxy_protocol.hpp"
 
 namespace smtpsd::net {
 
@@ -77,6 +80,39 @@ awaitable<error_code> stream::write(std::string_view data, duration timeout) {
     co_return co_await asio::async_write(sock_, asio::buffer(data), as_tuple_awaitable);
   });
   co_return ec;
+}
+
+awaitable<std::pair<error_code, std::string>> stream::read_exactly(std::size_t n, duration timeout) {
+  std::string buf(n, '\0');
+  auto [ec, got] = co_await with_deadline(timeout, [&]() -> awaitable<std::tuple<error_code, std::size_t>> {
+    co_return co_await asio::async_read(sock_, asio::buffer(buf), as_tuple_awaitable);
+  });
+  buf.resize(got);
+  co_return std::pair{ec, std::move(buf)};
+}
+
+awaitable<std::optional<proxy_header>> read_proxy_header(stream& s, duration timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto left = [&] { return std::max<duration>(deadline - std::chrono::steady_clock::now(), std::chrono::milliseconds(1)); };
+  auto [ec, head] = co_await s.read_exactly(8, left());
+  if (ec) co_return std::nullopt;
+  if (head.rfind("PROXY ", 0) == 0) {
+    while (head.size() < proxy_v1_max && head.substr(head.size() - 2) != "\r\n") {
+      auto [e, one] = co_await s.read_exactly(1, left());
+      if (e) co_return std::nullopt;
+      head += one;
+    }
+    co_return parse_proxy_v1(head);
+  }
+  if (head != proxy_v2_signature.substr(0, 8)) co_return std::nullopt;
+  auto [e2, rest] = co_await s.read_exactly(8, left());
+  if (e2) co_return std::nullopt;
+  head += rest;
+  auto total = proxy_v2_length(head);
+  if (total == 0) co_return std::nullopt;
+  auto [e3, body] = co_await s.read_exactly(total - 16, left());
+  if (e3) co_return std::nullopt;
+  co_return parse_proxy_v2(head + body);
 }
 
 awaitable<void> stream::close(duration timeout) {

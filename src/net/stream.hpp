@@ -5,6 +5,7 @@
 // session can still send its 421. Failures come back as error codes.
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 #include "net/asio.hpp"
@@ -30,6 +31,8 @@ class stream {
 
   awaitable<std::pair<error_code, std::size_t>> read_some(char* buf, std::size_t n, duration timeout);
   awaitable<error_code> write(std::string_view data, duration timeout);
+  // Exactly n octets from the socket, before any TLS (the PROXY header).
+  awaitable<std::pair<error_code, std::string>> read_exactly(std::size_t n, duration timeout);
   // TLS close_notify (bounded), then TCP close.
   awaitable<void> close(duration timeout = std::chrono::seconds(2));
   void close_now();
@@ -54,5 +57,10 @@ class stream {
   std::unique_ptr<ssl::stream<tcp::socket&>> tls_;
   tcp::endpoint remote_;
 };
+
+// Reads a PROXY v1 or v2 header, octet-exact so not one TLS byte is taken.
+// nullopt when the peer sent something else or nothing in time.
+struct proxy_header;
+awaitable<std::optional<proxy_header>> read_proxy_header(stream& s, duration timeout);
 
 }  // namespace smtpsd::net

@@ -4,6 +4,8 @@
 
 #include <stdexcept>
 
+#include <fmt/format.h>
+
 #include "base/random.hpp"
 
 namespace smtpsd::policy {
@@ -19,8 +21,8 @@ std::string random_text(std::string_view alphabet, std::size_t n) {
 }  // namespace
 
 authenticator::authenticator(std::shared_ptr<store::account_store> accounts, const base::clock& clock,
-                             std::chrono::seconds cache_ttl)
-    : accounts_(std::move(accounts)), clock_(clock), ttl_(cache_ttl) {
+                             std::chrono::seconds cache_ttl, auth_throttle* throttle)
+    : accounts_(std::move(accounts)), clock_(clock), throttle_(throttle), ttl_(cache_ttl) {
   dummy_hash_ = hash_password(generate_password());
   randombytes_buf(cache_secret_.data(), cache_secret_.size());
 }
@@ -56,7 +58,25 @@ std::size_t authenticator::cache_size() const {
   return cache_.size();
 }
 
-auth_result authenticator::verify(std::string_view username, const base::secret_string& password) {
+bool authenticator::throttled(const std::string& client_ip) { return throttle_ && throttle_->throttled(client_ip); }
+
+auth_result authenticator::verify(std::string_view username, const base::secret_string& password,
+                                  const std::string& client_ip) {
+  if (throttled(client_ip)) {
+    auth_result r;
+    r.k = auth_result::kind::throttled;
+    r.reason = fmt::format("{} failures within the window from {}", throttle_->limit(), client_ip);
+    return r;
+  }
+  auto r = check(username, password);
+  if (r.k == auth_result::kind::failure && throttle_) {
+    auto n = throttle_->failure(client_ip);
+    r.reason += fmt::format(" (failure {} of {} from {})", n, throttle_->limit(), client_ip);
+  }
+  return r;
+}
+
+auth_result authenticator::check(std::string_view username, const base::secret_string& password) {
   auth_result r;
   std::optional<store::login> login;
   try {

@@ -16,12 +16,13 @@
 
 #include "base/clock.hpp"
 #include "base/secret.hpp"
+#include "policy/connections.hpp"
 #include "store/account_store.hpp"
 
 namespace smtpsd::policy {
 
 struct auth_result {
-  enum class kind { success, failure, temporary } k = kind::failure;
+  enum class kind { success, failure, throttled, temporary } k = kind::failure;
   std::optional<store::account> account;
   std::string reason;  // for the log; never holds the password
 };
@@ -29,10 +30,12 @@ struct auth_result {
 class authenticator {
  public:
   authenticator(std::shared_ptr<store::account_store> accounts, const base::clock& clock,
-                std::chrono::seconds cache_ttl = std::chrono::minutes(5));
+                std::chrono::seconds cache_ttl = std::chrono::minutes(5), auth_throttle* throttle = nullptr);
 
-  // Blocking.
-  auth_result verify(std::string_view username, const base::secret_string& password);
+  // Blocking. With a throttle, a client address over its failure limit gets
+  // `throttled` without any password being checked, and failures count.
+  auth_result verify(std::string_view username, const base::secret_string& password, const std::string& client_ip = {});
+  bool throttled(const std::string& client_ip);
   std::size_t cache_size() const;
 
   static std::string hash_password(std::string_view password);  // Argon2id, libsodium string format
@@ -43,8 +46,11 @@ class authenticator {
   using cache_key = std::array<unsigned char, 32>;
   cache_key key_of(std::string_view username, std::string_view password) const;
 
+  auth_result check(std::string_view username, const base::secret_string& password);
+
   std::shared_ptr<store::account_store> accounts_;
   const base::clock& clock_;
+  auth_throttle* throttle_;
   std::chrono::seconds ttl_;
   std::string dummy_hash_;
   std::array<unsigned char, 32> cache_secret_{};

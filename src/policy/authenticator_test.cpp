@@ -69,3 +69,27 @@ TEST(authenticator, generated_secrets) {
   EXPECT_NE(p, policy::authenticator::generate_password());
   EXPECT_EQ(policy::authenticator::generate_username().rfind("SMTP", 0), 0u);
 }
+
+TEST(authenticator, unknown_users_cost_as_much_as_known_ones) {
+  fixture f;
+  auto time = [&](const char* user) {
+    auto t0 = std::chrono::steady_clock::now();
+    f.auth->verify(user, base::secret_string("not the password"));
+    return std::chrono::steady_clock::now() - t0;
+  };
+  time("user1");  // warm up
+  auto known = time("user1");
+  auto unknown = time("nobody");
+  EXPECT_GT(unknown, known / 2) << "an unknown user must run the same Argon2id work";
+  EXPECT_GT(unknown, 5ms);
+}
+
+TEST(authenticator, throttle_answers_without_checking_the_password) {
+  fixture f;
+  policy::auth_throttle t(f.clock, 2, 60s);
+  policy::authenticator a(f.s.accounts, f.clock, 60s, &t);
+  EXPECT_EQ(a.verify("user1", base::secret_string("x"), "192.0.2.1").k, kind::failure);
+  EXPECT_EQ(a.verify("user1", base::secret_string("x"), "192.0.2.1").k, kind::failure);
+  EXPECT_EQ(a.verify("user1", base::secret_string("right"), "192.0.2.1").k, kind::throttled);
+  EXPECT_EQ(a.verify("user1", base::secret_string("right"), "192.0.2.2").k, kind::success);
+}

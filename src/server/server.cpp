@@ -11,11 +11,14 @@
 #include <set>
 #include <thread>
 
+#include "admin/http_server.hpp"
 #include "base/log.hpp"
 #include "base/metrics.hpp"
 #include "net/listener.hpp"
 #include "net/worker_pool.hpp"
 #include "policy/authenticator.hpp"
+#include "policy/connections.hpp"
+#include "policy/submission_policy.hpp"
 #include "server/session.hpp"
 #include "submission/group_committer.hpp"
 #include "submission/recovery.hpp"
@@ -52,7 +55,12 @@ class server {
         stores_(std::move(stores)),
         pool_(std::max(2u, std::thread::hardware_concurrency())),
         committer_(stores_.bodies, stores_.queue),
-        auth_(stores_.accounts, base::real_clock()),
+        throttle_(base::real_clock(), cfg.auth.failures_before_throttle, std::chrono::seconds(cfg.auth.failure_window_s)),
+        auth_(stores_.accounts, base::real_clock(), std::chrono::minutes(5), &throttle_),
+        policy_(stores_.accounts, stores_.suppressions, stores_.queue, base::real_clock(),
+                policy::policy_defaults{cfg.limit.default_max_send_rate, cfg.limit.default_max_24h,
+                                        cfg.limit.max_message_bytes}),
+        connections_(cfg.limit.max_connections, cfg.limit.max_connections_per_ip),
         submit_(stores_, committer_, submission::settings{cfg.hostname, 1024 * 1024}, base::real_clock(),
                 base::real_random()),
         tls_(net::server_tls::load(tls_options(cfg))) {
@@ -66,6 +74,12 @@ class server {
   int run() {
     sweep_orphans();
     bind_all();
+    if (cfg_.admin_listen) {
+      admin_ = std::make_unique<admin::http_server>(threads_[0]->io, *cfg_.admin_listen);
+      admin_->start();
+    }
+    base::metrics().set_gauge_callback("smtpsd_connections_open", "Client connections open now",
+                                       [this] { return static_cast<double>(active_.load()); });
     for (auto& t : threads_)
       for (std::size_t li = 0; li < t->acceptors.size(); ++li)
         net::asio::co_spawn(t->io, accept_loop(*t, li), net::asio::detached);
@@ -135,7 +149,7 @@ class server {
       }
       connections.inc();
       auto s = std::make_shared<session>(std::move(sock), tls_.get(), settings_[li],
-                                         services{&pool_, &auth_, &submit_});
+                                         services{&pool_, &auth_, &policy_, &connections_, &submit_});
       t.sessions.insert(s);
       ++active_;
       net::asio::co_spawn(t.io, s->run(), [this, &t, s](std::exception_ptr e) {
@@ -163,6 +177,7 @@ class server {
 
   void begin_drain() {
     draining_ = true;
+    if (admin_) net::asio::post(threads_[0]->io, [this] { admin_->stop(); });
     for (auto& t : threads_) {
       net::asio::post(t->io, [&t = *t] {
         net::error_code ec;
@@ -188,10 +203,14 @@ class server {
   store::stores stores_;
   net::worker_pool pool_;
   submission::group_committer committer_;
+  policy::auth_throttle throttle_;
   policy::authenticator auth_;
+  policy::submission_policy policy_;
+  policy::connection_limits connections_;
   submission::submitter submit_;
   net::server_tls_holder tls_;
   std::vector<std::unique_ptr<io_thread>> threads_;
+  std::unique_ptr<admin::http_server> admin_;
   std::vector<std::shared_ptr<const session_settings>> settings_;
   std::atomic<bool> draining_{false};
   std::atomic<int> active_{0};

@@ -8,7 +8,7 @@
 #include "base/metrics.hpp"
 #include "base/random.hpp"
 #include "base/strings.hpp"
-#include "smtp/data_reader.hpp"
+#include "net/proxy_protocol.hpp"
 #include "smtp/replies.hpp"
 
 namespace smtpsd::server {
@@ -35,11 +35,6 @@ std::string client_address(const net::tcp::endpoint& e) {
   return a.to_string();
 }
 
-base::counter& rejected(std::string_view reason) {
-  return base::metrics().get_counter("smtpsd_messages_rejected_total", "Messages or commands refused, by reason",
-                                     {{"reason", std::string(reason)}});
-}
-
 smtp::server_settings fsm_settings(const session_settings& s) {
   smtp::server_settings f;
   f.hostname = s.hostname;
@@ -49,6 +44,16 @@ smtp::server_settings fsm_settings(const session_settings& s) {
   f.max_recipients = s.limit.max_recipients;
   f.max_errors = s.limit.max_errors;
   return f;
+}
+
+const char* data_rule(smtp::data_reader::error e) {
+  switch (e) {
+    case smtp::data_reader::error::bare_cr_lf: return "bare_cr_lf";
+    case smtp::data_reader::error::too_big: return "size";
+    case smtp::data_reader::error::line_too_long: return "line_too_long";
+    case smtp::data_reader::error::none: break;
+  }
+  return "none";
 }
 
 }  // namespace
@@ -63,26 +68,83 @@ session::session(net::tcp::socket s, std::shared_ptr<net::server_tls> tls, std::
       fsm_(fsm_settings(*settings_)),
       client_ip_(client_address(stream_.remote())) {}
 
-session::~session() = default;
+session::~session() {
+  if (counted_) svc_.connections->release(client_ip_);
+}
 
 void session::request_stop() {
   stop_requested_ = true;
   if (waiting_for_command_) stream_.cancel();
 }
 
+void session::refuse(const policy::rejection& r) {
+  base::metrics()
+      .get_counter("smtpsd_messages_rejected_total", "Messages, recipients and senders refused, by reason",
+                   {{"reason", r.rule}})
+      .inc();
+  log()->info("session={} rejected rule={} {} reply=\"{}\"", id_, r.rule, r.detail, r.reply.summary());
+}
+
+void session::log_limit_hit() {
+  if (auto hit = fsm_.take_limit_hit())
+    refuse({hit->r, hit->rule, fmt::format("value={} limit={}", hit->value, hit->limit)});
+}
+
 net::awaitable<void> session::run() {
   started_ = std::chrono::steady_clock::now();
-  log()->info("session={} connect from {} listener={} mode={}", id_, client_ip_, settings_->listener.name(),
-              config::to_string(settings_->listener.mode));
   try {
-    co_await serve();
+    if (co_await admit()) co_await serve();
   } catch (const std::exception& e) {
     log()->error("session={} ended by an unexpected error: {}", id_, e.what());
   }
   message_.reset();  // aborts an unfinished message
+  end_transaction_if_over();
+  if (reserved_ && profile_) svc_.policy->release(*profile_, std::exchange(reserved_, 0));
   co_await stream_.close();
   log()->info("session={} disconnect after {:.3f}s", id_,
               std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+}
+
+// Access lists, connection caps and the AUTH throttle. A refused client on an
+// implicit-TLS listener costs no TLS work when the lists refuse it.
+net::awaitable<bool> session::admit() {
+  static auto& refused = base::metrics().get_counter("smtpsd_connections_refused_total",
+                                                    "Connections refused before the banner");
+  const auto& l = settings_->listener;
+  const bool implicit = l.mode == config::listener_mode::implicit_tls;
+  if (l.proxy_protocol) {
+    auto h = co_await net::read_proxy_header(stream_, std::chrono::seconds(10));
+    if (!h) {
+      log()->info("session={} from {}: no valid PROXY header; closing", id_, client_ip_);
+      refused.inc();
+      co_return false;
+    }
+    if (h->source) client_ip_ = h->source->to_string();
+  }
+  log()->info("session={} connect from {} listener={} mode={}", id_, client_ip_, l.name(), config::to_string(l.mode));
+  auto ip = base::ip_address::parse(client_ip_);
+  if (ip && !policy::access_allowed(l.allow, l.deny, *ip)) {
+    refused.inc();
+    refuse({smtp::replies::access_denied(), "access_denied", fmt::format("ip={} listener={}", client_ip_, l.name())});
+    if (!implicit) {
+      smtp::replies::access_denied().append_to(out_);
+      co_await flush();
+    }
+    co_return false;
+  }
+  auto over = svc_.connections->admit(client_ip_);
+  counted_ = !over;
+  if (!over && svc_.auth->throttled(client_ip_))
+    over = policy::rejection{smtp::replies::auth_throttled(), "auth_throttled", fmt::format("ip={}", client_ip_)};
+  if (implicit && !co_await start_tls()) co_return false;
+  if (over) {
+    refused.inc();
+    refuse(*over);
+    over->reply.append_to(out_);
+    co_await flush();
+    co_return false;
+  }
+  co_return true;
 }
 
 net::awaitable<bool> session::flush() {
@@ -93,13 +155,9 @@ net::awaitable<bool> session::flush() {
 }
 
 net::awaitable<session::read_result> session::read_more(std::chrono::seconds timeout, bool command_phase) {
+  if (command_phase && stop_requested_) co_return read_result::stopped;
   char* p = in_.prepare(read_chunk);
   waiting_for_command_ = command_phase;
-  if (command_phase && stop_requested_) {
-    in_.commit(0);
-    waiting_for_command_ = false;
-    co_return read_result::stopped;
-  }
   auto [ec, n] = co_await stream_.read_some(p, read_chunk, timeout);
   waiting_for_command_ = false;
   in_.commit(ec ? 0 : n);
@@ -126,7 +184,6 @@ net::awaitable<bool> session::start_tls() {
 
 net::awaitable<void> session::serve() {
   const auto command_timeout = std::chrono::seconds(settings_->limit.command_timeout_s);
-  if (settings_->listener.mode == config::listener_mode::implicit_tls && !co_await start_tls()) co_return;
   fsm_.greet(out_);
   if (!co_await flush()) co_return;
   for (;;) {
@@ -156,7 +213,9 @@ net::awaitable<void> session::serve() {
         a = fsm_.on_bare_lf(out_);
         break;
     }
+    log_limit_hit();
     a = co_await perform(a);
+    end_transaction_if_over();
     if (a == smtp::action::close) {
       co_await flush();
       co_return;
@@ -164,9 +223,15 @@ net::awaitable<void> session::serve() {
   }
 }
 
+// Recipients reserved for a transaction that ended without a queued message
+// (RSET, a new EHLO, a refused message) go back to the account.
+void session::end_transaction_if_over() {
+  if (fsm_.in_transaction() || !profile_) return;
+  if (reserved_) svc_.policy->release(*profile_, std::exchange(reserved_, 0));
+  profile_.reset();
+}
+
 net::awaitable<smtp::action> session::perform(smtp::action a) {
-  static auto& auth_ok = base::metrics().get_counter("smtpsd_auth_successes_total", "Successful AUTH commands");
-  static auto& auth_failed = base::metrics().get_counter("smtpsd_auth_failures_total", "Failed AUTH commands");
   for (;;) {
     switch (a) {
       case smtp::action::read:
@@ -181,43 +246,16 @@ net::awaitable<smtp::action> session::perform(smtp::action a) {
         a = smtp::action::read;
         break;
 
-      case smtp::action::authenticate: {
-        auto res = co_await svc_.pool->run([this] {
-          const auto& c = fsm_.pending_credentials();
-          return svc_.auth->verify(c.username, c.password);
-        });
-        smtp::auth_outcome o;
-        const auto& user = fsm_.pending_credentials().username;
-        switch (res.k) {
-          case policy::auth_result::kind::success:
-            o.k = smtp::auth_outcome::kind::success;
-            o.account = res.account->name;
-            account_ = res.account;
-            fsm_.set_max_message_bytes(res.account->max_message_bytes.value_or(settings_->limit.max_message_bytes));
-            auth_ok.inc();
-            log()->info("session={} auth ok user={} account={}", id_, base::printable(user, 64), o.account);
-            break;
-          case policy::auth_result::kind::failure:
-            o.k = smtp::auth_outcome::kind::failure;
-            auth_failed.inc();
-            log()->info("session={} auth failed user={} ip={} reason=\"{}\"", id_, base::printable(user, 64),
-                        client_ip_, res.reason);
-            break;
-          case policy::auth_result::kind::temporary:
-            o.k = smtp::auth_outcome::kind::temporary;
-            log()->warn("session={} auth unavailable: {}", id_, res.reason);
-            break;
-        }
-        a = fsm_.on_auth_result(o, out_);
+      case smtp::action::authenticate:
+        a = co_await authenticate();
         break;
-      }
 
       case smtp::action::check_mail:
-        a = fsm_.on_mail_verdict({}, out_);
+        a = co_await check_mail();
         break;
 
       case smtp::action::check_rcpt:
-        a = fsm_.on_rcpt_verdict({}, out_);
+        a = co_await check_rcpt();
         break;
 
       case smtp::action::receive_data: {
@@ -243,6 +281,69 @@ net::awaitable<smtp::action> session::perform(smtp::action a) {
   }
 }
 
+net::awaitable<smtp::action> session::authenticate() {
+  static auto& auth_ok = base::metrics().get_counter("smtpsd_auth_successes_total", "Successful AUTH commands");
+  static auto& auth_failed = base::metrics().get_counter("smtpsd_auth_failures_total", "Failed AUTH commands");
+  auto res = co_await svc_.pool->run([this] {
+    const auto& c = fsm_.pending_credentials();
+    return svc_.auth->verify(c.username, c.password, client_ip_);
+  });
+  smtp::auth_outcome o;
+  const auto user = base::printable(fsm_.pending_credentials().username, 64);
+  switch (res.k) {
+    case policy::auth_result::kind::success:
+      o.k = smtp::auth_outcome::kind::success;
+      o.account = res.account->name;
+      account_ = res.account;
+      fsm_.set_max_message_bytes(res.account->max_message_bytes.value_or(settings_->limit.max_message_bytes));
+      auth_ok.inc();
+      log()->info("session={} auth ok user={} account={}", id_, user, o.account);
+      break;
+    case policy::auth_result::kind::failure:
+      o.k = smtp::auth_outcome::kind::failure;
+      auth_failed.inc();
+      log()->info("session={} auth failed user={} ip={} reason=\"{}\"", id_, user, client_ip_, res.reason);
+      break;
+    case policy::auth_result::kind::throttled:
+      o.k = smtp::auth_outcome::kind::throttled;
+      auth_failed.inc();
+      refuse({smtp::replies::auth_throttled(), "auth_throttled", res.reason});
+      break;
+    case policy::auth_result::kind::temporary:
+      o.k = smtp::auth_outcome::kind::temporary;
+      log()->warn("session={} auth unavailable: {}", id_, res.reason);
+      break;
+  }
+  co_return fsm_.on_auth_result(o, out_);
+}
+
+net::awaitable<smtp::action> session::check_mail() {
+  using result = std::variant<policy::sender_profile, policy::rejection>;
+  auto r = co_await svc_.pool->run([this]() -> result {
+    auto p = svc_.policy->profile(account_->name);
+    if (auto* prof = std::get_if<policy::sender_profile>(&p))
+      if (auto rej = svc_.policy->check_mail(*prof, fsm_.pending_mail().from)) return *rej;
+    return p;
+  });
+  if (auto* rej = std::get_if<policy::rejection>(&r)) {
+    refuse(*rej);
+    co_return fsm_.on_mail_verdict({rej->reply, false}, out_);
+  }
+  profile_ = std::move(std::get<policy::sender_profile>(r));
+  fsm_.set_max_message_bytes(profile_->max_message_bytes);
+  co_return fsm_.on_mail_verdict({}, out_);
+}
+
+net::awaitable<smtp::action> session::check_rcpt() {
+  auto rej = co_await svc_.pool->run([this] { return svc_.policy->check_rcpt(*profile_, fsm_.pending_rcpt().to); });
+  if (rej) {
+    refuse(*rej);
+    co_return fsm_.on_rcpt_verdict({rej->reply, false}, out_);
+  }
+  ++reserved_;
+  co_return fsm_.on_rcpt_verdict({}, out_);
+}
+
 submission::session_facts session::facts() const {
   submission::session_facts f;
   f.session_id = id_;
@@ -261,19 +362,16 @@ submission::session_facts session::facts() const {
 void session::start_message() {
   message_failure_.reset();
   try {
-    message_ = svc_.submit->begin(fsm_.transaction(), facts());
+    auto profile = *profile_;
+    auto* p = svc_.policy;
+    message_ = svc_.submit->begin(fsm_.transaction(), facts(), [p, profile](const auto& fields) {
+      return p->check_headers(profile, fields);
+    });
   } catch (const store::storage_full& e) {
-    log()->error("session={} cannot spool a message: {}", id_, e.what());
-    message_failure_ = smtp::replies::insufficient_storage();
+    message_failure_ = policy::rejection{smtp::replies::insufficient_storage(), "storage_full", e.what()};
   } catch (const std::exception& e) {
-    log()->error("session={} cannot spool a message: {}", id_, e.what());
-    message_failure_ = smtp::replies::temporary_failure();
+    message_failure_ = policy::rejection{smtp::replies::temporary_failure(), "storage", e.what()};
   }
-}
-
-void session::reject(std::string_view reason, const smtp::reply& r) {
-  rejected(reason).inc();
-  log()->info("session={} message refused reason={} reply=\"{}\"", id_, reason, r.summary());
 }
 
 net::awaitable<std::optional<smtp::reply>> session::receive_data() {
@@ -300,15 +398,7 @@ net::awaitable<std::optional<smtp::reply>> session::receive_data() {
     }
     co_return std::nullopt;
   }
-  if (auto e = smtp::data_error_reply(reader.err())) {
-    message_.reset();
-    reject(reader.err() == smtp::data_reader::error::bare_cr_lf ? "bare_cr_lf"
-           : reader.err() == smtp::data_reader::error::too_big  ? "size"
-                                                                 : "line_too_long",
-           *e);
-    co_return *e;
-  }
-  co_return co_await finish_message();
+  co_return co_await finish_message(reader);
 }
 
 net::awaitable<std::optional<smtp::reply>> session::receive_bdat() {
@@ -340,17 +430,8 @@ net::awaitable<std::optional<smtp::reply>> session::receive_bdat() {
   chunk.clear();
   bdat_reader_->finish(chunk);
   if (message_ && !chunk.empty()) message_->append(chunk);
-  auto err = bdat_reader_->err();
-  bdat_reader_.reset();
-  if (auto e = smtp::data_error_reply(err)) {
-    message_.reset();
-    reject(err == smtp::data_reader::error::bare_cr_lf ? "bare_cr_lf"
-           : err == smtp::data_reader::error::too_big  ? "size"
-                                                       : "line_too_long",
-           *e);
-    co_return *e;
-  }
-  co_return co_await finish_message();
+  auto reader = std::move(bdat_reader_);
+  co_return co_await finish_message(*reader);
 }
 
 net::awaitable<bool> session::discard(std::uint64_t n) {
@@ -368,27 +449,30 @@ net::awaitable<bool> session::discard(std::uint64_t n) {
   co_return true;
 }
 
-net::awaitable<smtp::reply> session::finish_message() {
-  if (message_failure_ || !message_) {
-    auto r = message_failure_.value_or(smtp::replies::temporary_failure());
-    message_.reset();
-    reject("storage", r);
-    co_return r;
-  }
-  auto refused = co_await svc_.pool->run([this] { return message_->seal(); });
+net::awaitable<smtp::reply> session::finish_message(const smtp::data_reader& reader) {
+  std::optional<policy::rejection> refused;
+  if (auto e = smtp::data_error_reply(reader.err()))
+    refused = policy::rejection{*e, data_rule(reader.err()),
+                                fmt::format("size={} limit={}", reader.size(), fsm_.max_message_bytes())};
+  else if (message_failure_ || !message_)
+    refused = message_failure_.value_or(policy::rejection{smtp::replies::temporary_failure(), "storage", ""});
+  else
+    refused = co_await svc_.pool->run([this] { return message_->seal(); });
   if (refused) {
     message_.reset();
-    reject(refused->enhanced == "5.6.0" ? "malformed_headers" : refused->code == 552 ? "size" : "storage", *refused);
-    co_return *refused;
+    refuse(*refused);
+    co_return refused->reply;
   }
   const auto id = message_->queue_id();
   const auto& meta = message_->meta();
   const auto summary = fmt::format("from=<{}> rcpts={} size={}", meta.from, meta.recipients.size(), meta.size);
   auto r = co_await commit(std::move(message_));
-  if (r.positive())
+  if (r.positive()) {
+    svc_.policy->committed(*profile_, std::exchange(reserved_, 0));
     log()->info("session={} queue_id={} queued {} account={}", id_, id, summary, account_ ? account_->name : "");
-  else
-    reject("storage", r);
+  } else {
+    refuse({r, "storage", "commit failed"});
+  }
   co_return r;
 }
 

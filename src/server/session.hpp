@@ -1,7 +1,9 @@
 #pragma once
 // One client connection: a coroutine that owns its stream and drives
-// smtp::server_fsm, reading top to bottom: (TLS,) greet, then read, dispatch,
-// reply. Every read has a size limit and a deadline.
+// smtp::server_fsm, reading top to bottom: admission, (TLS,) greet, then read,
+// dispatch, reply. Every read has a size limit and a deadline. The machine
+// decides; the session performs: TLS, credential checks, policy on the worker
+// pool, message content into the submitter.
 #include <atomic>
 #include <memory>
 #include <string>
@@ -10,6 +12,8 @@
 #include "net/stream.hpp"
 #include "net/worker_pool.hpp"
 #include "policy/authenticator.hpp"
+#include "policy/connections.hpp"
+#include "policy/submission_policy.hpp"
 #include "smtp/data_reader.hpp"
 #include "smtp/line_buffer.hpp"
 #include "smtp/server_fsm.hpp"
@@ -21,6 +25,8 @@ namespace smtpsd::server {
 struct services {
   net::worker_pool* pool = nullptr;
   policy::authenticator* auth = nullptr;
+  policy::submission_policy* policy = nullptr;
+  policy::connection_limits* connections = nullptr;
   submission::submitter* submit = nullptr;
 };
 
@@ -47,18 +53,24 @@ class session : public std::enable_shared_from_this<session> {
   enum class read_result { ok, closed, timeout, stopped };
 
   net::awaitable<void> serve();
+  net::awaitable<bool> admit();
   net::awaitable<read_result> read_more(std::chrono::seconds timeout, bool command_phase);
   net::awaitable<bool> flush();
   net::awaitable<bool> start_tls();
   net::awaitable<smtp::action> perform(smtp::action a);
+  net::awaitable<smtp::action> authenticate();
+  net::awaitable<smtp::action> check_mail();
+  net::awaitable<smtp::action> check_rcpt();
   net::awaitable<std::optional<smtp::reply>> receive_data();
   net::awaitable<std::optional<smtp::reply>> receive_bdat();
   net::awaitable<bool> discard(std::uint64_t n);
-  net::awaitable<smtp::reply> finish_message();
+  net::awaitable<smtp::reply> finish_message(const smtp::data_reader& reader);
   net::awaitable<smtp::reply> commit(std::unique_ptr<submission::message_builder> m);
   void start_message();
+  void end_transaction_if_over();
   submission::session_facts facts() const;
-  void reject(std::string_view reason, const smtp::reply& r);
+  void refuse(const policy::rejection& r);
+  void log_limit_hit();
 
   std::string id_;
   net::stream stream_;
@@ -69,10 +81,13 @@ class session : public std::enable_shared_from_this<session> {
   smtp::line_buffer in_;
   std::string out_;
   std::string client_ip_;
+  bool counted_ = false;  // holds a place in connection_limits
   std::string tls_version_, tls_cipher_;
   std::optional<store::account> account_;
+  std::optional<policy::sender_profile> profile_;  // of the transaction in progress
+  unsigned reserved_ = 0;                          // recipients reserved against the limits
   std::unique_ptr<submission::message_builder> message_;
-  std::optional<smtp::reply> message_failure_;  // the spool could not take the message
+  std::optional<policy::rejection> message_failure_;  // the spool could not take the message
   std::unique_ptr<smtp::data_reader> bdat_reader_;
   bool stop_requested_ = false;
   bool waiting_for_command_ = false;

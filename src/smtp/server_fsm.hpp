@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sasl/mechanism.hpp"
@@ -63,6 +64,14 @@ struct verdict {
   bool close = false;
 };
 
+// A limit the machine enforced itself (SIZE, recipients), for the log.
+struct limit_hit {
+  reply r;
+  std::string rule;
+  std::uint64_t value = 0;
+  std::uint64_t limit = 0;
+};
+
 class server_fsm {
  public:
   explicit server_fsm(server_settings s);
@@ -98,6 +107,8 @@ class server_fsm {
   std::uint64_t max_message_bytes() const { return max_message_bytes_; }
   void set_max_message_bytes(std::uint64_t n) { max_message_bytes_ = n; }
   unsigned errors() const { return errors_; }
+  std::optional<limit_hit> take_limit_hit() { return std::exchange(limit_hit_, std::nullopt); }
+  bool in_transaction() const { return has_mail_; }
 
  private:
   friend struct command_table;
@@ -135,6 +146,7 @@ class server_fsm {
   bool bdat_started_ = false;
   bdat_command bdat_;
 
+  std::optional<limit_hit> limit_hit_;
   std::unique_ptr<sasl::mechanism> sasl_;  // non-null while an AUTH exchange is in progress
   sasl::credentials creds_;
   mail_command pending_mail_;

@@ -29,6 +29,11 @@ class account_store {
   virtual std::vector<credential> list_credentials(std::int64_t account_id) = 0;
   virtual bool revoke_credential(std::string_view username) = 0;
 
+  // nullopt when the account already has it.
+  virtual std::optional<identity> add_identity(std::int64_t account_id, std::string_view value, identity_kind kind) = 0;
+  virtual std::vector<identity> list_identities(std::int64_t account_id) = 0;
+  virtual bool remove_identity(std::int64_t account_id, std::string_view value) = 0;
+
   // Grows with every change made through this interface, by any process
   // sharing the store: a server polls it to drop what it cached.
   virtual std::uint64_t generation() = 0;

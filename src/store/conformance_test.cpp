@@ -194,6 +194,65 @@ TEST_P(store_conformance, data_survives_reopen) {
   EXPECT_EQ(st.st_mode & 0777, 0700u) << "the data directory is private";
 }
 
+TEST_P(store_conformance, identities_per_account) {
+  auto& a = *s_.accounts;
+  account in;
+  in.name = "acme";
+  auto acme = a.create_account(in).value();
+  in.name = "other";
+  auto other = a.create_account(in).value();
+  auto g = a.generation();
+  ASSERT_TRUE(a.add_identity(acme.id, "example.com", identity_kind::domain));
+  EXPECT_GT(a.generation(), g);
+  EXPECT_FALSE(a.add_identity(acme.id, "example.com", identity_kind::domain));
+  EXPECT_TRUE(a.add_identity(other.id, "example.com", identity_kind::domain)) << "per account";
+  ASSERT_TRUE(a.add_identity(acme.id, "Bob@example.org", identity_kind::address));
+  auto ids = a.list_identities(acme.id);
+  ASSERT_EQ(ids.size(), 2u);
+  EXPECT_EQ(ids[0].value, "Bob@example.org");
+  EXPECT_EQ(ids[0].kind, identity_kind::address);
+  EXPECT_TRUE(a.remove_identity(acme.id, "example.com"));
+  EXPECT_FALSE(a.remove_identity(acme.id, "example.com"));
+  EXPECT_EQ(a.list_identities(acme.id).size(), 1u);
+  EXPECT_EQ(a.list_identities(other.id).size(), 1u);
+  a.remove_account("acme");
+  EXPECT_TRUE(a.list_identities(acme.id).empty());
+}
+
+TEST_P(store_conformance, suppression_list_is_case_insensitive) {
+  auto& s = *s_.suppressions;
+  auto t = base::from_unix_seconds(1'800'000'000);
+  EXPECT_TRUE(s.add("Bounce@Example.org", "550 5.1.1 no such user", t));
+  EXPECT_FALSE(s.add("bounce@example.org", "manual", t));
+  auto e = s.find("BOUNCE@example.ORG");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->address, "bounce@example.org");
+  EXPECT_EQ(e->reason, "550 5.1.1 no such user");
+  EXPECT_EQ(s.list().size(), 1u);
+  EXPECT_TRUE(s.remove("bounce@EXAMPLE.org"));
+  EXPECT_FALSE(s.find("bounce@example.org"));
+}
+
+TEST_P(store_conformance, enqueue_counts_usage_per_minute) {
+  auto& q = *s_.queue;
+  auto t = base::from_unix_seconds(1'800'000'000 / 60 * 60);
+  auto m1 = sample(base::make_queue_id(t, 1), 42);
+  m1.created = t + std::chrono::seconds(5);
+  auto m2 = sample(base::make_queue_id(t, 2), 42);
+  m2.created = t + std::chrono::seconds(50);
+  auto m3 = sample(base::make_queue_id(t, 3), 42);
+  m3.created = t + std::chrono::seconds(65);
+  q.enqueue(std::vector<queued_message>{m1, m2});
+  q.enqueue(std::vector<queued_message>{m3});
+  auto u = q.usage(42, t - std::chrono::hours(24));
+  ASSERT_EQ(u.size(), 2u);
+  EXPECT_EQ(u[0].minute, t);
+  EXPECT_EQ(u[0].count, 4u) << "two messages of two recipients";
+  EXPECT_EQ(u[1].count, 2u);
+  EXPECT_EQ(q.usage(42, t + std::chrono::seconds(60)).size(), 1u);
+  EXPECT_TRUE(q.usage(7, t).empty());
+}
+
 INSTANTIATE_TEST_SUITE_P(backends, store_conformance,
                          ::testing::Values(backend{"memory", [](auto&) { return memory::open(); }},
                                            backend{"embedded", [](auto& p) { return embedded::open(p); }}),

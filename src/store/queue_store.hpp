@@ -14,8 +14,12 @@ class queue_store {
  public:
   virtual ~queue_store() = default;
 
-  // All messages in one transaction: every one is committed, or none.
+  // All messages in one transaction: every one is committed, or none. Each
+  // message's recipients count toward its account's 24-hour usage in the
+  // same transaction, so the quota survives a restart.
   virtual void enqueue(std::span<const queued_message> batch) = 0;
+  // Per-minute recipient counts of an account since `since`, oldest first.
+  virtual std::vector<usage_bucket> usage(std::int64_t account_id, time_point since) = 0;
   virtual std::optional<queued_message> get(std::string_view id) = 0;
   // Oldest first; limit 0 = all.
   virtual std::vector<queued_message> list(std::size_t limit) = 0;

@@ -5,6 +5,7 @@
 #include "store/account_store.hpp"
 #include "store/queue_store.hpp"
 #include "store/spool.hpp"
+#include "store/suppression_store.hpp"
 
 namespace smtpsd::store {
 
@@ -12,6 +13,7 @@ struct stores {
   std::shared_ptr<account_store> accounts;
   std::shared_ptr<queue_store> queue;
   std::shared_ptr<spool> bodies;
+  std::shared_ptr<suppression_store> suppressions;
 };
 
 }  // namespace smtpsd::store

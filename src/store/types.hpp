@@ -54,6 +54,30 @@ struct login {
   account acct;
 };
 
+enum class identity_kind { domain, address };
+
+// A domain (every address at it) or one address an account may send as.
+// Stored normalised: the domain in lower-case A-labels, the local part as given.
+struct identity {
+  std::int64_t id = 0;
+  std::int64_t account_id = 0;
+  std::string value;
+  identity_kind kind = identity_kind::domain;
+  time_point created{};
+};
+
+struct suppression_entry {
+  std::string address;  // lower case
+  std::string reason;   // "manual", or the bounce's reply
+  time_point created{};
+};
+
+// Recipients an account had queued in one minute (for the rolling 24 hours).
+struct usage_bucket {
+  time_point minute{};
+  std::uint64_t count = 0;
+};
+
 enum class rcpt_status { queued, deferred, delivered, failed };
 std::string_view to_string(rcpt_status s);
 

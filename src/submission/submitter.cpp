@@ -1,5 +1,7 @@
 #include "submission/submitter.hpp"
 
+#include <fmt/format.h>
+
 #include "base/ids.hpp"
 #include "base/log.hpp"
 #include "base/metrics.hpp"
@@ -17,13 +19,14 @@ std::shared_ptr<spdlog::logger> log() {
 
 message_builder::message_builder(std::string queue_id, std::shared_ptr<store::spool> spool,
                                  const smtp::envelope& env, const session_facts& facts, const settings& s,
-                                 base::time_point now)
+                                 base::time_point now, header_check check)
     : spool_(std::move(spool)),
       body_(spool_->create(queue_id)),
       facts_(facts),
       settings_(s),
       now_(now),
-      splitter_(s.max_header_bytes) {
+      splitter_(s.max_header_bytes),
+      check_(std::move(check)) {
   meta_.id = std::move(queue_id);
   meta_.account_id = facts.account_id;
   meta_.account = facts.account;
@@ -51,7 +54,8 @@ void message_builder::storage_failed(const std::exception& e) {
   if (failure_) return;
   const bool full = dynamic_cast<const store::storage_full*>(&e) != nullptr;
   log()->error("session={} queue_id={} cannot write the message: {}", facts_.session_id, meta_.id, e.what());
-  failure_ = full ? smtp::replies::insufficient_storage() : smtp::replies::temporary_failure();
+  failure_ = full ? policy::rejection{smtp::replies::insufficient_storage(), "storage_full", e.what()}
+                  : policy::rejection{smtp::replies::temporary_failure(), "storage", e.what()};
 }
 
 void message_builder::append(std::string_view content) {
@@ -59,7 +63,8 @@ void message_builder::append(std::string_view content) {
   if (!splitter_.header_done()) {
     content = splitter_.feed(content);
     if (splitter_.too_big()) {
-      failure_ = smtp::replies::header_too_big();
+      failure_ = policy::rejection{smtp::replies::header_too_big(), "header_too_big",
+                                   fmt::format("limit={}", settings_.max_header_bytes)};
       return;
     }
   }
@@ -71,9 +76,14 @@ void message_builder::append(std::string_view content) {
   }
 }
 
-std::optional<smtp::reply> message_builder::seal() {
+std::optional<policy::rejection> message_builder::seal() {
   if (failure_) return failure_;
   splitter_.finish();
+  auto fields = message::parse_header_section(splitter_.section());
+  if (!fields) return policy::rejection{smtp::replies::malformed_headers(), "malformed_headers", "unparseable header section"};
+  if (check_) {
+    if (auto r = check_(*fields)) return r;
+  }
   message::trace_info t;
   t.hostname = settings_.hostname;
   t.helo = facts_.helo;
@@ -85,7 +95,7 @@ std::optional<smtp::reply> message_builder::seal() {
   t.authenticated = !facts_.account.empty();
   t.now = now_;
   auto fixed = message::apply_submission_fixups(splitter_.section(), t);
-  if (!fixed) return smtp::replies::malformed_headers();
+  if (!fixed) return policy::rejection{smtp::replies::malformed_headers(), "malformed_headers", "unparseable header section"};
   meta_.message_id = fixed->message_id;
   try {
     body_->finish(fixed->section);
@@ -112,10 +122,11 @@ submitter::submitter(store::stores stores, group_committer& committer, settings 
                      base::random_source& random)
     : stores_(std::move(stores)), committer_(committer), settings_(std::move(s)), clock_(clock), random_(random) {}
 
-std::unique_ptr<message_builder> submitter::begin(const smtp::envelope& env, const session_facts& facts) {
+std::unique_ptr<message_builder> submitter::begin(const smtp::envelope& env, const session_facts& facts,
+                                                  header_check check) {
   const auto now = clock_.now();
   auto id = base::make_queue_id(now, static_cast<std::uint32_t>(random_.next_u64()));
-  return std::make_unique<message_builder>(id, stores_.bodies, env, facts, settings_, now);
+  return std::make_unique<message_builder>(id, stores_.bodies, env, facts, settings_, now, std::move(check));
 }
 
 void submitter::commit(std::unique_ptr<message_builder> m, std::function<void(smtp::reply)> done) {

@@ -11,6 +11,7 @@
 #include "base/clock.hpp"
 #include "base/random.hpp"
 #include "message/headers.hpp"
+#include "policy/rejection.hpp"
 #include "smtp/reply.hpp"
 #include "smtp/server_fsm.hpp"
 #include "store/stores.hpp"
@@ -30,6 +31,9 @@ struct session_facts {
   std::string account;
 };
 
+// The after-data policy: the parsed header section, accepted or refused.
+using header_check = std::function<std::optional<policy::rejection>(const std::vector<message::header_field>&)>;
+
 struct settings {
   std::string hostname;
   std::size_t max_header_bytes = 1024 * 1024;
@@ -38,15 +42,16 @@ struct settings {
 class message_builder {
  public:
   message_builder(std::string queue_id, std::shared_ptr<store::spool> spool, const smtp::envelope& env,
-                  const session_facts& facts, const settings& s, base::time_point now);
+                  const session_facts& facts, const settings& s, base::time_point now, header_check check);
   ~message_builder();
 
   // Content as it arrives (already unstuffed). Never throws: a storage
   // failure is remembered and answered by seal().
   void append(std::string_view content);
-  // After the last content: fix-ups, the header section written. Blocking
-  // (disk writes): run on the worker pool. A reply means the message is refused.
-  std::optional<smtp::reply> seal();
+  // After the last content: the header check, fix-ups, the header section
+  // written. Blocking (disk writes): run on the worker pool. A rejection means
+  // the message is refused and nothing will be queued.
+  std::optional<policy::rejection> seal();
   // Drops the spool entry.
   void abort();
 
@@ -65,7 +70,8 @@ class message_builder {
   const settings& settings_;
   base::time_point now_;
   message::header_splitter splitter_;
-  std::optional<smtp::reply> failure_;
+  header_check check_;
+  std::optional<policy::rejection> failure_;
   bool done_ = false;
 };
 
@@ -76,7 +82,8 @@ class submitter {
 
   // Starts a message for the transaction. Throws store_error when the spool
   // cannot take it (the session answers 451/452).
-  std::unique_ptr<message_builder> begin(const smtp::envelope& env, const session_facts& facts);
+  std::unique_ptr<message_builder> begin(const smtp::envelope& env, const session_facts& facts,
+                                         header_check check = {});
   // Queues a sealed message. done(reply) runs on the committer thread once
   // the message is durable (250 … queued as ID) or has failed (4xx).
   void commit(std::unique_ptr<message_builder> m, std::function<void(smtp::reply)> done);

@@ -56,6 +56,23 @@ TEST(submitter, queues_with_fixups_and_streams_the_body) {
   EXPECT_EQ(q->size, body.size() - 2) << "size counts header section and body";
 }
 
+TEST(submitter, header_check_refuses_before_anything_is_queued) {
+  fixture f;
+  auto m = f.sub.begin(f.env, f.facts, [](const std::vector<message::header_field>& fields) {
+    return message::find_field(fields, "X-Bad") ? std::optional<policy::rejection>(
+                                                      policy::rejection{smtp::make_reply(550, "5.7.1", "no"), "test", ""})
+                                                : std::nullopt;
+  });
+  auto id = m->queue_id();
+  m->append("X-Bad: 1\r\n\r\nbody\r\n");
+  auto r = m->seal();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->rule, "test");
+  m.reset();
+  EXPECT_FALSE(f.s.bodies->open(id));
+  EXPECT_EQ(f.s.queue->count(), 0u);
+}
+
 TEST(submitter, malformed_headers_and_oversized_headers_are_refused) {
   fixture f;
   auto m = f.sub.begin(f.env, f.facts);
@@ -63,13 +80,13 @@ TEST(submitter, malformed_headers_and_oversized_headers_are_refused) {
   m->append("this is not a header\r\n\r\nbody\r\n");
   auto r = m->seal();
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->code, 554);
-  EXPECT_EQ(r->enhanced, "5.6.0");
+  EXPECT_EQ(r->reply.code, 554);
+  EXPECT_EQ(r->reply.enhanced, "5.6.0");
   m.reset();
   EXPECT_FALSE(f.s.bodies->open(id)) << "a refused message leaves nothing behind";
   auto big = f.sub.begin(f.env, f.facts);
   big->append("X-Long: " + std::string(5000, 'a') + "\r\n\r\n");
   auto r2 = big->seal();
   ASSERT_TRUE(r2);
-  EXPECT_EQ(r2->wire(), "552 5.3.4 Message header size exceeds limit\r\n");
+  EXPECT_EQ(r2->reply.wire(), "552 5.3.4 Message header size exceeds limit\r\n");
 }

@@ -233,6 +233,7 @@ def make_server(tmp_path, name="smtpsd", **kw):
     run_cli("init", str(root), "--hostname", "localhost")
     srv = Server(root, config_text(**kw), name=name)
     srv.cli("account", "add", "acme")
+    srv.cli("identity", "add", "acme", "example.com")
     srv.cli("credential", "add", "acme", "--username", "alice", "--password-stdin", input=PASSWORD + "\n")
     return srv
 
@@ -256,3 +257,15 @@ def server_factory(tmp_path):
 @pytest.fixture
 def server(server_factory):
     return server_factory()
+
+
+def metrics(srv):
+    """The server's /metrics as {name{labels}: value}."""
+    import urllib.request
+    text = urllib.request.urlopen(f"http://127.0.0.1:{srv.admin_port}/metrics", timeout=10).read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            out[key] = float(value)
+    return out

@@ -85,3 +85,46 @@ def test_queue_list_empty_json(tmp_path):
     d = tmp_path / "site"
     run_cli("init", str(d))
     assert json.loads(run_cli("queue", "list", "--json", config=str(d / "smtpsd.toml")).stdout) == []
+
+
+def test_identity_and_suppression_cli(tmp_path):
+    d = tmp_path / "site"
+    run_cli("init", str(d), "--hostname", "mail.example.net")
+    conf = str(d / "smtpsd.toml")
+    run_cli("account", "add", "acme", config=conf)
+    out = json.loads(run_cli("identity", "add", "acme", "Example.COM", "--json", config=conf).stdout)
+    assert out["identity"] == "example.com"
+    records = {r["name"]: r for r in out["dns_records"]}
+    assert records["example.com"]["type"] == "TXT" and "v=spf1" in records["example.com"]["value"]
+    assert "mail.example.net" in records["example.com"]["value"]
+    assert records["_dmarc.example.com"]["value"].startswith("v=DMARC1;")
+    uni = json.loads(run_cli("identity", "add", "acme", "bücher.example", "--json", config=conf).stdout)
+    assert uni["identity"] == "xn--bcher-kva.example"
+    run_cli("identity", "add", "acme", "Bob@Example.org", config=conf)
+    listed = json.loads(run_cli("identity", "list", "acme", "--json", config=conf).stdout)
+    assert {(i["identity"], i["kind"]) for i in listed} == {
+        ("example.com", "domain"), ("xn--bcher-kva.example", "domain"), ("Bob@example.org", "address")}
+    for bad, words in [("@", "nothing before the @"), ("a@@b.example", "more than one @"), ("", "is empty"),
+                       ("no_dot", "domain")]:
+        p = run_cli("identity", "add", "acme", bad, config=conf, check=False)
+        assert p.returncode == 1 and words in p.stderr, (bad, p.stderr)
+    p = run_cli("identity", "add", "ghost", "example.com", config=conf, check=False)
+    assert p.returncode == 1 and 'no account named "ghost"' in p.stderr
+    assert run_cli("identity", "remove", "acme", "EXAMPLE.com", config=conf).returncode == 0
+    sup = json.loads(run_cli("suppression", "add", "X@Example.org", "--json", config=conf).stdout)
+    assert sup["address"] == "x@example.org" and sup["reason"] == "manual"
+    assert run_cli("suppression", "add", "x@example.org", config=conf, check=False).returncode == 1
+    assert run_cli("suppression", "add", "not-an-address", config=conf, check=False).returncode == 1
+    assert json.loads(run_cli("suppression", "remove", "x@example.org", "--json", config=conf).stdout) == {
+        "removed": "x@example.org"}
+
+
+def test_absurd_limits_are_refused(tmp_path):
+    d = tmp_path / "site"
+    run_cli("init", str(d))
+    conf = str(d / "smtpsd.toml")
+    run_cli("account", "add", "acme", config=conf)
+    for args in [["--max-24h", "0"], ["--max-24h", "1.5"], ["--max-send-rate", "abc"], ["--max-message-bytes", "10"],
+                 ["--suspended", "maybe"]]:
+        p = run_cli("account", "set", "acme", *args, config=conf, check=False)
+        assert p.returncode == 1 and args[0] in p.stderr, (args, p.stderr)

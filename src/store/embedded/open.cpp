@@ -17,6 +17,7 @@ stores open(const std::filesystem::path& data_dir) {
   s.accounts = std::make_shared<sqlite_account_store>(db);
   s.queue = std::make_shared<sqlite_queue_store>(db);
   s.bodies = std::make_shared<file_spool>(data_dir / "spool");
+  s.suppressions = std::make_shared<sqlite_suppression_store>(db);
   return s;
 }
 

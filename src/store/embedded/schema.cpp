@@ -47,6 +47,25 @@ CREATE TABLE recipients(
   last_response TEXT NOT NULL DEFAULT '',
   PRIMARY KEY(message_id, idx));
 )sql",
+      // 2: identities, suppression list, rolling usage
+      R"sql(
+CREATE TABLE identities(
+  id INTEGER PRIMARY KEY,
+  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  value TEXT NOT NULL,
+  kind INTEGER NOT NULL,
+  created INTEGER NOT NULL,
+  UNIQUE(account_id, value));
+CREATE TABLE suppression(
+  address TEXT PRIMARY KEY,
+  reason TEXT NOT NULL,
+  created INTEGER NOT NULL);
+CREATE TABLE usage(
+  account_id INTEGER NOT NULL,
+  minute INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY(account_id, minute));
+)sql",
   };
   return m;
 }

@@ -155,6 +155,50 @@ bool sqlite_account_store::revoke_credential(std::string_view username) {
   });
 }
 
+std::optional<identity> sqlite_account_store::add_identity(std::int64_t account_id, std::string_view value,
+                                                          identity_kind kind) {
+  return db_->with([&](connection& c) -> std::optional<identity> {
+    transaction t(c);
+    auto exists = c.prepare("SELECT 1 FROM identities WHERE account_id = ? AND value = ?");
+    exists.bind(1, account_id).bind(2, value);
+    if (exists.step()) return std::nullopt;
+    auto now = base::unix_seconds(base::real_clock().now());
+    c.prepare("INSERT INTO identities(account_id, value, kind, created) VALUES (?,?,?,?)")
+        .bind(1, account_id)
+        .bind(2, value)
+        .bind(3, static_cast<int>(kind))
+        .bind(4, now)
+        .run();
+    identity i{c.last_insert_id(), account_id, std::string(value), kind, base::from_unix_seconds(now)};
+    bump_generation(c);
+    t.commit();
+    return i;
+  });
+}
+
+std::vector<identity> sqlite_account_store::list_identities(std::int64_t account_id) {
+  return db_->with([&](connection& c) {
+    std::vector<identity> out;
+    auto s = c.prepare("SELECT id, account_id, value, kind, created FROM identities WHERE account_id = ? ORDER BY value");
+    s.bind(1, account_id);
+    while (s.step())
+      out.push_back({s.int64(0), s.int64(1), s.text(2), static_cast<identity_kind>(s.int64(3)),
+                     base::from_unix_seconds(s.int64(4))});
+    return out;
+  });
+}
+
+bool sqlite_account_store::remove_identity(std::int64_t account_id, std::string_view value) {
+  return db_->with([&](connection& c) {
+    transaction t(c);
+    c.prepare("DELETE FROM identities WHERE account_id = ? AND value = ?").bind(1, account_id).bind(2, value).run();
+    bool changed = c.changes() > 0;
+    bump_generation(c);
+    t.commit();
+    return changed;
+  });
+}
+
 std::uint64_t sqlite_account_store::generation() {
   return db_->with([&](connection& c) {
     auto s = c.prepare("SELECT value FROM meta WHERE key = 'generation'");

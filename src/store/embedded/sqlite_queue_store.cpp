@@ -79,8 +79,30 @@ void sqlite_queue_store::enqueue(std::span<const queued_message> batch) {
             .bind(9, r.last_response)
             .run();
       }
+      const auto minute = base::unix_seconds(m.created) / 60 * 60;
+      c.prepare(
+           "INSERT INTO usage(account_id, minute, count) VALUES (?,?,?) "
+           "ON CONFLICT(account_id, minute) DO UPDATE SET count = count + excluded.count")
+          .bind(1, m.account_id)
+          .bind(2, minute)
+          .bind(3, static_cast<std::int64_t>(m.recipients.size()))
+          .run();
+      c.prepare("DELETE FROM usage WHERE account_id = ? AND minute < ?")
+          .bind(1, m.account_id)
+          .bind(2, minute - 2 * 86400)
+          .run();
     }
     t.commit();
+  });
+}
+
+std::vector<usage_bucket> sqlite_queue_store::usage(std::int64_t account_id, time_point since) {
+  return db_->with([&](connection& c) {
+    std::vector<usage_bucket> out;
+    auto s = c.prepare("SELECT minute, count FROM usage WHERE account_id = ? AND minute >= ? ORDER BY minute");
+    s.bind(1, account_id).bind(2, base::unix_seconds(since) / 60 * 60);
+    while (s.step()) out.push_back({base::from_unix_seconds(s.int64(0)), static_cast<std::uint64_t>(s.int64(1))});
+    return out;
   });
 }
 

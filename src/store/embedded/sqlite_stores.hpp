@@ -22,6 +22,9 @@ class sqlite_account_store final : public account_store {
   std::optional<login> find_login(std::string_view username) override;
   std::vector<credential> list_credentials(std::int64_t account_id) override;
   bool revoke_credential(std::string_view username) override;
+  std::optional<identity> add_identity(std::int64_t account_id, std::string_view value, identity_kind kind) override;
+  std::vector<identity> list_identities(std::int64_t account_id) override;
+  bool remove_identity(std::int64_t account_id, std::string_view value) override;
   std::uint64_t generation() override;
 
  private:
@@ -32,12 +35,25 @@ class sqlite_queue_store final : public queue_store {
  public:
   explicit sqlite_queue_store(std::shared_ptr<database> db) : db_(std::move(db)) {}
   void enqueue(std::span<const queued_message> batch) override;
+  std::vector<usage_bucket> usage(std::int64_t account_id, time_point since) override;
   std::optional<queued_message> get(std::string_view id) override;
   std::vector<queued_message> list(std::size_t limit) override;
   bool remove(std::string_view id) override;
   std::size_t count() override;
   std::vector<std::string> ids() override;
   std::size_t retry(std::string_view id, time_point now) override;
+
+ private:
+  std::shared_ptr<database> db_;
+};
+
+class sqlite_suppression_store final : public suppression_store {
+ public:
+  explicit sqlite_suppression_store(std::shared_ptr<database> db) : db_(std::move(db)) {}
+  bool add(std::string_view address, std::string_view reason, time_point when) override;
+  bool remove(std::string_view address) override;
+  std::optional<suppression_entry> find(std::string_view address) override;
+  std::vector<suppression_entry> list() override;
 
  private:
   std::shared_ptr<database> db_;

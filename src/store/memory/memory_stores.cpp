@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "base/clock.hpp"
+#include "base/strings.hpp"
 #include "base/time_format.hpp"
 
 namespace smtpsd::store::memory {
@@ -53,6 +54,7 @@ class accounts final : public account_store {
     if (!a) return false;
     accounts_.erase(a->id);
     std::erase_if(creds_, [&](auto& kv) { return kv.second.account_id == a->id; });
+    std::erase_if(identities_, [&](auto& i) { return i.account_id == a->id; });
     return true;
   }
   std::optional<credential> create_credential(std::int64_t account_id, std::string_view username,
@@ -85,6 +87,29 @@ class accounts final : public account_store {
     ++gen_;
     return creds_.erase(std::string(username)) > 0;
   }
+  std::optional<identity> add_identity(std::int64_t account_id, std::string_view value, identity_kind kind) override {
+    std::lock_guard l(mu_);
+    for (auto& i : identities_)
+      if (i.account_id == account_id && i.value == value) return std::nullopt;
+    identity i{++next_id_, account_id, std::string(value), kind,
+               base::from_unix_seconds(base::unix_seconds(base::real_clock().now()))};
+    identities_.push_back(i);
+    ++gen_;
+    return i;
+  }
+  std::vector<identity> list_identities(std::int64_t account_id) override {
+    std::lock_guard l(mu_);
+    std::vector<identity> out;
+    for (auto& i : identities_)
+      if (i.account_id == account_id) out.push_back(i);
+    std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.value < b.value; });
+    return out;
+  }
+  bool remove_identity(std::int64_t account_id, std::string_view value) override {
+    std::lock_guard l(mu_);
+    ++gen_;
+    return std::erase_if(identities_, [&](auto& i) { return i.account_id == account_id && i.value == value; }) > 0;
+  }
   std::uint64_t generation() override {
     std::lock_guard l(mu_);
     return gen_;
@@ -99,6 +124,7 @@ class accounts final : public account_store {
   std::mutex mu_;
   std::map<std::int64_t, account> accounts_;
   std::map<std::string, credential> creds_;
+  std::vector<identity> identities_;
   std::int64_t next_id_ = 0;
   std::uint64_t gen_ = 0;
 };
@@ -109,7 +135,19 @@ class queue final : public queue_store {
     std::lock_guard l(mu_);
     for (auto& m : batch)
       if (messages_.count(m.id)) throw store_error("duplicate queue id " + m.id, false);
-    for (auto& m : batch) messages_[m.id] = m;
+    for (auto& m : batch) {
+      messages_[m.id] = m;
+      auto minute = base::from_unix_seconds(base::unix_seconds(m.created) / 60 * 60);
+      usage_[m.account_id][minute] += m.recipients.size();
+    }
+  }
+  std::vector<usage_bucket> usage(std::int64_t account_id, time_point since) override {
+    std::lock_guard l(mu_);
+    std::vector<usage_bucket> out;
+    auto floor = base::from_unix_seconds(base::unix_seconds(since) / 60 * 60);
+    for (auto& [minute, n] : usage_[account_id])
+      if (minute >= floor) out.push_back({minute, n});
+    return out;
   }
   std::optional<queued_message> get(std::string_view id) override {
     std::lock_guard l(mu_);
@@ -158,6 +196,36 @@ class queue final : public queue_store {
  private:
   std::mutex mu_;
   std::map<std::string, queued_message> messages_;
+  std::map<std::int64_t, std::map<time_point, std::uint64_t>> usage_;
+};
+
+class suppressions final : public suppression_store {
+ public:
+  bool add(std::string_view address, std::string_view reason, time_point when) override {
+    std::lock_guard l(mu_);
+    auto key = base::to_lower(address);
+    return entries_.emplace(key, suppression_entry{key, std::string(reason), when}).second;
+  }
+  bool remove(std::string_view address) override {
+    std::lock_guard l(mu_);
+    return entries_.erase(base::to_lower(address)) > 0;
+  }
+  std::optional<suppression_entry> find(std::string_view address) override {
+    std::lock_guard l(mu_);
+    auto it = entries_.find(base::to_lower(address));
+    if (it == entries_.end()) return std::nullopt;
+    return it->second;
+  }
+  std::vector<suppression_entry> list() override {
+    std::lock_guard l(mu_);
+    std::vector<suppression_entry> out;
+    for (auto& [k, e] : entries_) out.push_back(e);
+    return out;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, suppression_entry> entries_;
 };
 
 struct entry {
@@ -239,6 +307,7 @@ stores open() {
   s.accounts = std::make_shared<accounts>();
   s.queue = std::make_shared<queue>();
   s.bodies = std::make_shared<bodies>();
+  s.suppressions = std::make_shared<suppressions>();
   return s;
 }
 

@@ -1,0 +1,180 @@
+#include <gtest/gtest.h>
+
+#include "message/headers.hpp"
+#include "policy/authenticator.hpp"
+#include "policy/connections.hpp"
+#include "policy/identity.hpp"
+#include "policy/limits.hpp"
+#include "policy/submission_policy.hpp"
+#include "store/memory/memory_stores.hpp"
+
+using namespace smtpsd;
+using namespace smtpsd::policy;
+using smtpsd::policy::authenticator;
+using namespace std::chrono_literals;
+
+TEST(token_bucket, bursts_up_to_one_second_then_refills) {
+  base::manual_clock clock;
+  token_bucket b(5, clock.now());
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(b.take(clock.now(), 5)) << i;
+  EXPECT_FALSE(b.take(clock.now(), 5));
+  clock.advance(200ms);
+  EXPECT_TRUE(b.take(clock.now(), 5));
+  EXPECT_FALSE(b.take(clock.now(), 5));
+  clock.advance(10s);
+  int n = 0;
+  while (b.take(clock.now(), 5)) ++n;
+  EXPECT_EQ(n, 5) << "never more than one second's worth";
+  token_bucket slow(0.5, clock.now());  // below 1/s still allows one
+  EXPECT_TRUE(slow.take(clock.now(), 0.5));
+  EXPECT_FALSE(slow.take(clock.now(), 0.5));
+  clock.advance(2s);
+  EXPECT_TRUE(slow.take(clock.now(), 0.5));
+}
+
+TEST(rolling_window, counts_the_last_24_hours) {
+  base::manual_clock clock;
+  rolling_window w;
+  w.add(clock.now(), 3);
+  clock.advance(12h);
+  w.add(clock.now(), 4);
+  EXPECT_EQ(w.total(clock.now()), 7u);
+  clock.advance(12h + 1min);
+  EXPECT_EQ(w.total(clock.now()), 4u);
+  clock.advance(12h);
+  EXPECT_EQ(w.total(clock.now()), 0u);
+}
+
+TEST(send_limiter, quota_loaded_from_the_store_and_released) {
+  base::manual_clock clock;
+  std::vector<store::usage_bucket> stored{{clock.now() - 1h, 8}};
+  send_limiter l(clock, [&](std::int64_t, base::time_point) { return stored; });
+  EXPECT_EQ(l.reserve(1, 100, 10).o, send_limiter::outcome::ok);
+  EXPECT_EQ(l.reserve(1, 100, 10).o, send_limiter::outcome::ok);
+  auto d = l.reserve(1, 100, 10);
+  EXPECT_EQ(d.o, send_limiter::outcome::quota);
+  EXPECT_EQ(d.value, 10);
+  l.release(1, 1, 100);
+  EXPECT_EQ(l.reserve(1, 100, 10).o, send_limiter::outcome::ok);
+  l.commit(1, 2);
+  EXPECT_EQ(l.usage(1), 10u);
+  clock.advance(23h + 2min);
+  EXPECT_EQ(l.usage(1), 2u) << "the stored 8 fell out of the window";
+}
+
+TEST(identity, parse_and_normalise) {
+  auto d = std::get<identity_spec>(parse_identity("Example.COM"));
+  EXPECT_EQ(d.value, "example.com");
+  EXPECT_EQ(d.kind, store::identity_kind::domain);
+  EXPECT_EQ(std::get<identity_spec>(parse_identity("b\xC3\xBC" "cher.example")).value, "xn--bcher-kva.example");
+  auto a = std::get<identity_spec>(parse_identity("Alice@Example.COM"));
+  EXPECT_EQ(a.value, "Alice@example.com") << "local parts stay as written";
+  EXPECT_EQ(a.kind, store::identity_kind::address);
+  for (auto bad : {"", "@", "a@@b.example", "@example.com", "example", "a@", "exa mple.com", "a@b@c.example"})
+    EXPECT_TRUE(std::holds_alternative<std::string>(parse_identity(bad))) << bad;
+}
+
+TEST(identity, coverage) {
+  std::vector<store::identity> ids{{1, 1, "example.com", store::identity_kind::domain, {}},
+                                   {2, 1, "Bob@example.org", store::identity_kind::address, {}}};
+  EXPECT_TRUE(covers(ids, *normalize_address("anyone@EXAMPLE.com")));
+  EXPECT_FALSE(covers(ids, *normalize_address("anyone@sub.example.com")));
+  EXPECT_TRUE(covers(ids, *normalize_address("Bob@Example.ORG")));
+  EXPECT_FALSE(covers(ids, *normalize_address("bob@example.org"))) << "local parts compare exactly";
+  EXPECT_TRUE(covers(ids, *normalize_address("\"Bob\"@example.org"))) << "needless quotes do not matter";
+  EXPECT_FALSE(covers(ids, *normalize_address("carol@example.org")));
+}
+
+TEST(auth_throttle, sliding_window) {
+  base::manual_clock clock;
+  auth_throttle t(clock, 3, 60s);
+  EXPECT_EQ(t.failure("192.0.2.1"), 1u);
+  clock.advance(10s);
+  t.failure("192.0.2.1");
+  EXPECT_FALSE(t.throttled("192.0.2.1"));
+  EXPECT_EQ(t.failure("192.0.2.1"), 3u);
+  EXPECT_TRUE(t.throttled("192.0.2.1"));
+  EXPECT_FALSE(t.throttled("192.0.2.2"));
+  clock.advance(51s);  // the first failure left the window
+  EXPECT_FALSE(t.throttled("192.0.2.1"));
+}
+
+TEST(connections, caps_and_access_lists) {
+  connection_limits c(3, 2);
+  EXPECT_FALSE(c.admit("a"));
+  EXPECT_FALSE(c.admit("a"));
+  auto r = c.admit("a");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->reply.code, 421);
+  EXPECT_EQ(r->rule, "too_many_connections_per_ip");
+  EXPECT_FALSE(c.admit("b"));
+  EXPECT_EQ(c.admit("c")->rule, "too_many_connections");
+  c.release("a");
+  EXPECT_FALSE(c.admit("c"));
+  auto ip = *base::ip_address::parse("10.1.2.3");
+  auto net10 = *base::cidr::parse("10.0.0.0/8");
+  auto host = *base::cidr::parse("10.1.2.3/32");
+  EXPECT_TRUE(access_allowed({}, {}, ip));
+  EXPECT_TRUE(access_allowed({net10}, {}, ip));
+  EXPECT_FALSE(access_allowed({net10}, {host}, ip)) << "deny is checked first";
+  EXPECT_FALSE(access_allowed({*base::cidr::parse("192.168.0.0/16")}, {}, ip));
+}
+
+TEST(submission_policy, headers_and_sender) {
+  auto s = store::memory::open();
+  base::manual_clock clock;
+  store::account a;
+  a.name = "acme";
+  auto acct = *s.accounts->create_account(a);
+  s.accounts->add_identity(acct.id, "example.com", store::identity_kind::domain);
+  submission_policy p(s.accounts, s.suppressions, s.queue, clock, {});
+  auto prof = std::get<sender_profile>(p.profile("acme"));
+  EXPECT_FALSE(p.check_mail(prof, *smtp::parse_mailbox("x@example.com")));
+  EXPECT_EQ(p.check_mail(prof, smtp::mailbox{})->rule, "null_sender");
+  EXPECT_EQ(p.check_mail(prof, *smtp::parse_mailbox("x@evil.example"))->reply.code, 550);
+  auto check = [&](std::string section) {
+    auto f = message::parse_header_section(section);
+    auto r = p.check_headers(prof, *f);
+    return r ? r->rule : std::string("ok");
+  };
+  EXPECT_EQ(check("From: A <a@example.com>\r\n"), "ok");
+  EXPECT_EQ(check("From: a@example.com, b@evil.example\r\n"), "header_from_not_authorized");
+  EXPECT_EQ(check("From: a@example.com\r\nSender: s@evil.example\r\n"), "header_from_not_authorized");
+  EXPECT_EQ(check("Subject: none\r\n"), "malformed_headers");
+  acct.suspended = true;
+  s.accounts->update_account(acct);
+  EXPECT_EQ(std::get<rejection>(p.profile("acme")).rule, "account_suspended");
+}
+
+namespace {
+// A store that cannot answer: every call throws, as a locked or lost database would.
+class broken_accounts final : public store::account_store {
+  [[noreturn]] static void fail() { throw store::store_error("database is locked"); }
+
+ public:
+  std::optional<store::account> create_account(const store::account&) override { fail(); }
+  std::optional<store::account> find_account(std::string_view) override { fail(); }
+  std::vector<store::account> list_accounts() override { fail(); }
+  bool update_account(const store::account&) override { fail(); }
+  bool remove_account(std::string_view) override { fail(); }
+  std::optional<store::credential> create_credential(std::int64_t, std::string_view, std::string_view) override { fail(); }
+  std::optional<store::login> find_login(std::string_view) override { fail(); }
+  std::vector<store::credential> list_credentials(std::int64_t) override { fail(); }
+  bool revoke_credential(std::string_view) override { fail(); }
+  std::optional<store::identity> add_identity(std::int64_t, std::string_view, store::identity_kind) override { fail(); }
+  std::vector<store::identity> list_identities(std::int64_t) override { fail(); }
+  bool remove_identity(std::int64_t, std::string_view) override { fail(); }
+  std::uint64_t generation() override { fail(); }
+};
+}  // namespace
+
+TEST(submission_policy, never_fails_open) {
+  auto s = store::memory::open();
+  base::manual_clock clock;
+  submission_policy p(std::make_shared<broken_accounts>(), s.suppressions, s.queue, clock, {});
+  auto r = p.profile("acme");
+  ASSERT_TRUE(std::holds_alternative<rejection>(r));
+  EXPECT_EQ(std::get<rejection>(r).reply.wire(), "451 4.3.0 Temporary failure, please try again later\r\n");
+  authenticator auth(std::make_shared<broken_accounts>(), clock);
+  EXPECT_EQ(auth.verify("alice", base::secret_string("pw")).k, auth_result::kind::temporary);
+}

@@ -1,0 +1,70 @@
+#pragma once
+// The account policy of a submission, enforced at SMTP time with SES's
+// replies: who the account may send as (MAIL FROM, then From:/Sender: after
+// the data), how fast and how much (recipients per second and per rolling 24
+// hours), and never to a suppressed address. Checks that read the store block
+// and run on the worker pool; if the store cannot answer, the answer is a
+// 451 4.3.0: a check never fails open.
+#include <memory>
+#include <optional>
+#include <variant>
+#include <vector>
+
+#include "message/headers.hpp"
+#include "policy/limits.hpp"
+#include "policy/rejection.hpp"
+#include "smtp/address.hpp"
+#include "store/account_store.hpp"
+#include "store/queue_store.hpp"
+#include "store/suppression_store.hpp"
+
+namespace smtpsd::policy {
+
+struct policy_defaults {
+  double max_send_rate = 14;
+  std::uint64_t max_24h = 50000;
+  std::uint64_t max_message_bytes = 41943040;
+};
+
+// An account as a transaction sees it: read afresh at MAIL, so changes made
+// with the CLI apply to the next transaction.
+struct sender_profile {
+  store::account account;
+  std::vector<store::identity> identities;
+  double max_send_rate = 0;
+  std::uint64_t max_24h = 0;
+  std::uint64_t max_message_bytes = 0;
+};
+
+class submission_policy {
+ public:
+  submission_policy(std::shared_ptr<store::account_store> accounts, std::shared_ptr<store::suppression_store> suppressions,
+                    std::shared_ptr<store::queue_store> queue, const base::clock& clock, policy_defaults defaults);
+
+  // Blocking.
+  std::variant<sender_profile, rejection> profile(std::string_view account_name);
+  std::optional<rejection> check_mail(const sender_profile& p, const smtp::mailbox& from) const;
+  // Blocking (suppression lookup; the first use of an account loads its usage).
+  std::optional<rejection> check_rcpt(const sender_profile& p, const smtp::mailbox& rcpt);
+  std::optional<rejection> check_headers(const sender_profile& p, const std::vector<message::header_field>& fields) const;
+
+  void release(const sender_profile& p, unsigned recipients);
+  void committed(const sender_profile& p, unsigned recipients);
+  // Recipients queued in the last 24 hours (blocking).
+  std::uint64_t usage_24h(std::int64_t account_id);
+  void set_defaults(policy_defaults d);
+
+ private:
+  std::shared_ptr<store::account_store> accounts_;
+  std::shared_ptr<store::suppression_store> suppressions_;
+  std::shared_ptr<store::queue_store> queue_;
+  const base::clock& clock_;
+  mutable std::mutex mu_;
+  policy_defaults defaults_;
+  send_limiter limiter_;
+};
+
+// Recipients queued in the last 24 hours, straight from the store (the CLI).
+std::uint64_t usage_24h(store::queue_store& q, std::int64_t account_id, base::time_point now);
+
+}  // namespace smtpsd::policy
