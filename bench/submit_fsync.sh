@@ -24,12 +24,18 @@ t = t.replace('default_max_send_rate = 14', 'default_max_send_rate = 1000000').r
 open(p, 'w').write(t)
 PY
 "$BIN" -c "$work/smtpsd.toml" account add bench >/dev/null
+"$BIN" -c "$work/smtpsd.toml" identity add bench example.com >/dev/null
 echo "benchpass" | "$BIN" -c "$work/smtpsd.toml" credential add bench --username bench --password-stdin >/dev/null
 "$BIN" serve -c "$work/smtpsd.toml" 2>"$work/log" & spid=$!
 for _ in $(seq 100); do grep -q '"ready' "$work/log" 2>/dev/null && break; sleep 0.05; done
 port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$work/log" | head -1 | cut -d: -f2)
+cpu() { awk '{print $14 + $15}' /proc/$spid/stat; }  # utime + stime, in clock ticks
 echo "== throughput (no tracing)"
-"$LOADGEN" --server 127.0.0.1:$port --username bench --password benchpass --clients "$CLIENTS" --messages "$MESSAGES" --size "$SIZE"
+c0=$(cpu)
+"$LOADGEN" --server 127.0.0.1:$port --username bench --password benchpass --clients "$CLIENTS" --messages "$MESSAGES" --size "$SIZE" | tee "$work/run1"
+c1=$(cpu)
+ok1=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["messages_ok"])' "$work/run1")
+python3 -c "print(f'server CPU per accepted message: {($c1-$c0)/$(getconf CLK_TCK)/$ok1*1e6:.0f} us')" | tee "$work/cpu"
 echo "== syncs per message (strace counting fsync/fdatasync of the server)"
 strace -f -c -e trace=fsync,fdatasync -o "$work/strace" -p $spid & tpid=$!
 sleep 1

@@ -30,10 +30,20 @@ submission_policy::submission_policy(std::shared_ptr<store::account_store> accou
 void submission_policy::set_defaults(policy_defaults d) {
   std::lock_guard l(mu_);
   defaults_ = d;
+  cache_.clear();
 }
 
 std::variant<sender_profile, rejection> submission_policy::profile(std::string_view account_name) {
   try {
+    const auto generation = accounts_->generation();
+    {
+      std::lock_guard l(mu_);
+      if (generation != cache_generation_) {
+        cache_.clear();
+        cache_generation_ = generation;
+      }
+      if (auto it = cache_.find(account_name); it != cache_.end()) return it->second;
+    }
     auto a = accounts_->find_account(account_name);
     if (!a) return rejection{smtp::replies::auth_required(), "account_removed", fmt::format("account={}", account_name)};
     if (a->suspended)
@@ -46,6 +56,7 @@ std::variant<sender_profile, rejection> submission_policy::profile(std::string_v
     p.max_24h = a->max_24h.value_or(defaults_.max_24h);
     p.max_message_bytes = a->max_message_bytes.value_or(defaults_.max_message_bytes);
     p.account = std::move(*a);
+    if (cache_generation_ == generation && cache_.size() < 10000) cache_.emplace(p.account.name, p);
     return p;
   } catch (const std::exception& e) {
     return store_unavailable(e);

@@ -5,6 +5,7 @@
 // hours), and never to a suppressed address. Checks that read the store block
 // and run on the worker pool; if the store cannot answer, the answer is a
 // 451 4.3.0: a check never fails open.
+#include <map>
 #include <memory>
 #include <optional>
 #include <variant>
@@ -41,7 +42,8 @@ class submission_policy {
   submission_policy(std::shared_ptr<store::account_store> accounts, std::shared_ptr<store::suppression_store> suppressions,
                     std::shared_ptr<store::queue_store> queue, const base::clock& clock, policy_defaults defaults);
 
-  // Blocking.
+  // Blocking. Cached until the store's change generation moves, so a change
+  // made with the CLI applies to the next transaction.
   std::variant<sender_profile, rejection> profile(std::string_view account_name);
   std::optional<rejection> check_mail(const sender_profile& p, const smtp::mailbox& from) const;
   // Blocking (suppression lookup; the first use of an account loads its usage).
@@ -61,6 +63,8 @@ class submission_policy {
   const base::clock& clock_;
   mutable std::mutex mu_;
   policy_defaults defaults_;
+  std::uint64_t cache_generation_ = ~0ull;
+  std::map<std::string, sender_profile, std::less<>> cache_;
   send_limiter limiter_;
 };
 

@@ -247,3 +247,13 @@ def test_auth_throttle_lifts_when_the_window_passes(server_factory):
     wait_for(banner_again, timeout=10, interval=0.2, what="the window to pass")
     with session(srv) as s:
         assert s.noop()[0] == 250
+
+
+def test_per_account_message_size_override(server):
+    server.cli("account", "set", "acme", "--max-message-bytes", "2048")
+    with session(server) as s:
+        s.mail("alice@example.com")
+        s.rcpt("bob@example.org")
+        code, text = s.data(msg() + "x" * 70 * 40)
+        assert (code, text[:5]) == (552, b"5.3.4")
+    assert 'smtpsd_messages_rejected_total{reason="size"}' in metrics(server)
