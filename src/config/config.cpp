@@ -268,7 +268,7 @@ config parse(std::string_view text, const std::filesystem::path& file) {
     }
     if (auto* sh = r.table(*t, p, "smarthost")) {
       const std::string sp = "delivery.smarthost";
-      r.check_keys(*sh, sp, {"address", "mode", "username", "password_file"});
+      r.check_keys(*sh, sp, {"address", "mode", "username", "password_file", "ca_file"});
       smarthost s;
       if (!sh->get("address")) r.fail(t->get("smarthost"), reader::join(sp, "address"), "is required");
       s.address = parse_address(r, *sh, sp, "address", true);
@@ -289,6 +289,11 @@ config parse(std::string_view text, const std::filesystem::path& file) {
       }
       if (!s.username.empty() && pf.empty())
         r.fail(sh->get("username"), reader::join(sp, "password_file"), "is required with a username");
+      if (auto ca = r.str(*sh, sp, "ca_file", ""); !ca.empty()) {
+        s.ca_file = resolve(dir, ca);
+        std::ifstream probe(s.ca_file);
+        if (!probe) r.fail(sh->get("ca_file"), reader::join(sp, "ca_file"), fmt::format("cannot read {}", s.ca_file.string()));
+      }
       d.relay = s;
     }
   }

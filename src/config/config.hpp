@@ -63,6 +63,7 @@ struct smarthost {
   listener_mode mode = listener_mode::starttls;
   std::string username;
   std::filesystem::path password_file;
+  std::filesystem::path ca_file;  // verify the smarthost against this CA instead of the system's
 };
 
 struct delivery_settings {

@@ -150,8 +150,12 @@ std::shared_ptr<ssl::context> make_client_context(const client_tls_options& o) {
   }
   SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
   if (o.verify) {
-    ctx->set_default_verify_paths();
-    if (const char* f = std::getenv("SSL_CERT_FILE")) ctx->load_verify_file(f);
+    if (!o.ca_file.empty()) {
+      ctx->load_verify_file(o.ca_file);
+    } else {
+      ctx->set_default_verify_paths();
+      if (const char* f = std::getenv("SSL_CERT_FILE")) ctx->load_verify_file(f);
+    }
     ctx->set_verify_mode(ssl::verify_peer);
   } else {
     ctx->set_verify_mode(ssl::verify_none);

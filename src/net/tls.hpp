@@ -63,6 +63,7 @@ struct client_tls_options {
   bool verify = true;          // against the system CAs (SSL_CERT_FILE honoured)
   std::string min_version = "1.2";
   bool allow_legacy = false;   // let TLS 1.0/1.1 and any cipher through (probe only)
+  std::string ca_file;         // trust these CAs instead of the system's
 };
 std::shared_ptr<ssl::context> make_client_context(const client_tls_options& o);
 

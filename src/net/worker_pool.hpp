@@ -15,10 +15,13 @@ class worker_pool {
   explicit worker_pool(std::size_t threads) : pool_(threads) {}
   ~worker_pool() { stop(); }
 
+  // Not a coroutine itself: GCC 12 destroys a temporary argument of a
+  // coroutine called inside co_await twice (a lambda capturing a string
+  // would be freed twice), so f is moved straight into the spawned one.
   template <class F>
   awaitable<std::invoke_result_t<F>> run(F f) {
     using R = std::invoke_result_t<F>;
-    co_return co_await asio::co_spawn(
+    return asio::co_spawn(
         pool_.get_executor(), [f = std::move(f)]() mutable -> awaitable<R> { co_return f(); }, use_awaitable);
   }
 

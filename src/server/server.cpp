@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -19,6 +20,7 @@
 #include "policy/authenticator.hpp"
 #include "policy/connections.hpp"
 #include "policy/submission_policy.hpp"
+#include "queue/queue_manager.hpp"
 #include "server/session.hpp"
 #include "submission/group_committer.hpp"
 #include "submission/recovery.hpp"
@@ -38,6 +40,34 @@ net::server_tls_options tls_options(const config::config& c) {
   for (auto& cert : c.tls.certificates) o.certificates.push_back({cert.cert, cert.key});
   o.min_version = c.tls.min_version;
   return o;
+}
+
+delivery::transport_settings transport_settings(const config::config& c) {
+  delivery::transport_settings t;
+  t.hostname = c.hostname;
+  t.mx_port = c.delivery.mx_port;
+  t.routes = c.delivery.routes;
+  t.resolvers = c.delivery.resolvers;
+  t.per_destination = c.delivery.per_destination;
+  t.limits.connect = std::chrono::seconds(c.delivery.connect_timeout_s);
+  t.limits.command = std::chrono::seconds(c.delivery.command_timeout_s);
+  t.limits.data = std::chrono::seconds(std::max(c.delivery.command_timeout_s, 600u));
+  if (c.delivery.relay) {
+    const auto& r = *c.delivery.relay;
+    delivery::smarthost_settings h;
+    h.address = r.address;
+    h.implicit_tls = r.mode == config::listener_mode::implicit_tls;
+    h.username = r.username;
+    h.ca_file = r.ca_file.string();
+    if (!r.password_file.empty()) {
+      std::ifstream in(r.password_file);
+      if (!in) throw std::runtime_error(r.password_file.string() + ": cannot read the smarthost password");
+      std::getline(in, h.password);
+      if (!h.password.empty() && h.password.back() == '\r') h.password.pop_back();
+    }
+    t.relay = h;
+  }
+  return t;
 }
 
 // One I/O thread: its io_context, its acceptors and the sessions it runs.
@@ -61,8 +91,9 @@ class server {
                 policy::policy_defaults{cfg.limit.default_max_send_rate, cfg.limit.default_max_24h,
                                         cfg.limit.max_message_bytes}),
         connections_(cfg.limit.max_connections, cfg.limit.max_connections_per_ip),
+        events_(std::make_unique<events::jsonl_sink>(cfg.data_dir / "events.jsonl")),
         submit_(stores_, committer_, submission::settings{cfg.hostname, 1024 * 1024}, base::real_clock(),
-                base::real_random()),
+                base::real_random(), events_.get()),
         tls_(net::server_tls::load(tls_options(cfg))) {
     unsigned n = cfg.threads ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
     for (unsigned i = 0; i < n; ++i) threads_.push_back(std::make_unique<io_thread>());
@@ -74,6 +105,22 @@ class server {
   int run() {
     sweep_orphans();
     bind_all();
+    if (cfg_.delivery.enabled) {
+      queue::manager_settings ms;
+      ms.hostname = cfg_.hostname;
+      ms.max_queue_age = std::chrono::seconds(cfg_.delivery.max_queue_age_s);
+      ms.lease = std::chrono::seconds(cfg_.delivery.lease_s);
+      ms.window = cfg_.delivery.concurrency;
+      queue_ = std::make_unique<queue::queue_manager>(
+          stores_, pool_, transport_settings(cfg_), ms, *events_, base::real_clock(),
+          [this](queue::generated_message g) {
+            net::asio::post(pool_.executor(), [this, g = std::move(g)] { submit_.enqueue_generated(g.from, g.to, g.content); });
+          });
+      submit_.on_committed([this] { queue_->wake(); });
+      queue_->start();
+      log()->info("delivery started: concurrency={} per_destination={}", cfg_.delivery.concurrency,
+                  cfg_.delivery.per_destination);
+    }
     if (cfg_.admin_listen) {
       admin_ = std::make_unique<admin::http_server>(threads_[0]->io, *cfg_.admin_listen);
       admin_->start();
@@ -108,6 +155,10 @@ class server {
     sd_notify(0, "READY=1");
     log()->info("ready: {} I/O threads", threads_.size());
     for (auto& t : threads_) t->thread.join();
+    if (queue_) {
+      submit_.on_committed({});
+      queue_->stop(std::chrono::seconds(cfg_.limit.drain_timeout_s));
+    }
     committer_.stop();
     pool_.stop();
     log()->info("stopped");
@@ -149,7 +200,7 @@ class server {
       }
       connections.inc();
       auto s = std::make_shared<session>(std::move(sock), tls_.get(), settings_[li],
-                                         services{&pool_, &auth_, &policy_, &connections_, &submit_});
+                                         services{&pool_, &auth_, &policy_, &connections_, &submit_, events_.get()});
       t.sessions.insert(s);
       ++active_;
       net::asio::co_spawn(t.io, s->run(), [this, &t, s](std::exception_ptr e) {
@@ -207,7 +258,9 @@ class server {
   policy::authenticator auth_;
   policy::submission_policy policy_;
   policy::connection_limits connections_;
+  std::unique_ptr<events::jsonl_sink> events_;
   submission::submitter submit_;
+  std::unique_ptr<queue::queue_manager> queue_;
   net::server_tls_holder tls_;
   std::vector<std::unique_ptr<io_thread>> threads_;
   std::unique_ptr<admin::http_server> admin_;

@@ -83,6 +83,19 @@ void session::refuse(const policy::rejection& r) {
                    {{"reason", r.rule}})
       .inc();
   log()->info("session={} rejected rule={} {} reply=\"{}\"", id_, r.rule, r.detail, r.reply.summary());
+  // A refused message (or sender, or recipient) of a logged-in account is a
+  // "reject" event; refused connections and logins are only logged.
+  if (svc_.events && account_) {
+    events::event e;
+    e.type = "reject";
+    e.time = std::chrono::system_clock::now();
+    e.account = account_->name;
+    const auto& t = fsm_.transaction();
+    e.from = t.from.str();
+    for (auto& rc : t.rcpts) e.recipients.push_back(rc.box.str());
+    e.smtp_response = r.reply.summary();
+    svc_.events->emit(e);
+  }
 }
 
 void session::log_limit_hit() {

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "events/event.hpp"
 #include "net/stream.hpp"
 #include "net/worker_pool.hpp"
 #include "policy/authenticator.hpp"
@@ -28,6 +29,7 @@ struct services {
   policy::submission_policy* policy = nullptr;
   policy::connection_limits* connections = nullptr;
   submission::submitter* submit = nullptr;
+  events::sink* events = nullptr;
 };
 
 // The settings a session starts with (a reload changes them for new sessions).

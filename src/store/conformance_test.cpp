@@ -253,6 +253,68 @@ TEST_P(store_conformance, enqueue_counts_usage_per_minute) {
   EXPECT_TRUE(q.usage(7, t).empty());
 }
 
+TEST_P(store_conformance, claim_lease_record) {
+  auto& q = *s_.queue;
+  const auto t0 = base::from_unix_seconds(1'800'000'000);
+  auto fresh = sample(base::make_queue_id(t0, 1), 1);
+  auto retried = sample(base::make_queue_id(t0, 2), 1);
+  for (auto& r : retried.recipients) r.attempts = 2;
+  auto later = sample(base::make_queue_id(t0, 3), 1);
+  for (auto& r : later.recipients) r.next_attempt = t0 + std::chrono::hours(1);
+  q.enqueue(std::vector<queued_message>{fresh, retried, later});
+
+  auto got = q.claim_due(t0, t0 + std::chrono::seconds(60), 10);
+  ASSERT_EQ(got.size(), 2u) << "the one due in an hour is not due";
+  EXPECT_EQ(got[0].recipients.size(), 2u);
+  EXPECT_TRUE(q.claim_due(t0 + std::chrono::seconds(30), t0 + std::chrono::seconds(90), 10).empty())
+      << "leased messages are not handed out twice";
+
+  // One recipient delivered, one deferred: the message stays, unleased.
+  auto m = *q.get(fresh.id);
+  m.recipients[0].status = rcpt_status::delivered;
+  m.recipients[0].attempts = 1;
+  m.recipients[0].last_response = "250 2.0.0 ok";
+  m.recipients[1].status = rcpt_status::deferred;
+  m.recipients[1].attempts = 1;
+  m.recipients[1].next_attempt = t0 + std::chrono::seconds(300);
+  EXPECT_FALSE(q.record_attempt(m));
+  auto back = q.get(fresh.id);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->recipients[0].status, rcpt_status::delivered);
+  EXPECT_EQ(back->recipients[0].last_response, "250 2.0.0 ok");
+  EXPECT_EQ(back->recipients[1].next_attempt, t0 + std::chrono::seconds(300));
+  auto expired = q.claim_due(t0 + std::chrono::seconds(299), t0 + std::chrono::seconds(400), 10);
+  ASSERT_EQ(expired.size(), 1u) << "only the message whose lease ran out";
+  EXPECT_EQ(expired[0].id, retried.id);
+
+  // The other lease expires; a restart releases leases at once.
+  q.release_leases();
+  auto again = q.claim_due(t0 + std::chrono::seconds(300), t0 + std::chrono::seconds(400), 10);
+  EXPECT_EQ(again.size(), 2u);
+
+  m.recipients[1].status = rcpt_status::failed;
+  EXPECT_TRUE(q.record_attempt(m)) << "nothing left to deliver: removed";
+  EXPECT_FALSE(q.get(fresh.id));
+}
+
+TEST_P(store_conformance, claim_shares_between_new_and_retried) {
+  auto& q = *s_.queue;
+  const auto t0 = base::from_unix_seconds(1'800'000'000);
+  std::vector<queued_message> batch;
+  for (std::uint32_t i = 0; i < 6; ++i) {
+    auto m = sample(base::make_queue_id(t0, i), 1);
+    if (i < 4)
+      for (auto& r : m.recipients) r.attempts = 1;  // four retries, two new
+    batch.push_back(m);
+  }
+  q.enqueue(batch);
+  auto got = q.claim_due(t0, t0 + std::chrono::seconds(60), 4);
+  ASSERT_EQ(got.size(), 4u);
+  int news = 0;
+  for (auto& m : got) news += m.recipients[0].attempts == 0;
+  EXPECT_EQ(news, 2) << "half the window for new mail";
+}
+
 INSTANTIATE_TEST_SUITE_P(backends, store_conformance,
                          ::testing::Values(backend{"memory", [](auto&) { return memory::open(); }},
                                            backend{"embedded", [](auto& p) { return embedded::open(p); }}),

@@ -28,6 +28,20 @@ class queue_store {
   virtual std::vector<std::string> ids() = 0;
   // Makes deferred recipients due at `now`: one message, or all when id is empty.
   virtual std::size_t retry(std::string_view id, time_point now) = 0;
+
+  // Delivery. Messages with a recipient due at `now` that no delivery holds,
+  // each leased until `lease_until` (with its recipients). Mail never tried
+  // and retries share `limit` half and half, so a backlog of retries cannot
+  // starve new mail (nor the reverse).
+  virtual std::vector<queued_message> claim_due(time_point now, time_point lease_until, std::size_t limit) = 0;
+  // Records attempts, all in one transaction: each message's recipients as
+  // they now stand (matched by position), and its lease released. A message
+  // with no recipient left to deliver is removed; its entry in the result is
+  // true then (the caller drops the body).
+  virtual std::vector<bool> record_attempts(std::span<const queued_message> batch) = 0;
+  bool record_attempt(const queued_message& m) { return record_attempts(std::span(&m, 1)).front(); }
+  // Releases every lease: on one node, nothing can hold one after a restart.
+  virtual void release_leases() = 0;
 };
 
 }  // namespace smtpsd::store

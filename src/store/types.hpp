@@ -91,6 +91,8 @@ struct queued_recipient {
   std::string last_response;
 };
 
+inline bool pending(rcpt_status s) { return s == rcpt_status::queued || s == rcpt_status::deferred; }
+
 struct queued_message {
   std::string id;
   std::int64_t account_id = 0;

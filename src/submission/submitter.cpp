@@ -5,6 +5,8 @@
 #include "base/ids.hpp"
 #include "base/log.hpp"
 #include "base/metrics.hpp"
+#include "base/strings.hpp"
+#include "message/headers.hpp"
 #include "message/fixups.hpp"
 #include "smtp/replies.hpp"
 
@@ -119,8 +121,13 @@ void message_builder::abort() {
 }
 
 submitter::submitter(store::stores stores, group_committer& committer, settings s, const base::clock& clock,
-                     base::random_source& random)
-    : stores_(std::move(stores)), committer_(committer), settings_(std::move(s)), clock_(clock), random_(random) {}
+                     base::random_source& random, events::sink* events)
+    : events_(events),
+      stores_(std::move(stores)),
+      committer_(committer),
+      settings_(std::move(s)),
+      clock_(clock),
+      random_(random) {}
 
 std::unique_ptr<message_builder> submitter::begin(const smtp::envelope& env, const session_facts& facts,
                                                   header_check check) {
@@ -136,11 +143,26 @@ void submitter::commit(std::unique_ptr<message_builder> m, std::function<void(sm
   r.meta = m->meta();
   m->committed();
   auto id = r.meta.id;
-  r.done = [id, done = std::move(done)](commit_status s) {
+  events::event sent;
+  if (events_) {
+    sent.type = "send";
+    sent.queue_id = id;
+    sent.message_id = r.meta.message_id;
+    sent.account = r.meta.account;
+    sent.from = r.meta.from;
+    for (auto& rc : r.meta.recipients) sent.recipients.push_back(rc.address);
+  }
+  r.done = [this, id, sent = std::move(sent), done = std::move(done)](commit_status s) mutable {
     switch (s) {
       case commit_status::committed:
         accepted.inc();
         done(smtp::replies::queued(id));
+        if (events_) {
+          sent.time = clock_.now();
+          sent.smtp_response = smtp::replies::queued(id).summary();
+          events_->emit(sent);
+        }
+        if (on_committed_) on_committed_();
         return;
       case commit_status::storage_full:
         done(smtp::replies::insufficient_storage());
@@ -149,6 +171,49 @@ void submitter::commit(std::unique_ptr<message_builder> m, std::function<void(sm
         done(smtp::replies::temporary_failure());
         return;
     }
+  };
+  committer_.submit(std::move(r));
+}
+
+void submitter::enqueue_generated(const std::string& from, const std::string& to, const std::string& content,
+                                  std::function<void(const std::string&)> done) {
+  const auto now = clock_.now();
+  auto id = base::make_queue_id(now, static_cast<std::uint32_t>(random_.next_u64()));
+  group_committer::request r;
+  try {
+    r.body = stores_.bodies->create(id);
+    auto split = content.find("\r\n\r\n");
+    std::string_view head = split == std::string::npos ? std::string_view(content) : std::string_view(content).substr(0, split + 2);
+    std::string_view body = split == std::string::npos ? std::string_view{} : std::string_view(content).substr(split + 4);
+    r.body->write_body(body);
+    r.body->finish(head);
+  } catch (const std::exception& e) {
+    log()->error("queue_id={} cannot queue a generated message: {}", id, e.what());
+    r.body.reset();
+    stores_.bodies->remove(id);
+    if (done) done("");
+    return;
+  }
+  r.meta.id = id;
+  r.meta.from = from;
+  r.meta.created = now;
+  r.meta.size = r.body->size();
+  const std::string head_copy = content.substr(0, content.find("\r\n\r\n") + 2);
+  if (auto fields = message::parse_header_section(head_copy))
+    for (auto& f : *fields)
+      if (base::iequals(f.name, "Message-ID")) r.meta.message_id = std::string(base::trim(f.value));
+  store::queued_recipient rc;
+  rc.address = to;
+  rc.next_attempt = now;
+  r.meta.recipients.push_back(rc);
+  r.done = [this, id, done = std::move(done)](commit_status s) {
+    if (s == commit_status::committed) {
+      log()->info("queue_id={} generated message queued", id);
+      if (on_committed_) on_committed_();
+    } else {
+      log()->error("queue_id={} generated message could not be queued", id);
+    }
+    if (done) done(s == commit_status::committed ? id : std::string{});
   };
   committer_.submit(std::move(r));
 }

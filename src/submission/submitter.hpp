@@ -10,6 +10,7 @@
 
 #include "base/clock.hpp"
 #include "base/random.hpp"
+#include "events/event.hpp"
 #include "message/headers.hpp"
 #include "policy/rejection.hpp"
 #include "smtp/reply.hpp"
@@ -78,7 +79,7 @@ class message_builder {
 class submitter {
  public:
   submitter(store::stores stores, group_committer& committer, settings s, const base::clock& clock,
-            base::random_source& random);
+            base::random_source& random, events::sink* events = nullptr);
 
   // Starts a message for the transaction. Throws store_error when the spool
   // cannot take it (the session answers 451/452).
@@ -88,9 +89,19 @@ class submitter {
   // the message is durable (250 … queued as ID) or has failed (4xx).
   void commit(std::unique_ptr<message_builder> m, std::function<void(smtp::reply)> done);
 
+  // Queues mail smtpsd writes itself (delivery status notifications):
+  // no policy, no fix-ups beyond what `content` has. Blocking (spool write):
+  // call it on the worker pool. done(queue id or "") on the committer thread.
+  void enqueue_generated(const std::string& from, const std::string& to, const std::string& content,
+                         std::function<void(const std::string&)> done = {});
+  // Called with the queue id of each message committed (the queue manager's wake-up).
+  void on_committed(std::function<void()> f) { on_committed_ = std::move(f); }
+
   const settings& config() const { return settings_; }
 
  private:
+  events::sink* events_;
+  std::function<void()> on_committed_;
   store::stores stores_;
   group_committer& committer_;
   settings settings_;

@@ -269,3 +269,76 @@ def metrics(srv):
             key, _, value = line.rpartition(" ")
             out[key] = float(value)
     return out
+
+
+@pytest.fixture
+def sink_factory():
+    from sink import Sink
+    sinks = []
+
+    def factory(**kw):
+        s = Sink(**kw)
+        sinks.append(s)
+        return s
+
+    yield factory
+    for s in sinks:
+        s.close()
+
+
+def free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Dnsmasq:
+    """dnsmasq (Debian's dnsmasq-base) answering on a high port with only the
+    records a test gives it."""
+
+    def __init__(self, tmp_path, records):
+        self.port = free_udp_port()
+        self.log_path = tmp_path / "dnsmasq.log"
+        args = ["dnsmasq", "--keep-in-foreground", f"--port={self.port}", "--listen-address=127.0.0.1",
+                "--bind-interfaces", "--no-resolv", "--no-hosts", "--pid-file=", "--log-facility=-",
+                "--log-queries", "--conf-file=/dev/null"]
+        if os.geteuid() == 0:
+            args.append("--user=root")
+        self._log = open(self.log_path, "ab")
+        records = records + ["--host-record=ready.smtpsd.test,127.0.0.1"]
+        self.proc = subprocess.Popen(args + records, stdout=self._log, stderr=self._log)
+        wait_for(self._answers, 10, what="dnsmasq to answer")
+
+    def _answers(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("dnsmasq exited: " + self.log_path.read_text())
+        import dns.resolver
+        r = dns.resolver.Resolver(configure=False)
+        r.nameservers = ["127.0.0.1"]
+        r.port = self.port
+        r.lifetime = 0.5
+        try:
+            r.resolve("ready.smtpsd.test", "A")
+        except Exception:
+            return False
+        return True
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self._log.close()
+
+
+@pytest.fixture
+def dnsmasq_factory(tmp_path):
+    started = []
+
+    def factory(records):
+        d = Dnsmasq(tmp_path, records)
+        started.append(d)
+        return d
+
+    yield factory
+    for d in started:
+        d.stop()

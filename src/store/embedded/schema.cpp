@@ -66,6 +66,11 @@ CREATE TABLE usage(
   count INTEGER NOT NULL,
   PRIMARY KEY(account_id, minute));
 )sql",
+      // 3: delivery leases, and an index of what is due
+      R"sql(
+ALTER TABLE messages ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX recipients_due ON recipients(next_attempt) WHERE status IN (0, 1);
+)sql",
   };
   return m;
 }

@@ -59,6 +59,7 @@ class connection {
   ~connection();
 
   // Prepared once per connection and reused.
+  // sql must be a string literal: statements are cached by its address.
   statement prepare(const char* sql);
   void exec(const char* sql);
   std::int64_t last_insert_id() const { return sqlite3_last_insert_rowid(db_); }

@@ -171,4 +171,82 @@ std::size_t sqlite_queue_store::retry(std::string_view id, time_point now) {
   });
 }
 
+std::vector<queued_message> sqlite_queue_store::claim_due(time_point now, time_point lease_until, std::size_t limit) {
+  return db_->with([&](connection& c) {
+    const auto t = base::unix_seconds(now);
+    auto due = [&](bool retried, std::size_t n) {
+      std::vector<std::string> ids;
+#define SMTPSD_DUE_SQL(having)                                                                  \
+  "SELECT r.message_id FROM recipients r JOIN messages m ON m.id = r.message_id "               \
+  "WHERE r.status IN (0, 1) AND r.next_attempt <= ? AND m.lease_until <= ? "                    \
+  "GROUP BY r.message_id HAVING " having " ORDER BY MIN(r.next_attempt), r.message_id LIMIT ?"
+      // prepare() caches by the literal's address: two literals, never a built string.
+      auto s = c.prepare(retried ? SMTPSD_DUE_SQL("MAX(r.attempts) > 0") : SMTPSD_DUE_SQL("MAX(r.attempts) = 0"));
+#undef SMTPSD_DUE_SQL
+      s.bind(1, t).bind(2, t).bind(3, static_cast<std::int64_t>(n));
+      while (s.step()) ids.push_back(s.text(0));
+      return ids;
+    };
+    auto fresh = due(false, limit);
+    auto retried = due(true, limit);
+    // Half and half; either side takes what the other leaves.
+    const std::size_t retry_share = std::min(retried.size(), std::max(limit / 2, limit - std::min(limit, fresh.size())));
+    const std::size_t fresh_share = std::min(fresh.size(), limit - retry_share);
+    std::vector<std::string> ids(fresh.begin(), fresh.begin() + static_cast<std::ptrdiff_t>(fresh_share));
+    ids.insert(ids.end(), retried.begin(), retried.begin() + static_cast<std::ptrdiff_t>(retry_share));
+
+    std::vector<queued_message> out;
+    transaction tx(c);
+    for (const auto& id : ids) {
+      c.prepare("UPDATE messages SET lease_until = ? WHERE id = ?").bind(1, base::unix_seconds(lease_until)).bind(2, id).run();
+      auto s = c.prepare(
+          "SELECT id, account_id, account, sender, size, created, message_id, envid, ret, body, smtputf8 FROM messages "
+          "WHERE id = ?");
+      s.bind(1, id);
+      if (!s.step()) continue;
+      out.push_back(read_message(s));
+    }
+    tx.commit();
+    for (auto& m : out) load_recipients(c, m);
+    return out;
+  });
+}
+
+std::vector<bool> sqlite_queue_store::record_attempts(std::span<const queued_message> batch) {
+  return db_->with([&](connection& c) {
+    transaction tx(c);
+    std::vector<bool> finished;
+    for (const auto& m : batch) {
+    bool open = false;
+    int idx = 0;
+    for (const auto& r : m.recipients) {
+      std::optional<std::int64_t> next;
+      if (r.next_attempt && pending(r.status)) next = base::unix_seconds(*r.next_attempt);
+      open = open || pending(r.status);
+      c.prepare(
+           "UPDATE recipients SET status = ?, attempts = ?, next_attempt = ?, last_response = ? "
+           "WHERE message_id = ? AND idx = ?")
+          .bind(1, static_cast<int>(r.status))
+          .bind(2, r.attempts)
+          .bind(3, next)
+          .bind(4, r.last_response)
+          .bind(5, m.id)
+          .bind(6, idx++)
+          .run();
+    }
+    if (open)
+      c.prepare("UPDATE messages SET lease_until = 0 WHERE id = ?").bind(1, m.id).run();
+    else
+      c.prepare("DELETE FROM messages WHERE id = ?").bind(1, m.id).run();
+    finished.push_back(!open);
+    }
+    tx.commit();
+    return finished;
+  });
+}
+
+void sqlite_queue_store::release_leases() {
+  db_->with([&](connection& c) { c.prepare("UPDATE messages SET lease_until = 0 WHERE lease_until <> 0").run(); });
+}
+
 }  // namespace smtpsd::store::embedded

@@ -42,6 +42,9 @@ class sqlite_queue_store final : public queue_store {
   std::size_t count() override;
   std::vector<std::string> ids() override;
   std::size_t retry(std::string_view id, time_point now) override;
+  std::vector<queued_message> claim_due(time_point now, time_point lease_until, std::size_t limit) override;
+  std::vector<bool> record_attempts(std::span<const queued_message> batch) override;
+  void release_leases() override;
 
  private:
   std::shared_ptr<database> db_;

@@ -192,9 +192,58 @@ class queue final : public queue_store {
     }
     return n;
   }
+  std::vector<queued_message> claim_due(time_point now, time_point lease_until, std::size_t limit) override {
+    std::lock_guard l(mu_);
+    std::vector<std::pair<time_point, std::string>> fresh, retried;
+    for (auto& [id, m] : messages_) {
+      if (leases_[id] > now) continue;
+      std::optional<time_point> first;
+      unsigned attempts = 0;
+      for (auto& r : m.recipients) {
+        if (!pending(r.status) || !r.next_attempt || *r.next_attempt > now) continue;
+        if (!first || *r.next_attempt < *first) first = r.next_attempt;
+      }
+      for (auto& r : m.recipients)
+        if (pending(r.status)) attempts = std::max(attempts, r.attempts);
+      if (!first) continue;
+      (attempts ? retried : fresh).emplace_back(*first, id);
+    }
+    std::sort(fresh.begin(), fresh.end());
+    std::sort(retried.begin(), retried.end());
+    const std::size_t retry_share = std::min(retried.size(), std::max(limit / 2, limit - std::min(limit, fresh.size())));
+    const std::size_t fresh_share = std::min(fresh.size(), limit - retry_share);
+    std::vector<queued_message> out;
+    for (std::size_t i = 0; i < fresh_share; ++i) out.push_back(messages_[fresh[i].second]);
+    for (std::size_t i = 0; i < retry_share; ++i) out.push_back(messages_[retried[i].second]);
+    for (auto& m : out) leases_[m.id] = lease_until;
+    return out;
+  }
+  std::vector<bool> record_attempts(std::span<const queued_message> batch) override {
+    std::lock_guard l(mu_);
+    std::vector<bool> out;
+    for (auto& m : batch) out.push_back(record(m));
+    return out;
+  }
+  void release_leases() override {
+    std::lock_guard l(mu_);
+    leases_.clear();
+  }
 
  private:
+  bool record(const queued_message& m) {
+    leases_.erase(m.id);
+    auto it = messages_.find(m.id);
+    if (it == messages_.end()) return true;
+    for (std::size_t i = 0; i < m.recipients.size() && i < it->second.recipients.size(); ++i)
+      it->second.recipients[i] = m.recipients[i];
+    for (auto& r : it->second.recipients)
+      if (pending(r.status)) return false;
+    messages_.erase(it);
+    return true;
+  }
+
   std::mutex mu_;
+  std::map<std::string, time_point> leases_;
   std::map<std::string, queued_message> messages_;
   std::map<std::int64_t, std::map<time_point, std::uint64_t>> usage_;
 };

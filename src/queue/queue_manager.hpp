@@ -1,0 +1,79 @@
+#pragma once
+// Turns the durable queue into delivered mail (Postfix's qmgr + bounce, as
+// one module): claims due messages into a bounded active window, hands each
+// domain's recipients to the delivery transport, records the outcomes in
+// batches, schedules retries, and on failure sends one DSN to the sender and
+// suppresses hard-bounced addresses. Runs on its own I/O thread; every store
+// call goes to the worker pool.
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/clock.hpp"
+#include "delivery/transport.hpp"
+#include "events/event.hpp"
+#include "net/worker_pool.hpp"
+#include "store/stores.hpp"
+
+namespace smtpsd::queue {
+
+struct manager_settings {
+  std::string hostname;
+  std::chrono::seconds max_queue_age{432000};
+  std::chrono::seconds lease{60};
+  unsigned window = 100;  // messages in delivery at once
+};
+
+// Mail the queue manager itself sends (DSNs), handed to submission.
+struct generated_message {
+  std::string from;  // "" for a DSN
+  std::string to;
+  std::string content;  // header section, blank line, body; CRLF
+};
+
+class queue_manager {
+ public:
+  queue_manager(store::stores stores, net::worker_pool& pool, delivery::transport_settings ts, manager_settings ms,
+                events::sink& events, const base::clock& clock, std::function<void(generated_message)> inject);
+  ~queue_manager();
+
+  void start();
+  // Stops claiming, lets deliveries in flight finish within `drain`, records
+  // their outcomes, closes connections, joins the thread.
+  void stop(std::chrono::seconds drain);
+  // New mail was queued: look now instead of at the next tick.
+  void wake();
+
+ private:
+  struct finished_attempt;
+  net::awaitable<void> run();
+  net::awaitable<void> deliver(store::queued_message m);
+  net::awaitable<void> flush_records();
+  void after_record(finished_attempt& f, bool removed);
+  void poke();
+
+  store::stores stores_;
+  net::worker_pool& pool_;
+  manager_settings settings_;
+  events::sink& events_;
+  const base::clock& clock_;
+  std::function<void(generated_message)> inject_;
+
+  std::unique_ptr<net::asio::io_context> io_;
+  std::atomic<std::size_t> queue_size_{0};
+  std::unique_ptr<delivery::transport> transport_;
+  std::unique_ptr<net::asio::steady_timer> wake_timer_;
+  std::vector<std::unique_ptr<finished_attempt>> records_;
+  bool flushing_ = false;
+  unsigned active_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> stopped_{false};
+  std::chrono::steady_clock::time_point drain_deadline_{};
+  std::thread thread_;
+};
+
+}  // namespace smtpsd::queue

@@ -1,0 +1,56 @@
+#include "smtp/client.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace smtpsd::smtp;
+
+TEST(client, parses_ehlo_extensions) {
+  reply r{250, "", {"mx.example.org greets you", "PIPELINING", "SIZE 10240000", "8BITMIME", "smtputf8",
+                    "AUTH PLAIN LOGIN", "AUTH=LOGIN", "STARTTLS", "CHUNKING", "DSN", "ENHANCEDSTATUSCODES"}};
+  auto c = parse_ehlo(r);
+  EXPECT_TRUE(c.pipelining && c.eightbitmime && c.smtputf8 && c.starttls && c.chunking && c.dsn);
+  ASSERT_TRUE(c.size);
+  EXPECT_EQ(*c.size, 10240000u);
+  EXPECT_EQ(c.auth, (std::vector<std::string>{"PLAIN", "LOGIN"}));
+  EXPECT_EQ(c.keywords.size(), 10u);
+}
+
+TEST(client, greeting_line_is_not_a_keyword) {
+  reply r{250, "", {"STARTTLS"}};
+  EXPECT_FALSE(parse_ehlo(r).starttls);
+  EXPECT_FALSE(parse_ehlo(r).size);
+}
+
+TEST(client, dot_stuffing_across_chunks) {
+  dot_stuffer d;
+  std::string out;
+  d.encode(".first\r\nsecond\r", out);
+  d.encode("\n.", out);
+  d.encode("third\r\n..x\r\n", out);
+  d.finish(out);
+  EXPECT_EQ(out, "..first\r\nsecond\r\n..third\r\n...x\r\n.\r\n");
+}
+
+TEST(client, finish_adds_the_missing_crlf) {
+  dot_stuffer d;
+  std::string out;
+  d.encode("no newline", out);
+  d.finish(out);
+  EXPECT_EQ(out, "no newline\r\n.\r\n");
+  dot_stuffer e;
+  std::string empty;
+  e.finish(empty);
+  EXPECT_EQ(empty, ".\r\n") << "empty content is just the terminator";
+}
+
+TEST(client, mail_parameters_only_when_offered) {
+  capabilities none;
+  mail_options o{4096, true, true, "HDRS", "E1"};
+  EXPECT_EQ(format_mail("a@b", o, none), "MAIL FROM:<a@b>");
+  capabilities all;
+  all.size = 0;
+  all.eightbitmime = all.smtputf8 = all.dsn = true;
+  EXPECT_EQ(format_mail("a@b", o, all), "MAIL FROM:<a@b> SIZE=4096 BODY=8BITMIME SMTPUTF8 RET=HDRS ENVID=E1");
+  EXPECT_EQ(format_rcpt("c@d", "FAILURE", "rfc822;c@d", all), "RCPT TO:<c@d> NOTIFY=FAILURE ORCPT=rfc822;c@d");
+  EXPECT_EQ(format_rcpt("c@d", "FAILURE", "rfc822;c@d", none), "RCPT TO:<c@d>");
+}
