@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Delivery throughput: queues MESSAGES messages of SIZE octets with delivery
+# off, then restarts a Release smtpsd with delivery routed to smtpsd-sink and
+# measures how fast the queue drains and the server CPU each message costs.
+#   bench/delivery.sh [MESSAGES] [SIZE] [CONCURRENCY]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MESSAGES=${1:-10000} SIZE=${2:-4096} CONCURRENCY=${3:-100}
+BIN=build/release/src/smtpsd
+LOADGEN=build/bench/bench/smtpsd-loadgen
+SINK=build/bench/bench/smtpsd-sink
+for b in "$BIN" "$LOADGEN" "$SINK"; do [ -x "$b" ] || { echo "missing $b: make bench-build" >&2; exit 2; }; done
+spid= kpid=
+work=$(mktemp -d /tmp/smtpsd-dbench-XXXXXX)
+trap '[ -n "$spid" ] && kill $spid 2>/dev/null || true; [ -n "$kpid" ] && kill $kpid 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+"$BIN" init "$work" >/dev/null
+python3 - "$work/smtpsd.toml" <<'PY'
+import re, sys
+p = sys.argv[1]
+t = open(p).read().replace('"0.0.0.0:465"', '"127.0.0.1:0"', 1)
+t = re.sub(r'\[\[listeners\]\]\naddress = "0\.0\.0\.0:\d+"\nmode = "[a-z-]+"\n', '', t)
+t = t.replace('enabled = true', 'enabled = false')
+t = t.replace('default_max_send_rate = 14', 'default_max_send_rate = 1000000').replace('default_max_24h = 50000', 'default_max_24h = 1000000000')
+open(p, 'w').write(t)
+PY
+"$BIN" -c "$work/smtpsd.toml" account add bench >/dev/null
+"$BIN" -c "$work/smtpsd.toml" identity add bench example.com >/dev/null
+echo "benchpass" | "$BIN" -c "$work/smtpsd.toml" credential add bench --username bench --password-stdin >/dev/null
+start_server() {
+  : >"$work/log"
+  "$BIN" serve -c "$work/smtpsd.toml" 2>"$work/log" & spid=$!
+  for _ in $(seq 200); do grep -q '"ready' "$work/log" 2>/dev/null && break; sleep 0.05; done
+}
+start_server
+port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$work/log" | head -1 | cut -d: -f2)
+echo "== queueing $MESSAGES messages of $SIZE octets (delivery off)"
+"$LOADGEN" --server 127.0.0.1:$port --username bench --password benchpass --clients 32 --messages "$MESSAGES" --size "$SIZE" >/dev/null
+kill -TERM $spid; wait $spid || true; spid=
+
+"$SINK" --expect "$MESSAGES" >"$work/sink" & kpid=$!
+for _ in $(seq 100); do grep -q '^port' "$work/sink" 2>/dev/null && break; sleep 0.05; done
+sport=$(awk '/^port/ {print $2}' "$work/sink")
+python3 - "$work/smtpsd.toml" "$sport" "$CONCURRENCY" <<'PY'
+import sys
+p, port, conc = sys.argv[1], sys.argv[2], sys.argv[3]
+t = open(p).read().replace('routes = { }', f'routes = {{ "*" = "127.0.0.1:{port}" }}', 1)
+t = t.replace('enabled = false', f'enabled = true\nconcurrency = {conc}\nper_destination = 20', 1)
+open(p, 'w').write(t)
+PY
+echo "== delivering to smtpsd-sink (concurrency $CONCURRENCY, 20 connections)"
+cpu() { awk '{print $14 + $15}' /proc/$spid/stat; }  # utime + stime, in clock ticks
+start_server
+c0=$(cpu)
+wait $kpid; kpid=
+c1=$(cpu)
+grep '^{' "$work/sink"
+python3 -c "print(f'server CPU per delivered message: {($c1-$c0)/$(getconf CLK_TCK)/$MESSAGES*1e6:.0f} us')"
