@@ -55,9 +55,10 @@ fuzz-smoke:
 bench-build: release
 	@cmake -S . -B build/bench -G "$(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo 'Unix Makefiles')" \
 	  -DCMAKE_BUILD_TYPE=Release -DSMTPSD_TESTS=OFF -DSMTPSD_BENCH=ON >/dev/null
-	@cmake --build build/bench -j $(JOBS) --target smtpsd-loadgen smtpsd-policy-bench smtpsd-sink
+	@cmake --build build/bench -j $(JOBS) --target smtpsd-loadgen smtpsd-policy-bench smtpsd-sink smtpsd-dkim-bench
 
 bench: bench-build
 	bench/submit_fsync.sh 64 5000 4096
 	bench/policy_share.sh
 	bench/delivery.sh 10000 4096
+	build/bench/bench/smtpsd-dkim-bench

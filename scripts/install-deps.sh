@@ -12,7 +12,7 @@ build_pkgs=(
 test_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev llvm
-  python3 python3-pytest python3-aiosmtpd python3-dkim python3-cryptography
+  python3 python3-pytest python3-aiosmtpd python3-dkim python3-nacl python3-cryptography
   python3-dnspython swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl
   openssl dnsmasq-base postgresql redis-server procps strace
 )

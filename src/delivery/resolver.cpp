@@ -178,6 +178,41 @@ resolution resolver::host(const std::string& name, std::uint16_t port) const {
   return resolution{std::move(hosts), {}, false, {}};
 }
 
+namespace {
+
+struct txt_query {
+  int pending = 1;
+  int status = ARES_SUCCESS;
+  std::vector<std::string> records;
+};
+
+void on_txt(void* arg, int status, int, unsigned char* abuf, int alen) {
+  auto* q = static_cast<txt_query*>(arg);
+  q->status = status;
+  if (status == ARES_SUCCESS) {
+    ares_txt_ext* head = nullptr;
+    q->status = ares_parse_txt_reply_ext(abuf, alen, &head);
+    for (auto* t = head; t; t = t->next) {
+      if (t->record_start || q->records.empty()) q->records.emplace_back();
+      q->records.back().append(reinterpret_cast<const char*>(t->txt), t->length);
+    }
+    if (head) ares_free_data(head);
+  }
+  --q->pending;
+}
+
+}  // namespace
+
+std::optional<std::vector<std::string>> resolver::txt(const std::string& name) const {
+  channel ch(servers_csv_, timeout_, tries_);
+  txt_query q;
+  ares_query(ch.get(), name.c_str(), ns_c_in, ns_t_txt, on_txt, &q);
+  ch.run(q.pending);
+  if (q.status == ARES_ENODATA || q.status == ARES_ENOTFOUND) return std::vector<std::string>{};
+  if (q.status != ARES_SUCCESS) return std::nullopt;
+  return q.records;
+}
+
 resolution resolver::mx(const std::string& domain, std::uint16_t port) const {
   channel ch(servers_csv_, timeout_, tries_);
   mx_query q;

@@ -6,6 +6,7 @@
 // timeouts): run them on the worker pool.
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,9 @@ class resolver {
   resolution mx(const std::string& domain, std::uint16_t port) const;
   // A/AAAA of a name (an IP literal is used as it is).
   resolution host(const std::string& name, std::uint16_t port) const;
+  // TXT records of a name, each with its strings joined; empty when there are
+  // none; nullopt when the lookup failed (timeout, SERVFAIL).
+  std::optional<std::vector<std::string>> txt(const std::string& name) const;
 
  private:
   std::string servers_csv_;

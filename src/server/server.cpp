@@ -70,6 +70,14 @@ delivery::transport_settings transport_settings(const config::config& c) {
   return t;
 }
 
+// Every domain's DKIM keys load now: a missing, unreadable or wrong key stops
+// serve with a message naming the file.
+std::shared_ptr<dkim::keystore> load_dkim(const config::config& c) {
+  auto k = std::make_shared<dkim::keystore>(c.data_dir / "dkim");
+  k->check_all();
+  return k;
+}
+
 // One I/O thread: its io_context, its acceptors and the sessions it runs.
 struct io_thread {
   net::asio::io_context io{1};
@@ -92,7 +100,8 @@ class server {
                                         cfg.limit.max_message_bytes}),
         connections_(cfg.limit.max_connections, cfg.limit.max_connections_per_ip),
         events_(std::make_unique<events::jsonl_sink>(cfg.data_dir / "events.jsonl")),
-        submit_(stores_, committer_, submission::settings{cfg.hostname, 1024 * 1024}, base::real_clock(),
+        dkim_(load_dkim(cfg)),
+        submit_(stores_, committer_, submission::settings{cfg.hostname, 1024 * 1024, dkim_}, base::real_clock(),
                 base::real_random(), events_.get()),
         tls_(net::server_tls::load(tls_options(cfg))) {
     unsigned n = cfg.threads ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
@@ -259,6 +268,7 @@ class server {
   policy::submission_policy policy_;
   policy::connection_limits connections_;
   std::unique_ptr<events::jsonl_sink> events_;
+  std::shared_ptr<dkim::keystore> dkim_;
   submission::submitter submit_;
   std::unique_ptr<queue::queue_manager> queue_;
   net::server_tls_holder tls_;

@@ -7,6 +7,8 @@
 #include "base/metrics.hpp"
 #include "base/strings.hpp"
 #include "message/headers.hpp"
+#include "base/time_format.hpp"
+#include "message/address_list.hpp"
 #include "message/fixups.hpp"
 #include "smtp/replies.hpp"
 
@@ -29,6 +31,7 @@ message_builder::message_builder(std::string queue_id, std::shared_ptr<store::sp
       now_(now),
       splitter_(s.max_header_bytes),
       check_(std::move(check)) {
+  if (s.dkim) body_hash_ = std::make_unique<dkim::body_hash>();
   meta_.id = std::move(queue_id);
   meta_.account_id = facts.account_id;
   meta_.account = facts.account;
@@ -71,6 +74,7 @@ void message_builder::append(std::string_view content) {
     }
   }
   if (content.empty()) return;
+  if (body_hash_) body_hash_->update(content);
   try {
     body_->write_body(content);
   } catch (const std::exception& e) {
@@ -99,6 +103,27 @@ std::optional<policy::rejection> message_builder::seal() {
   auto fixed = message::apply_submission_fixups(splitter_.section(), t);
   if (!fixed) return policy::rejection{smtp::replies::malformed_headers(), "malformed_headers", "unparseable header section"};
   meta_.message_id = fixed->message_id;
+  if (body_hash_) {
+    // Signed once, here, after the fix-ups: the signature covers exactly the
+    // bytes that leave. A message from a domain without keys leaves unsigned.
+    try {
+      auto signed_fields = message::parse_header_section(fixed->section);
+      const auto* from = signed_fields ? message::find_field(*signed_fields, "From") : nullptr;
+      auto addresses = from ? message::parse_address_list(from->value) : std::nullopt;
+      if (!addresses || addresses->empty())
+        return policy::rejection{smtp::replies::malformed_headers(), "malformed_headers", "no From: address to sign for"};
+      const auto& first = addresses->front();
+      const auto domain = base::to_lower(first.substr(first.rfind('@') + 1));
+      auto keys = settings_.dkim->signing_keys(domain);
+      if (!keys.empty()) {
+        auto sigs = dkim::sign(keys, fixed->section, body_hash_->finish_base64(), base::unix_seconds(now_));
+        fixed->section.insert(0, sigs);
+      }
+    } catch (const std::exception& e) {
+      log()->error("session={} queue_id={} cannot sign: {}", facts_.session_id, meta_.id, e.what());
+      return policy::rejection{smtp::replies::temporary_failure(), "dkim", e.what()};
+    }
+  }
   try {
     body_->finish(fixed->section);
   } catch (const std::exception& e) {

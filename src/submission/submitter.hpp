@@ -10,6 +10,7 @@
 
 #include "base/clock.hpp"
 #include "base/random.hpp"
+#include "dkim/keystore.hpp"
 #include "events/event.hpp"
 #include "message/headers.hpp"
 #include "policy/rejection.hpp"
@@ -38,6 +39,7 @@ using header_check = std::function<std::optional<policy::rejection>(const std::v
 struct settings {
   std::string hostname;
   std::size_t max_header_bytes = 1024 * 1024;
+  std::shared_ptr<dkim::keystore> dkim;  // sign for the From domain when it has keys
 };
 
 class message_builder {
@@ -73,6 +75,7 @@ class message_builder {
   message::header_splitter splitter_;
   header_check check_;
   std::optional<policy::rejection> failure_;
+  std::unique_ptr<dkim::body_hash> body_hash_;
   bool done_ = false;
 };
 

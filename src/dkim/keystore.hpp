@@ -1,0 +1,64 @@
+#pragma once
+// DKIM keys per domain, in DATA_DIR/dkim/DOMAIN/: keys.json lists each key's
+// selector, algorithm and state; SELECTOR.pem holds the private key (0600,
+// folder 0700). States: "active" (signs), "pending" (made by rotate-dkim,
+// signs once `identity verify` has seen its record), "published" (the old
+// pair after a rotation: listed for DNS, never used; removed by retire-dkim).
+// The server rereads a domain's keys when keys.json changes, so the CLI's
+// changes apply without a restart. Blocking file I/O.
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "dkim/signer.hpp"
+
+namespace smtpsd::dkim {
+
+struct key_info {
+  std::string selector;
+  algorithm alg = algorithm::ed25519;
+  std::string state;  // active, pending, published
+  std::string created;
+  std::string record;  // the TXT value to publish
+};
+
+class keystore {
+ public:
+  explicit keystore(std::filesystem::path dir);
+
+  // A new active Ed25519 + RSA pair for a domain that has none; returns them
+  // (or the keys it already has).
+  std::vector<key_info> ensure(const std::string& domain, const std::string& now_rfc3339);
+  std::vector<key_info> list(const std::string& domain) const;
+  // A pending pair with new selectors.
+  std::vector<key_info> rotate(const std::string& domain, const std::string& now_rfc3339);
+  // Pending keys become active, active ones published.
+  void activate_pending(const std::string& domain);
+  // Drops published keys and their files; returns how many.
+  std::size_t retire(const std::string& domain);
+  std::vector<std::string> domains() const;
+
+  // The keys that sign for a domain (Ed25519 first), loaded and cached.
+  // Throws naming the file when a key is missing, unreadable or of the wrong type.
+  std::vector<signing_key> signing_keys(const std::string& domain);
+  // Loads every domain's active keys (serve refuses to start when one fails).
+  void check_all();
+
+ private:
+  std::filesystem::path domain_dir(const std::string& domain) const;
+  std::vector<key_info> read(const std::string& domain) const;
+  void write(const std::string& domain, const std::vector<key_info>& keys) const;
+  std::vector<key_info> make_pair(const std::string& domain, const std::string& state, const std::string& now);
+
+  std::filesystem::path dir_;
+  std::mutex mu_;
+  struct cached {
+    std::filesystem::file_time_type mtime;
+    std::vector<signing_key> keys;
+  };
+  std::map<std::string, cached> cache_;
+};
+
+}  // namespace smtpsd::dkim
