@@ -46,6 +46,8 @@ def test_implicit_tls_banner_comes_inside_tls_and_message_is_queued(server):
     assert set(m["recipients"][0]) == {"address", "status", "attempts", "next_attempt", "last_response"}
     body = read_spool(server.root / "data" / "spool" / qid).decode()
     received = body.split("\r\n\r\n")[0]
+    assert received.startswith("DKIM-Signature: v=1; a=ed25519-sha256;"), "signed on top of the fix-ups"
+    received = received[received.index("Received: "):]
     assert re.match(r"Received: from client\.example \(\[127\.0\.0\.1\]\)\r\n\tby mail\.test \(smtpsd\) with ESMTPSA id "
                     + qid + r"\r\n\t\(using TLSv1\.[23] with cipher \S+\);", received), received
     assert "Bcc:" not in body and "hidden@example.net" not in body
