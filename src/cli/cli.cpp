@@ -52,6 +52,8 @@ int run(int argc, char** argv, backends b) {
   add_identity(app, ctx);
   add_suppression(app, ctx);
   add_queue(app, ctx);
+  add_send(app, ctx);
+  add_probe(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -48,6 +48,8 @@ void add_credential(CLI::App& app, context& ctx);
 void add_queue(CLI::App& app, context& ctx);
 void add_identity(CLI::App& app, context& ctx);
 void add_suppression(CLI::App& app, context& ctx);
+void add_send(CLI::App& app, context& ctx);
+void add_probe(CLI::App& app, context& ctx);
 
 // Shared helpers.
 nlohmann::json time_json(const std::optional<base::time_point>& t);

@@ -1,6 +1,7 @@
 #include "delivery/smtp_client.hpp"
 
 #include "base/base64.hpp"
+#include "delivery/resolver.hpp"
 #include "net/tls.hpp"
 
 namespace smtpsd::delivery {
@@ -33,6 +34,20 @@ net::awaitable<std::pair<std::unique_ptr<smtp_client>, std::string>> smtp_client
            (timed_out ? std::string("connection timed out") : ec.message());
   }
   co_return std::pair{std::unique_ptr<smtp_client>{}, why.empty() ? std::string("no address to connect to") : why};
+}
+
+net::awaitable<std::pair<std::unique_ptr<smtp_client>, std::string>> smtp_client::dial(const base::host_port& where,
+                                                                                      net::duration timeout) {
+  resolver r({}, std::chrono::duration_cast<std::chrono::milliseconds>(timeout), 1);
+  auto found = r.host(where.host, where.port);
+  if (!found.ok()) co_return std::pair{std::unique_ptr<smtp_client>{}, "cannot resolve " + where.host + ": " + found.error};
+  auto connected = co_await connect(found.hosts[0].addresses, timeout, where.host);
+  if (!connected.first)
+    co_return std::pair{std::unique_ptr<smtp_client>{}, "cannot connect to " + where.to_string() + ": " + connected.second};
+  timeouts t;
+  t.connect = t.command = t.data = timeout;
+  connected.first->set_timeouts(t);
+  co_return std::move(connected);
 }
 
 smtp_client::smtp_client(net::tcp::socket s, std::string remote_name, timeouts t)
@@ -104,8 +119,9 @@ net::awaitable<response> smtp_client::hello(const std::string& name) {
   co_return co_await command(helo);
 }
 
-net::awaitable<std::string> smtp_client::handshake(net::ssl::context& ctx, const std::string& sni, bool verify_name) {
-  auto ec = co_await stream_.connect_tls(ctx, sni, verify_name, timeouts_.command);
+net::awaitable<std::string> smtp_client::handshake(net::ssl::context& ctx, const std::string& sni, bool verify_name,
+                                                   SSL_SESSION* resume) {
+  auto ec = co_await stream_.connect_tls(ctx, sni, verify_name, timeouts_.command, resume);
   if (!ec) co_return std::string{};
   broken_ = true;
   std::string why = ec == net::timeout_error() ? "TLS handshake timed out" : "TLS handshake failed: " + ec.message();
@@ -116,11 +132,27 @@ net::awaitable<std::string> smtp_client::handshake(net::ssl::context& ctx, const
   co_return why;
 }
 
-net::awaitable<response> smtp_client::starttls(net::ssl::context& ctx, const std::string& sni, bool verify_name) {
+net::awaitable<response> smtp_client::starttls(net::ssl::context& ctx, const std::string& sni, bool verify_name,
+                                               SSL_SESSION* resume) {
   auto r = co_await command("STARTTLS");
   if (!r.ok()) co_return r;
   in_.clear();  // nothing the server sent before the handshake counts
-  if (auto why = co_await handshake(ctx, sni, verify_name); !why.empty()) co_return failed(why + " with " + remote_name_);
+  auto why = co_await handshake(ctx, sni, verify_name, resume);
+  if (!why.empty()) co_return failed(why + " with " + remote_name_);
+  co_return r;
+}
+
+net::awaitable<response> smtp_client::starttls_with(std::string_view extra, net::ssl::context& ctx,
+                                                    const std::string& sni, bool verify_name) {
+  std::string wire = "STARTTLS\r\n";
+  wire += extra;
+  if (trace) trace('>', "STARTTLS + pipelined plaintext");
+  if (!co_await send(wire)) co_return failed("connection lost while sending");
+  auto r = co_await read_reply();
+  if (!r.ok()) co_return r;
+  in_.clear();
+  auto why = co_await handshake(ctx, sni, verify_name);
+  if (!why.empty()) co_return failed(why + " with " + remote_name_);
   co_return r;
 }
 

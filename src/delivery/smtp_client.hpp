@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "base/ip.hpp"
 #include "net/stream.hpp"
 #include "smtp/client.hpp"
 #include "smtp/line_buffer.hpp"
@@ -35,6 +36,10 @@ class smtp_client {
   static net::awaitable<std::pair<std::unique_ptr<smtp_client>, std::string>> connect(
       const std::vector<net::tcp::endpoint>& endpoints, net::duration timeout, const std::string& remote_name);
 
+  // Resolves HOST (c-ares; /etc/hosts first; an IP as it is) and connects.
+  static net::awaitable<std::pair<std::unique_ptr<smtp_client>, std::string>> dial(const base::host_port& where,
+                                                                                   net::duration timeout);
+
   smtp_client(net::tcp::socket s, std::string remote_name, timeouts t);
 
   net::awaitable<response> read_reply(net::duration timeout);
@@ -48,8 +53,14 @@ class smtp_client {
   // EHLO, falling back to HELO when EHLO is refused; sets capabilities().
   net::awaitable<response> hello(const std::string& name);
   // TLS on the connection as it is (implicit TLS) or after STARTTLS.
-  net::awaitable<std::string> handshake(net::ssl::context& ctx, const std::string& sni, bool verify_name);
-  net::awaitable<response> starttls(net::ssl::context& ctx, const std::string& sni, bool verify_name);
+  net::awaitable<std::string> handshake(net::ssl::context& ctx, const std::string& sni, bool verify_name,
+                                        SSL_SESSION* resume = nullptr);
+  net::awaitable<response> starttls(net::ssl::context& ctx, const std::string& sni, bool verify_name,
+                                    SSL_SESSION* resume = nullptr);
+  // STARTTLS with `extra` sent in the same packet (the CVE-2011-0411 probe);
+  // the reply is STARTTLS's.
+  net::awaitable<response> starttls_with(std::string_view extra, net::ssl::context& ctx, const std::string& sni,
+                                         bool verify_name);
   // AUTH PLAIN when offered, else LOGIN.
   net::awaitable<response> auth(const std::string& user, const std::string& password);
   net::awaitable<void> quit();

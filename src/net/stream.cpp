@@ -56,9 +56,12 @@ awaitable<error_code> stream::accept_tls(ssl::context& ctx, duration timeout) {
 }
 
 awaitable<error_code> stream::connect_tls(ssl::context& ctx, const std::string& sni, bool verify_name,
-                                          duration timeout) {
+                                          duration timeout, SSL_SESSION* resume) {
   tls_ = std::make_unique<ssl::stream<tcp::socket&>>(sock_, ctx);
-  if (!sni.empty()) SSL_set_tlsext_host_name(tls_->native_handle(), sni.c_str());
+  error_code not_ip;
+  asio::ip::make_address(sni, not_ip);
+  if (!sni.empty() && not_ip) SSL_set_tlsext_host_name(tls_->native_handle(), sni.c_str());  // SNI never carries an IP
+  if (resume) SSL_set_session(tls_->native_handle(), resume);
   if (verify_name) tls_->set_verify_callback(ssl::host_name_verification(sni));
   auto [ec] = co_await with_deadline(timeout, [&]() -> awaitable<std::tuple<error_code>> {
     co_return co_await tls_->async_handshake(ssl::stream_base::client, as_tuple_awaitable);

@@ -27,7 +27,9 @@ class stream {
   // Server side. ctx must outlive the stream (keep the server_tls alive).
   awaitable<error_code> accept_tls(ssl::context& ctx, duration timeout);
   // Client side: SNI and, when verify_name is set, host-name verification.
-  awaitable<error_code> connect_tls(ssl::context& ctx, const std::string& sni, bool verify_name, duration timeout);
+  // `resume`: a session from an earlier connection to try to resume.
+  awaitable<error_code> connect_tls(ssl::context& ctx, const std::string& sni, bool verify_name, duration timeout,
+                                    SSL_SESSION* resume = nullptr);
 
   awaitable<std::pair<error_code, std::size_t>> read_some(char* buf, std::size_t n, duration timeout);
   awaitable<error_code> write(std::string_view data, duration timeout);
