@@ -77,6 +77,14 @@ awaitable<std::pair<error_code, std::size_t>> stream::read_some(char* buf, std::
   co_return std::pair{ec, got};
 }
 
+awaitable<error_code> stream::wait_readable(duration timeout) {
+  if (tls_) co_return error_code{};  // Asio may hold TLS bytes the socket no longer shows: read instead
+  auto [ec] = co_await with_deadline(timeout, [&]() -> awaitable<std::tuple<error_code>> {
+    co_return co_await sock_.async_wait(tcp::socket::wait_read, as_tuple_awaitable);
+  });
+  co_return ec;
+}
+
 awaitable<error_code> stream::write(std::string_view data, duration timeout) {
   auto [ec, n] = co_await with_deadline(timeout, [&]() -> awaitable<std::tuple<error_code, std::size_t>> {
     if (tls_) co_return co_await asio::async_write(*tls_, asio::buffer(data), as_tuple_awaitable);

@@ -32,6 +32,10 @@ class stream {
                                     SSL_SESSION* resume = nullptr);
 
   awaitable<std::pair<error_code, std::size_t>> read_some(char* buf, std::size_t n, duration timeout);
+  // Until the socket is readable, so an idle connection holds no read buffer
+  // (and no TLS state before the ClientHello). Returns at once under TLS,
+  // where Asio may hold received bytes the socket no longer shows.
+  awaitable<error_code> wait_readable(duration timeout);
   awaitable<error_code> write(std::string_view data, duration timeout);
   // Exactly n octets from the socket, before any TLS (the PROXY header).
   awaitable<std::pair<error_code, std::string>> read_exactly(std::size_t n, duration timeout);

@@ -169,8 +169,20 @@ net::awaitable<bool> session::flush() {
 
 net::awaitable<session::read_result> session::read_more(std::chrono::seconds timeout, bool command_phase) {
   if (command_phase && stop_requested_) co_return read_result::stopped;
-  char* p = in_.prepare(read_chunk);
   waiting_for_command_ = command_phase;
+  if (in_.empty() && !stream_.tls_active()) {
+    // Idle: hold no read buffer until the client sends something. (Not under
+    // TLS: Asio's TLS stream may hold received bytes the socket no longer shows.)
+    in_.release();
+    auto wait_ec = co_await stream_.wait_readable(timeout);
+    if (wait_ec) {
+      waiting_for_command_ = false;
+      if (wait_ec == net::timeout_error()) co_return read_result::timeout;
+      if (stop_requested_ && wait_ec == net::asio::error::operation_aborted) co_return read_result::stopped;
+      co_return read_result::closed;
+    }
+  }
+  char* p = in_.prepare(read_chunk);
   auto [ec, n] = co_await stream_.read_some(p, read_chunk, timeout);
   waiting_for_command_ = false;
   in_.commit(ec ? 0 : n);
@@ -182,7 +194,10 @@ net::awaitable<session::read_result> session::read_more(std::chrono::seconds tim
 
 net::awaitable<bool> session::start_tls() {
   static auto& failures = base::metrics().get_counter("smtpsd_tls_handshake_failures_total", "Failed TLS handshakes");
-  auto ec = co_await stream_.accept_tls(tls_->context(), std::chrono::seconds(settings_->limit.command_timeout_s));
+  const auto timeout = std::chrono::seconds(settings_->limit.command_timeout_s);
+  // No TLS state (some 50 KiB) until the ClientHello arrives.
+  auto ec = co_await stream_.wait_readable(timeout);
+  if (!ec) ec = co_await stream_.accept_tls(tls_->context(), timeout);
   if (ec) {
     failures.inc();
     log()->info("session={} TLS handshake failed: {}", id_, ec.message());

@@ -55,6 +55,13 @@ void line_buffer::commit(std::size_t n) { data_.resize(committed_ + n); }
 
 void line_buffer::consume(std::size_t n) { pos_ += std::min(n, data_.size() - pos_); }
 
+void line_buffer::release() {
+  if (pos_ < data_.size()) return;
+  std::string().swap(data_);
+  pos_ = 0;
+  committed_ = 0;
+}
+
 void line_buffer::clear() {
   data_.clear();
   pos_ = 0;

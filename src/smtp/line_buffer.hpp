@@ -27,6 +27,7 @@ class line_buffer {
   std::string_view pending() const { return std::string_view(data_).substr(pos_); }
   void consume(std::size_t n);
   void clear();  // drops everything buffered (STARTTLS)
+  void release();  // frees the storage when nothing is buffered (an idle session)
   bool empty() const { return pos_ == data_.size(); }
 
  private:

@@ -1,0 +1,109 @@
+"""Crash safety (issue 6): a 250 means the message survives kill -9, and a
+message that got no 250 is never delivered half-written."""
+import email
+import random
+import smtplib
+import threading
+import time
+
+from conftest import PASSWORD, wait_for
+from test_delivery import queue, route_all
+
+FROM = "alice@example.com"
+
+
+def client(srv, stop, accepted, idx):
+    n = 0
+    while not stop.is_set():
+        try:
+            with srv.smtp_ssl() as s:
+                s.login("alice", PASSWORD)
+                while not stop.is_set():
+                    n += 1
+                    mid = f"<c{idx}-{n}@crash.test>"
+                    body = (f"From: {FROM}\r\nTo: x@example.org\r\nMessage-ID: {mid}\r\nSubject: {n}\r\n\r\n"
+                            + ("line of text %d\r\n" % n) * 200 + "END-OF-MESSAGE\r\n")
+                    s.mail(FROM)
+                    s.rcpt(f"u{idx}@example.org")
+                    code, resp = s.data(body)
+                    if code == 250:
+                        accepted.append((mid, resp.decode().rsplit(" ", 1)[-1]))
+        except (OSError, smtplib.SMTPException):
+            time.sleep(0.01)  # the server is down: try again
+
+
+def test_kill_9_at_random_moments_loses_nothing_accepted(server_factory, sink_factory):
+    sink = sink_factory()
+    srv = server_factory(delivery=route_all(sink), limits="default_max_send_rate = 100000\n")
+    accepted = []
+    rng = random.Random(7)
+    for round_ in range(10):
+        stop = threading.Event()
+        threads = [threading.Thread(target=client, args=(srv, stop, accepted, i + 10 * round_)) for i in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(rng.uniform(0.2, 0.8))
+        srv.kill()  # SIGKILL, mid-transaction for some clients
+        stop.set()
+        for t in threads:
+            t.join(30)
+        srv.start()
+    assert len(accepted) > 20, "the clients got messages through between the kills"
+    wait_for(lambda: queue(srv) == [], 60, interval=0.2, what="the queue to drain")
+
+    got = {}
+    for m in sink.received():
+        msg = email.message_from_bytes(m["data"])
+        mid = msg["Message-ID"]
+        assert m["data"].endswith(b"END-OF-MESSAGE\r\n"), "never half a message"
+        got[mid] = got.get(mid, 0) + 1
+    for mid, qid in accepted:
+        assert mid in got, f"{mid} (queue id {qid}) got a 250 and was lost"
+    # A 250 not yet delivered may be delivered again only if the kill hit its
+    # delivery; such repeats are rare and bounded by the deliveries in flight.
+    repeats = sum(n - 1 for n in got.values())
+    assert repeats <= 10 * 100, repeats
+
+
+def test_a_full_disk_gives_452_and_keeps_what_was_accepted(server_factory, tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import pytest
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    srv = server_factory(start=False, limits="default_max_send_rate = 100000\n")
+    small = tmp_path / "small"
+    small.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(small)]).returncode != 0:
+        pytest.skip("cannot mount tmpfs here")
+    try:
+        shutil.copytree(srv.root / "data", small / "data")
+        shutil.rmtree(srv.root / "data")
+        (srv.root / "data").symlink_to(small / "data")
+        srv.start()
+        accepted, refused = [], None
+        body = f"From: {FROM}\r\nSubject: fill\r\n\r\n" + ("x" * 998 + "\r\n") * 100
+        with srv.smtp_ssl() as s:
+            s.login("alice", PASSWORD)
+            for i in range(100):
+                s.mail(FROM)
+                code, resp = s.rcpt("bob@example.org")
+                if code != 250:
+                    refused = (code, resp)
+                    break
+                code, resp = s.data(body)
+                if code == 250:
+                    accepted.append(resp.decode().rsplit(" ", 1)[-1])
+                else:
+                    refused = (code, resp)
+                    break
+        assert refused is not None, "the disk never filled"
+        assert refused[0] == 452 and refused[1].startswith(b"4.3.1"), refused
+        ids = {m["id"] for m in srv.cli_json("queue", "list")}
+        assert set(accepted) <= ids, "nothing accepted is lost"
+        assert srv.proc.poll() is None
+        assert srv.stop() == 0
+    finally:
+        srv.kill()
+        subprocess.run(["umount", "-l", str(small)])
