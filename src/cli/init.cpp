@@ -1,3 +1,5 @@
+#include <unistd.h>
+
 #include <sys/stat.h>
 
 #include <fmt/format.h>
@@ -29,7 +31,7 @@ void add_init(CLI::App& app, context& ctx) {
     net::write_self_signed(*hostname, cert, key);
     {
       std::ofstream out(conf);
-      out << config::default_text(*hostname);
+      out << config::default_text(*hostname, ::geteuid() == 0);
       if (!out) throw failure("cannot write " + conf.string());
     }
     auto c = config::load(conf);

@@ -153,13 +153,14 @@ config parse(std::string_view text, const std::filesystem::path& file) {
   const auto dir = std::filesystem::absolute(file).parent_path();
   config c;
   c.file = std::filesystem::absolute(file);
-  r.check_keys(root, "", {"hostname", "data_dir", "user", "threads", "tls", "listeners", "limits", "auth", "delivery",
+  r.check_keys(root, "", {"hostname", "data_dir", "user", "allow_root", "threads", "tls", "listeners", "limits", "auth", "delivery",
                           "storage", "admin", "events", "log"});
   c.hostname = r.str(root, "", "hostname", "localhost");
   if (c.hostname.empty() || c.hostname.size() > 253 || c.hostname.find_first_of(" \t\r\n;()[]") != std::string::npos)
     r.fail(root.get("hostname"), "hostname", "must be a host name such as mail.example.com");
   c.data_dir = resolve(dir, r.str(root, "", "data_dir", "data"));
   c.user = r.str(root, "", "user", "");
+  c.allow_root = r.boolean(root, "", "allow_root", false);
   c.threads = static_cast<unsigned>(r.integer(root, "", "threads", 0, 0, 256));
 
   if (auto* t = r.table(root, "", "tls")) {

@@ -96,6 +96,7 @@ struct config {
   std::string hostname = "localhost";
   std::filesystem::path data_dir;
   std::string user;
+  bool allow_root = false;  // serve client traffic as root (when user is empty)
   unsigned threads = 0;  // I/O threads; 0 = one per core
   tls_settings tls;
   std::vector<listener> listeners;
@@ -116,6 +117,7 @@ config parse(std::string_view text, const std::filesystem::path& file);
 std::filesystem::path locate(const std::optional<std::string>& explicit_path);
 
 // The commented configuration `smtpsd init` writes.
-std::string default_text(std::string_view hostname);
+// as_root: init ran as root, so the file says allow_root = true explicitly.
+std::string default_text(std::string_view hostname, bool as_root = false);
 
 }  // namespace smtpsd::config

@@ -4,14 +4,17 @@
 
 namespace smtpsd::config {
 
-std::string default_text(std::string_view hostname) {
+std::string default_text(std::string_view hostname, bool as_root) {
+  const char* root_line = as_root
+      ? "allow_root = true                    # written because init ran as root: set user instead\n"
+      : "# allow_root = false                # serve client traffic as root when user is empty\n";
   return fmt::format(R"(# smtpsd configuration; see docs/configuration.md for every key.
 # Relative paths are relative to this file's folder.
 
 hostname = "{0}"                     # banner, EHLO name, Message-ID domain
 data_dir = "data"                    # store, spool, events
 user = ""                            # started as root: bind the listeners, then run as this user
-# threads = 0                        # I/O threads; 0 = one per core
+{1}# threads = 0                        # I/O threads; 0 = one per core
 
 [tls]
 certificates = [ {{ cert = "tls/cert.pem", key = "tls/key.pem" }} ]   # several: chosen by SNI and key type
@@ -87,7 +90,7 @@ webhook = ""                         # URL that receives each event as JSON (POS
 level = "info"                       # trace, debug, info, warn, error
 format = "json"                      # "json" (one object per line) or "text"
 )",
-                     hostname);
+                     hostname, root_line);
 }
 
 }  // namespace smtpsd::config

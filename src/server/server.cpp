@@ -1,6 +1,12 @@
 #include "server/server.hpp"
 
+#include <grp.h>
+#include <pwd.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
@@ -114,6 +120,7 @@ class server {
   int run() {
     sweep_orphans();
     bind_all();
+    drop_privileges();
     if (cfg_.delivery.enabled) {
       queue::manager_settings ms;
       ms.hostname = cfg_.hostname;
@@ -178,6 +185,28 @@ class server {
   void sweep_orphans() {
     if (auto n = submission::remove_unqueued_bodies(stores_))
       log()->info("removed {} spool entries that were never queued", n);
+  }
+
+  // Started as root: the listeners are bound; run as `user` before any client
+  // byte is read, or refuse unless allow_root says otherwise.
+  void drop_privileges() {
+    if (::geteuid() != 0) {
+      if (!cfg_.user.empty()) log()->warn("user = \"{}\" ignored: not started as root", cfg_.user);
+      return;
+    }
+    if (cfg_.user.empty()) {
+      if (!cfg_.allow_root)
+        throw std::runtime_error(cfg_.file.string() +
+                                 ": refusing to serve client traffic as root; set user = \"…\" (or allow_root = true)");
+      log()->warn("serving as root (allow_root = true)");
+      return;
+    }
+    const passwd* pw = ::getpwnam(cfg_.user.c_str());
+    if (!pw) throw std::runtime_error(cfg_.file.string() + ": user \"" + cfg_.user + "\" does not exist");
+    if (::initgroups(pw->pw_name, pw->pw_gid) != 0 || ::setgid(pw->pw_gid) != 0 || ::setuid(pw->pw_uid) != 0)
+      throw std::runtime_error("cannot switch to user " + cfg_.user + ": " + std::strerror(errno));
+    if (::setuid(0) == 0) throw std::runtime_error("dropped privileges could be regained; refusing to go on");
+    log()->info("running as user {} (uid {}, gid {})", cfg_.user, pw->pw_uid, pw->pw_gid);
   }
 
   void bind_all() {

@@ -214,6 +214,8 @@ class RawClient:
 def config_text(extra="", limits="", listeners=None, auth="", delivery="enabled = false\n"):
     listeners = listeners or [("127.0.0.1:0", "implicit-tls"), ("127.0.0.1:0", "starttls")]
     text = 'hostname = "mail.test"\ndata_dir = "data"\n'
+    if os.geteuid() == 0:
+        text += "allow_root = true\n"  # the refusal itself is tested in test_privileges.py
     text += '[tls]\ncertificates = [ { cert = "tls/cert.pem", key = "tls/key.pem" } ]\n'
     for addr, mode, *rest in listeners:
         text += f'[[listeners]]\naddress = "{addr}"\nmode = "{mode}"\n'
