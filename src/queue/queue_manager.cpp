@@ -119,6 +119,7 @@ queue_manager::~queue_manager() {
     // next start repeats them. Leave their state behind rather than free it
     // under them.
     (void)transport_.release();
+    for (auto& t : retired_) (void)t.release();
     (void)wake_timer_.release();
     (void)io_.release();
   }
@@ -148,6 +149,14 @@ void queue_manager::stop(std::chrono::seconds drain) {
 }
 
 void queue_manager::wake() { poke(); }
+
+void queue_manager::update_transport(delivery::transport_settings ts) {
+  net::asio::post(*io_, [this, ts = std::move(ts)]() mutable {
+    // Deliveries in flight hold the old transport; it goes when they are done.
+    retired_.push_back(std::move(transport_));
+    transport_ = std::make_unique<delivery::transport>(pool_, std::move(ts));
+  });
+}
 
 void queue_manager::poke() {
   net::asio::post(*io_, [this] { wake_timer_->cancel(); });
@@ -192,6 +201,7 @@ net::awaitable<void> queue_manager::run() {
       } catch (const std::exception&) {
       }
       transport_->reap(false);
+      for (auto& t : retired_) t->reap(true);
     }
     if (claimed > 0 && active_ < settings_.window) continue;  // more may be due
     wake_timer_->expires_after(std::chrono::seconds(1));
@@ -201,6 +211,7 @@ net::awaitable<void> queue_manager::run() {
   // Draining: deliveries waiting for a connection give up, those in a
   // transaction finish; record everything, close connections.
   transport_->shutdown();
+  for (auto& t : retired_) t->shutdown();
   net::asio::steady_timer t(*io_);
   while (active_ > 0 && std::chrono::steady_clock::now() < drain_deadline_) {
     t.expires_after(std::chrono::milliseconds(20));
@@ -213,6 +224,7 @@ net::awaitable<void> queue_manager::run() {
   }
   if (active_ > 0) log()->warn("stopping with {} deliveries unfinished; they are repeated at the next start", active_);
   transport_->reap(true);
+  for (auto& t : retired_) t->reap(true);
   io_->stop();
 }
 

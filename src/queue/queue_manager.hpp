@@ -47,6 +47,9 @@ class queue_manager {
   void stop(std::chrono::seconds drain);
   // New mail was queued: look now instead of at the next tick.
   void wake();
+  // Routes, smarthost, resolvers and limits from a reloaded configuration;
+  // deliveries in progress finish with the old ones.
+  void update_transport(delivery::transport_settings ts);
 
  private:
   struct finished_attempt;
@@ -66,6 +69,7 @@ class queue_manager {
   std::unique_ptr<net::asio::io_context> io_;
   std::atomic<std::size_t> queue_size_{0};
   std::unique_ptr<delivery::transport> transport_;
+  std::vector<std::unique_ptr<delivery::transport>> retired_;  // after reloads, until the process ends
   std::unique_ptr<net::asio::steady_timer> wake_timer_;
   std::vector<std::unique_ptr<finished_attempt>> records_;
   bool flushing_ = false;

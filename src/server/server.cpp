@@ -237,7 +237,7 @@ class server {
         continue;
       }
       connections.inc();
-      auto s = std::make_shared<session>(std::move(sock), tls_.get(), settings_[li],
+      auto s = std::make_shared<session>(std::move(sock), tls_.get(), settings_for(li),
                                          services{&pool_, &auth_, &policy_, &connections_, &submit_, events_.get()});
       t.sessions.insert(s);
       ++active_;
@@ -255,13 +255,54 @@ class server {
     }
   }
 
+  // SIGHUP: certificates and the settings that can change live (limits,
+  // access lists, AUTH throttling, routes). Anything that does not load is
+  // refused with the reason and the old configuration stays in force; open
+  // sessions keep what they started with.
   void reload() {
+    std::shared_ptr<config::config> next;
+    std::shared_ptr<net::server_tls> tls;
     try {
-      tls_.set(net::server_tls::load(tls_options(cfg_)));
-      log()->info("SIGHUP: certificates reloaded");
+      next = std::make_shared<config::config>(config::load(cfg_.file));
+      tls = net::server_tls::load(tls_options(*next));
     } catch (const std::exception& e) {
-      log()->error("SIGHUP: reload refused, the old certificates stay in force: {}", e.what());
+      log()->error("SIGHUP: reload refused, the old configuration stays in force: {}", e.what());
+      return;
     }
+    const auto& now = current();
+    if (next->listeners.size() != now.listeners.size())
+      log()->warn("SIGHUP: listeners were added or removed; that needs a restart");
+    for (std::size_t i = 0; i < next->listeners.size() && i < now.listeners.size(); ++i)
+      if (next->listeners[i].address.to_string() != now.listeners[i].address.to_string() ||
+          next->listeners[i].mode != now.listeners[i].mode)
+        log()->warn("SIGHUP: listener {} changed address or mode; that needs a restart", now.listeners[i].name());
+    tls_.set(tls);
+    {
+      std::lock_guard l(settings_mu_);
+      for (std::size_t i = 0; i < settings_.size() && i < next->listeners.size(); ++i) {
+        auto listener = next->listeners[i];
+        listener.address = now.listeners[i].address;  // the bound socket stays
+        listener.mode = now.listeners[i].mode;
+        settings_[i] = std::make_shared<session_settings>(session_settings{next->hostname, next->limit, listener});
+      }
+      current_ = next;
+    }
+    policy_.set_defaults(policy::policy_defaults{next->limit.default_max_send_rate, next->limit.default_max_24h,
+                                                 next->limit.max_message_bytes});
+    connections_.set_limits(next->limit.max_connections, next->limit.max_connections_per_ip);
+    throttle_.set_limits(next->auth.failures_before_throttle, std::chrono::seconds(next->auth.failure_window_s));
+    if (queue_) queue_->update_transport(transport_settings(*next));
+    log()->info("SIGHUP: reloaded certificates, limits, access lists, AUTH throttling and routes");
+  }
+
+  const config::config& current() {
+    std::lock_guard l(settings_mu_);
+    return current_ ? *current_ : cfg_;
+  }
+
+  std::shared_ptr<const session_settings> settings_for(std::size_t li) {
+    std::lock_guard l(settings_mu_);
+    return settings_[li];
   }
 
   void begin_drain() {
@@ -303,7 +344,9 @@ class server {
   net::server_tls_holder tls_;
   std::vector<std::unique_ptr<io_thread>> threads_;
   std::unique_ptr<admin::http_server> admin_;
+  std::mutex settings_mu_;
   std::vector<std::shared_ptr<const session_settings>> settings_;
+  std::shared_ptr<config::config> current_;  // after a reload
   std::atomic<bool> draining_{false};
   std::atomic<int> active_{0};
   std::chrono::steady_clock::time_point drain_deadline_;
