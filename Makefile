@@ -4,7 +4,7 @@ SHELL := /bin/bash
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
 JOBS ?= $(shell nproc)
 
-.PHONY: run test release deps test-deps build-test fuzz fuzz-smoke bench audit clean
+.PHONY: run test test-asan release deps test-deps build-test build-asan fuzz fuzz-build fuzz-smoke bench bench-build audit clean
 
 deps:
 	@scripts/install-deps.sh build
@@ -26,8 +26,21 @@ build-test: test-deps
 	  -DCMAKE_BUILD_TYPE=Debug -DSMTPSD_WERROR=ON >/dev/null
 	@cmake --build build/debug -j $(JOBS)
 
+build-asan: test-deps
+	@cmake -S . -B build/asan -G "$(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo 'Unix Makefiles')" \
+	  -DCMAKE_BUILD_TYPE=Debug -DSMTPSD_WERROR=ON -DSMTPSD_SANITIZE=ON >/dev/null
+	@cmake --build build/asan -j $(JOBS)
+
+# Every test on the debug build, again under AddressSanitizer and
+# UndefinedBehaviorSanitizer, then a short run of every fuzz target.
 test: build-test
 	ctest --test-dir build/debug --output-on-failure -j $(JOBS)
+	@$(MAKE) --no-print-directory test-asan
+	@$(MAKE) --no-print-directory fuzz-smoke
+
+test-asan: build-asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir build/asan --output-on-failure -j $(JOBS)
 
 clean:
 	rm -rf build
@@ -40,7 +53,7 @@ fuzz-build: test-deps
 	@cmake --build build/fuzz -j $(JOBS)
 
 fuzz: fuzz-build
-	@set -e; for corpus in fuzz/corpus/*/; do t=$$(basename $$corpus); \
+	@set -eo pipefail; for corpus in fuzz/corpus/*/; do t=$$(basename $$corpus); \
 	  mkdir -p build/fuzz/work/$$t build/fuzz/artifacts; \
 	  echo "== fuzz_$$t for $(FUZZ_SECONDS)s"; \
 	  build/fuzz/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
@@ -49,7 +62,7 @@ fuzz: fuzz-build
 	done
 
 fuzz-smoke:
-	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=5
 
 # Benchmarks: a Release build of the server and the load generator.
 bench-build: release
@@ -62,3 +75,8 @@ bench: bench-build
 	bench/policy_share.sh
 	bench/delivery.sh 10000 4096
 	build/bench/bench/smtpsd-dkim-bench
+
+# TLS audit with testssl.sh (not part of make test: it takes minutes).
+audit: release
+	@scripts/install-deps.sh audit
+	scripts/audit.sh

@@ -109,8 +109,10 @@ std::string compose(const compose_input& in) {
   out += "Content-Type: multipart/mixed; boundary=\"" + in.boundary + "\"\r\n\r\n";
   out += "This is a multi-part message in MIME format.\r\n";
   out += "--" + in.boundary + "\r\n";
-  for (auto& f : *parse_header_section(inner))
-    if (!base::iequals(f.name, "MIME-Version")) out += std::string(f.raw);
+  const auto inner_fields = parse_header_section(inner);  // (a named optional: the fields point into it)
+  if (inner_fields)
+    for (auto& f : *inner_fields)
+      if (!base::iequals(f.name, "MIME-Version")) out += std::string(f.raw);
   out += "\r\n" + body;
   if (!body.empty() && !body.ends_with("\r\n")) out += "\r\n";
   for (auto& a : in.attachments) {

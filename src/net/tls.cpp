@@ -1,5 +1,10 @@
 #include "net/tls.hpp"
 
+#include <openssl/core_names.h>
+#include <openssl/rand.h>
+
+#include "net/ticket_keys.hpp"
+
 #include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -63,6 +68,34 @@ bool name_matches(const std::string& pattern, const std::string& host) {
   return false;
 }
 
+// Session tickets under the process's rotating in-memory keys (RFC 5077 layout:
+// key name, IV, AES-256-CBC, HMAC-SHA256, as OpenSSL's callback expects).
+int ticket_callback(SSL*, unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac,
+                    int encrypt) {
+  auto& keys = ticket_keys::process();
+  ticket_keys::key k;
+  int result = 1;
+  if (encrypt) {
+    k = keys.current();
+    std::copy(k.name.begin(), k.name.end(), name);
+    if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1) return -1;
+    if (EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, k.aes.data(), iv) != 1) return -1;
+  } else {
+    auto found = keys.find(name);
+    if (!found) return 0;  // unknown or expired: a full handshake
+    k = found->first;
+    result = found->second ? 2 : 1;  // 2: accept, and issue a ticket under the current key
+    if (EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, k.aes.data(), iv) != 1) return -1;
+  }
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, k.hmac.data(), k.hmac.size()),
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA256"), 0),
+      OSSL_PARAM_construct_end(),
+  };
+  if (EVP_MAC_CTX_set_params(mac, params) != 1) return -1;
+  return result;
+}
+
 void apply_server_policy(SSL_CTX* ctx, const std::string& min_version) {
   SSL_CTX_set_min_proto_version(ctx, min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
@@ -71,6 +104,7 @@ void apply_server_policy(SSL_CTX* ctx, const std::string& min_version) {
   if (SSL_CTX_set1_groups_list(ctx, groups) != 1) throw std::runtime_error("tls: groups: " + openssl_error());
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
   SSL_CTX_set_session_id_context(ctx, reinterpret_cast<const unsigned char*>("smtpsd"), 6);
+  SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_callback);
 }
 
 }  // namespace
