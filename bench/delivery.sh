@@ -13,26 +13,9 @@ for b in "$BIN" "$LOADGEN" "$SINK"; do [ -x "$b" ] || { echo "missing $b: make b
 spid= kpid=
 work=$(mktemp -d /tmp/smtpsd-dbench-XXXXXX)
 trap '[ -n "$spid" ] && kill $spid 2>/dev/null || true; [ -n "$kpid" ] && kill $kpid 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
-"$BIN" init "$work" >/dev/null
-python3 - "$work/smtpsd.toml" <<'PY'
-import re, sys
-p = sys.argv[1]
-t = open(p).read().replace('"0.0.0.0:465"', '"127.0.0.1:0"', 1)
-t = re.sub(r'\[\[listeners\]\]\naddress = "0\.0\.0\.0:\d+"\nmode = "[a-z-]+"\n', '', t)
-t = t.replace('enabled = true', 'enabled = false')
-t = t.replace('default_max_send_rate = 14', 'default_max_send_rate = 1000000').replace('default_max_24h = 50000', 'default_max_24h = 1000000000')
-open(p, 'w').write(t)
-PY
-"$BIN" -c "$work/smtpsd.toml" account add bench >/dev/null
-"$BIN" -c "$work/smtpsd.toml" identity add bench example.com >/dev/null
-echo "benchpass" | "$BIN" -c "$work/smtpsd.toml" credential add bench --username bench --password-stdin >/dev/null
-start_server() {
-  : >"$work/log"
-  "$BIN" serve -c "$work/smtpsd.toml" 2>"$work/log" & spid=$!
-  for _ in $(seq 200); do grep -q '"ready' "$work/log" 2>/dev/null && break; sleep 0.05; done
-}
-start_server
-port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$work/log" | head -1 | cut -d: -f2)
+. bench/lib.sh
+bench_setup "$work" "$BIN"
+bench_start "$work" "$BIN"
 echo "== queueing $MESSAGES messages of $SIZE octets (delivery off)"
 "$LOADGEN" --server 127.0.0.1:$port --username bench --password benchpass --clients 32 --messages "$MESSAGES" --size "$SIZE" >/dev/null
 kill -TERM $spid; wait $spid || true; spid=
@@ -48,8 +31,7 @@ t = t.replace('enabled = false', f'enabled = true\nconcurrency = {conc}\nper_des
 open(p, 'w').write(t)
 PY
 echo "== delivering to smtpsd-sink (concurrency $CONCURRENCY, 20 connections)"
-cpu() { awk '{print $14 + $15}' /proc/$spid/stat; }  # utime + stime, in clock ticks
-start_server
+bench_start "$work" "$BIN"
 c0=$(cpu)
 wait $kpid; kpid=
 c1=$(cpu)

@@ -42,6 +42,14 @@ outcome local(outcome_kind k, std::string status, std::string text, std::string 
   return o;
 }
 
+// Our spool failed mid-message: drop the connection so the remote never
+// takes half a message; the recipients are deferred.
+response abandon(smtp_client& c, const job& j, const std::string& why) {
+  log()->error("queue_id={} cannot read the message body: {}", j.queue_id, why);
+  c.stream().close_now();
+  return response{smtp::make_reply(451, "4.3.0", "local error reading the message: " + why), true};
+}
+
 // RSET after a failed transaction; true when the connection can be reused.
 net::awaitable<bool> reset(smtp_client& c) {
   if (c.broken()) co_return false;
@@ -389,10 +397,7 @@ net::awaitable<std::vector<outcome>> transport::transaction(smtp_client& c, cons
       read_error = e.what();
     }
     if (!read_error.empty()) {
-      // Our spool failed mid-message: the remote must not take half a message.
-      log()->error("queue_id={} cannot read the message body: {}", j.queue_id, read_error);
-      c.stream().close_now();
-      settle(response{smtp::make_reply(451, "4.3.0", "local error reading the message: " + read_error), true});
+      settle(abandon(c, j, read_error));
       co_return out;
     }
     wire.clear();
@@ -438,9 +443,7 @@ net::awaitable<std::vector<outcome>> transport::transaction(smtp_client& c, cons
     read_error = e.what();
   }
   if (!read_error.empty()) {
-    log()->error("queue_id={} cannot read the message body: {}", j.queue_id, read_error);
-    c.stream().close_now();
-    settle(response{smtp::make_reply(451, "4.3.0", "local error reading the message: " + read_error), true});
+    settle(abandon(c, j, read_error));
     co_return out;
   }
   settle(final);

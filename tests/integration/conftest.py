@@ -261,6 +261,18 @@ def server(server_factory):
     return server_factory()
 
 
+def raw_in_data(srv, rcpt="bob@example.org"):
+    """A raw client logged in on the implicit-TLS port, inside DATA."""
+    c = srv.raw()
+    c.line()
+    c.login("alice", PASSWORD)
+    c.cmd("MAIL FROM:<alice@example.com>")
+    c.cmd(f"RCPT TO:<{rcpt}>")
+    reply = c.cmd("DATA")
+    assert reply[0].startswith("354"), reply
+    return c
+
+
 def metrics(srv):
     """The server's /metrics as {name{labels}: value}."""
     import urllib.request

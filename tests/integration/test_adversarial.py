@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import PASSWORD, metrics, wait_for
+from conftest import PASSWORD, raw_in_data, metrics, wait_for
 
 FROM = "alice@example.com"
 
@@ -33,12 +33,7 @@ def normal_client_works(srv, within=5.0):
 
 
 def test_nul_before_the_dot_is_content_not_an_end(server):
-    c = server.raw()
-    c.line()
-    c.login("alice", PASSWORD)
-    c.cmd("MAIL FROM:<alice@example.com>")
-    c.cmd("RCPT TO:<bob@example.org>")
-    assert c.cmd("DATA")[0].startswith("354")
+    c = raw_in_data(server)
     c.send(b"From: alice@example.com\r\nSubject: nul\r\n\r\nfirst\r\n\x00.\r\nRSET\r\nMAIL FROM:<alice@example.com>\r\n"
            b"RCPT TO:<victim@example.org>\r\nDATA\r\nsmuggled\r\n.\r\n")
     reply = c.reply()
@@ -122,12 +117,7 @@ def test_slow_garbage_and_abandoned_handshakes_do_not_stall_others(server_factor
 
 def test_a_41_mb_message_is_refused_with_bounded_memory(server):
     before = rss_kib(server)
-    c = server.raw()
-    c.line()
-    c.login("alice", PASSWORD)
-    c.cmd("MAIL FROM:<alice@example.com>")
-    c.cmd("RCPT TO:<bob@example.org>")
-    assert c.cmd("DATA")[0].startswith("354")
+    c = raw_in_data(server)
     line = b"x" * 998 + b"\r\n"
     c.send(b"From: alice@example.com\r\nSubject: big\r\n\r\n")
     chunk = line * 1024  # 1 MiB

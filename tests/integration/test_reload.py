@@ -6,7 +6,7 @@ import smtplib
 import socket
 import ssl
 
-from conftest import PASSWORD, run_cli, wait_for
+from conftest import PASSWORD, raw_in_data, run_cli, wait_for
 from test_delivery import route_all, submit
 
 FROM = "alice@example.com"
@@ -95,12 +95,7 @@ def test_sigterm_drains_data_and_says_421_to_idle_sessions(server):
     idle = server.raw()
     idle.line()
     idle.cmd("EHLO idle.test")
-    busy = server.raw()
-    busy.line()
-    busy.login("alice", PASSWORD)
-    busy.cmd("MAIL FROM:<alice@example.com>")
-    busy.cmd("RCPT TO:<bob@example.org>")
-    assert busy.cmd("DATA")[0].startswith("354")
+    busy = raw_in_data(server)
     busy.send(b"From: alice@example.com\r\nSubject: in flight\r\n\r\nfirst half\r\n")
     server.proc.send_signal(signal.SIGTERM)
     assert idle.reply()[0].startswith("421 4.3.2"), "idle sessions are told and closed"
