@@ -28,7 +28,7 @@ build-test: test-deps
 
 build-asan: test-deps
 	@cmake -S . -B build/asan -G "$(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo 'Unix Makefiles')" \
-	  -DCMAKE_BUILD_TYPE=Debug -DSMTPSD_WERROR=ON -DSMTPSD_SANITIZE=ON >/dev/null
+	  -DCMAKE_BUILD_TYPE=Debug -DSMTPSD_WERROR=ON -DSMTPSD_SANITIZE=ON -DSMTPSD_BENCH=OFF >/dev/null
 	@cmake --build build/asan -j $(JOBS)
 
 # Every test on the debug build, again under AddressSanitizer and

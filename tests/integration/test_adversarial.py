@@ -5,6 +5,7 @@ import random
 import smtplib
 import socket
 import ssl
+import subprocess
 import time
 
 import pytest
@@ -12,6 +13,12 @@ import pytest
 from conftest import PASSWORD, raw_in_data, metrics, wait_for
 
 FROM = "alice@example.com"
+
+
+def under_asan():
+    """ASan keeps freed memory in quarantine, so RSS says little there."""
+    from conftest import BIN
+    return "libasan" in subprocess.run(["ldd", BIN], capture_output=True, text=True).stdout
 
 
 def rss_kib(srv, field="VmRSS"):
@@ -130,5 +137,6 @@ def test_a_41_mb_message_is_refused_with_bounded_memory(server):
     c.close()
     after = rss_kib(server)
     print(f"RSS before a 41 MiB message: {before} KiB, after: {after} KiB")
-    assert after - before < 16 * 1024, "the message was streamed, not held"
+    if not under_asan():
+        assert after - before < 16 * 1024, "the message was streamed, not held"
     assert server.cli_json("queue", "list") == [] and server.spool_ids() == []
