@@ -4,7 +4,7 @@ SHELL := /bin/bash
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
 JOBS ?= $(shell nproc)
 
-.PHONY: run test test-asan release deps test-deps build-test build-asan fuzz fuzz-build fuzz-smoke bench bench-build audit clean
+.PHONY: run test test-asan release deps test-deps build-test build-asan fuzz fuzz-build fuzz-merge fuzz-smoke bench bench-build audit clean
 
 deps:
 	@scripts/install-deps.sh build
@@ -59,6 +59,17 @@ fuzz: fuzz-build
 	  build/fuzz/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	    -artifact_prefix=build/fuzz/artifacts/$$t- build/fuzz/work/$$t $$corpus 2>&1 | \
 	    grep -E 'stat::number_of_executed_units|stat::peak_rss|ERROR|SUMMARY|Done' ; \
+	done
+
+# Minimise the checked-in corpora: keep only inputs that add coverage, taking
+# in what `make fuzz` found in build/fuzz/work. Hand-written seeds (any name
+# that is not libFuzzer's SHA-1) are always kept.
+fuzz-merge: fuzz-build
+	@set -eo pipefail; for corpus in fuzz/corpus/*/; do t=$$(basename $$corpus); \
+	  rm -rf build/fuzz/merged/$$t; mkdir -p build/fuzz/merged/$$t build/fuzz/work/$$t; \
+	  build/fuzz/fuzz/fuzz_$$t -merge=1 build/fuzz/merged/$$t $$corpus build/fuzz/work/$$t 2>&1 | grep -E 'MERGE-OUTER: [0-9]+ new files'; \
+	  find $$corpus -type f ! -regex '.*/[0-9a-f]\{40\}' -exec cp {} build/fuzz/merged/$$t/ \; ; \
+	  rm -rf $$corpus; mv build/fuzz/merged/$$t $$corpus; \
 	done
 
 fuzz-smoke:

@@ -300,10 +300,20 @@ def sink_factory():
         s.close()
 
 
-def free_udp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_dns_port():
+    """A port free for both UDP and TCP on 127.0.0.1 right now (dnsmasq binds
+    both); another process may still take it before dnsmasq does, so the
+    caller retries."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            port = u.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                try:
+                    t.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+        return port
 
 
 class Dnsmasq:
@@ -311,17 +321,27 @@ class Dnsmasq:
     records a test gives it."""
 
     def __init__(self, tmp_path, records):
-        self.port = free_udp_port()
         self.log_path = tmp_path / "dnsmasq.log"
-        args = ["dnsmasq", "--keep-in-foreground", f"--port={self.port}", "--listen-address=127.0.0.1",
-                "--bind-interfaces", "--no-resolv", "--no-hosts", "--pid-file=", "--log-facility=-",
-                "--log-queries", "--conf-file=/dev/null"]
-        if os.geteuid() == 0:
-            args.append("--user=root")
-        self._log = open(self.log_path, "ab")
         records = records + ["--host-record=ready.smtpsd.test,127.0.0.1"]
-        self.proc = subprocess.Popen(args + records, stdout=self._log, stderr=self._log)
-        wait_for(self._answers, 10, what="dnsmasq to answer")
+        # Tests run in parallel and bind port 0 everywhere: the chosen port can
+        # be taken between the check and dnsmasq's bind. Retry with another.
+        for attempt in range(10):
+            self.port = free_dns_port()
+            args = ["dnsmasq", "--keep-in-foreground", f"--port={self.port}", "--listen-address=127.0.0.1",
+                    "--bind-interfaces", "--no-resolv", "--no-hosts", "--pid-file=", "--log-facility=-",
+                    "--log-queries", "--conf-file=/dev/null"]
+            if os.geteuid() == 0:
+                args.append("--user=root")
+            self._log = open(self.log_path, "wb")
+            self.proc = subprocess.Popen(args + records, stdout=self._log, stderr=self._log)
+            try:
+                wait_for(self._answers, 10, what="dnsmasq to answer")
+                return
+            except AssertionError:
+                if "Address already in use" not in self.log_path.read_text() or attempt == 9:
+                    raise
+                self.proc.wait(10)
+                self._log.close()
 
     def _answers(self):
         if self.proc.poll() is not None:

@@ -63,6 +63,13 @@ class Sink:
         self.port = self._server.sockets[0].getsockname()[1]
         self._ready.set()
         self._loop.run_forever()
+        # Sessions still open (smtpsd keeps connections for reuse) are
+        # cancelled and awaited, so the loop closes without pending tasks.
+        pending = asyncio.all_tasks(self._loop)
+        for task in pending:
+            task.cancel()
+        self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        self._loop.close()
 
     def received(self):
         with self._lock:

@@ -163,19 +163,32 @@ def test_probe_smtpsd_implicit_tls_and_starttls(server):
     assert code == 1 and any("not valid for 127.0.0.1" in w for w in r["warnings"]), "self-signed without the CA"
 
 
-def test_probe_warns_about_old_tls(server, tmp_path):
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
-    s = subprocess.Popen(["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert", server.cert,
-                          "-key", str(server.root / "tls" / "key.pem"), "-cipher", "ALL:@SECLEVEL=0",
-                          "-min_protocol", "TLSv1", "-quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        def listening():
+def start_old_tls_server(server):
+    """openssl s_server accepting TLS 1.0 on a free port. The port is chosen
+    before s_server binds it and a parallel test may take it first: then
+    s_server exits and we try another."""
+    for _ in range(10):
+        with socket.socket() as free:
+            free.bind(("127.0.0.1", 0))
+            port = free.getsockname()[1]
+        s = subprocess.Popen(["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert", server.cert,
+                              "-key", str(server.root / "tls" / "key.pem"), "-cipher", "ALL:@SECLEVEL=0",
+                              "-min_protocol", "TLSv1", "-quiet"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def listening_or_gone():
+            if s.poll() is not None:
+                return "gone"
             with socket.socket() as c:
-                return c.connect_ex(("127.0.0.1", port)) == 0
-        time.sleep(0.2)
-        wait_for(listening, 10, what="openssl s_server")
+                return "up" if c.connect_ex(("127.0.0.1", port)) == 0 and s.poll() is None else None
+        if wait_for(listening_or_gone, 10, what="openssl s_server") == "up":
+            return s, port
+    raise AssertionError("openssl s_server never got a free port")
+
+
+def test_probe_warns_about_old_tls(server, tmp_path):
+    s, port = start_old_tls_server(server)
+    try:
         code, r, err = probe(f"127.0.0.1:{port}", "--mode", "implicit-tls")
         assert code == 1
         assert any(w.startswith("TLSv1") and "accepted" in w for w in r["warnings"]), r["warnings"]
