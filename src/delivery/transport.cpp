@@ -5,6 +5,7 @@
 #include "base/log.hpp"
 #include "base/strings.hpp"
 #include "message/dsn.hpp"
+#include "smtp/address.hpp"
 #include "net/tls.hpp"
 
 namespace smtpsd::delivery {
@@ -95,11 +96,15 @@ transport::~transport() = default;
 
 transport::next_hop transport::route(const std::string& domain) const {
   if (s_.relay) return {"smarthost", false, s_.relay->address.host, s_.relay->address.port, true};
-  auto it = s_.routes.find(domain);
+  // DNS knows an internationalised domain by its A-labels (RFC 5890); a route
+  // may name either form.
+  const auto dns_name = smtp::ascii_domain(domain).value_or(base::to_lower(domain));
+  auto it = s_.routes.find(dns_name);
+  if (it == s_.routes.end()) it = s_.routes.find(base::to_lower(domain));
   if (it == s_.routes.end()) it = s_.routes.find("*");
   if (it != s_.routes.end())
     return {"route:" + it->second.to_string(), false, it->second.host, it->second.port, false};
-  return {"mx:" + domain, true, domain, s_.mx_port, false};
+  return {"mx:" + dns_name, true, dns_name, s_.mx_port, false};
 }
 
 net::awaitable<bool> transport::acquire(const std::string& key) {

@@ -1,7 +1,5 @@
 #include "policy/identity.hpp"
 
-#include <idn2.h>
-
 #include <cstdlib>
 
 #include "base/strings.hpp"
@@ -32,17 +30,7 @@ std::string unquote_local(std::string_view local) {
 
 }  // namespace
 
-std::optional<std::string> normalize_domain(std::string_view domain) {
-  if (!smtp::is_valid_domain(domain)) return std::nullopt;
-  if (domain.front() == '[') return base::to_lower(domain);
-  if (base::is_ascii(domain)) return base::to_lower(domain);
-  char* out = nullptr;
-  std::string in(domain);
-  if (idn2_to_ascii_8z(in.c_str(), &out, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT) != IDN2_OK) return std::nullopt;
-  std::string a = base::to_lower(out);
-  idn2_free(out);
-  return a;
-}
+std::optional<std::string> normalize_domain(std::string_view domain) { return smtp::ascii_domain(domain); }
 
 std::optional<std::string> normalize_address(std::string_view address) {
   auto box = smtp::parse_mailbox(address);

@@ -1,5 +1,7 @@
 #include "smtp/address.hpp"
 
+#include <idn2.h>
+
 #include <cstring>
 
 #include "base/ip.hpp"
@@ -86,6 +88,17 @@ bool is_valid_domain(std::string_view d) {
   for (auto label : base::split(d, '.'))
     if (!is_label(label)) return false;
   return true;
+}
+
+std::optional<std::string> ascii_domain(std::string_view d) {
+  if (!is_valid_domain(d)) return std::nullopt;
+  if (d.front() == '[' || base::is_ascii(d)) return base::to_lower(d);
+  char* out = nullptr;
+  const std::string in(d);
+  if (idn2_to_ascii_8z(in.c_str(), &out, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT) != IDN2_OK) return std::nullopt;
+  std::string a = base::to_lower(out);
+  idn2_free(out);
+  return a;
 }
 
 std::optional<mailbox> parse_mailbox(std::string_view s) {

@@ -34,4 +34,9 @@ std::optional<mailbox> parse_mailbox(std::string_view s);
 
 bool is_valid_domain(std::string_view d);  // LDH labels or U-labels, or an address literal
 
+// The domain as DNS knows it: lower case, U-labels converted to A-labels
+// (IDNA2008, libidn2); an address literal lower-cased as it is. nullopt when
+// the domain is invalid or a label cannot be converted.
+std::optional<std::string> ascii_domain(std::string_view d);
+
 }  // namespace smtpsd::smtp

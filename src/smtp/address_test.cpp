@@ -48,3 +48,11 @@ TEST(address, length_limits) {
   std::string longpath = "<a@" + std::string(300, 'b') + ".com>";
   EXPECT_EQ(parse_path(longpath, false).error, path_error::too_long);
 }
+
+TEST(address, ascii_domain_for_dns) {
+  EXPECT_EQ(ascii_domain("Example.COM"), "example.com");
+  EXPECT_EQ(ascii_domain("B\xC3\xBC" "cher.Example"), "xn--bcher-kva.example");  // Bücher: A-label, lower case
+  EXPECT_EQ(ascii_domain("[IPv6:::1]"), "[ipv6:::1]");
+  EXPECT_EQ(ascii_domain("a..b"), std::nullopt);
+  EXPECT_EQ(ascii_domain(""), std::nullopt);
+}

@@ -234,6 +234,23 @@ def test_dot_lines_eight_bit_and_smtputf8(server_factory, sink_factory):
     wait_queue_empty(srv)
 
 
+def test_internationalised_domain_is_looked_up_by_its_a_labels(server_factory, sink_factory, dnsmasq_factory):
+    # DNS holds xn--bcher-kva.test; the recipient was written bücher.test.
+    sink = sink_factory(smtputf8=True)
+    dns = dnsmasq_factory(["--mx-host=xn--bcher-kva.test,mail.xn--bcher-kva.test,10",
+                           "--host-record=mail.xn--bcher-kva.test,127.0.0.1"])
+    srv = server_factory(delivery=f'enabled = true\nresolvers = ["127.0.0.1:{dns.port}"]\nmx_port = {sink.port}\n')
+    with srv.smtp_ssl() as s:
+        s.login("alice", PASSWORD)
+        s.sendmail(FROM, ["anna@bücher.test"], "From: alice@example.com\r\nSubject: idn\r\n\r\nx\r\n".encode(),
+                   mail_options=["SMTPUTF8"])
+    got = sink.wait(1)
+    assert got[0]["rcpts"] == ["anna@bücher.test"], "the envelope keeps the address as the sender wrote it"
+    wait_queue_empty(srv)
+    d = next(e for e in events(srv) if e["type"] == "delivery")
+    assert d["remote_mta"] == "mail.xn--bcher-kva.test"
+
+
 def test_smtputf8_to_a_server_without_it_fails_permanently(server_factory, sink_factory):
     sink = sink_factory(smtputf8=False)
     srv = server_factory(delivery=route_all(sink))
