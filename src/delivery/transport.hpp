@@ -84,8 +84,12 @@ class transport {
   transport(net::worker_pool& pool, transport_settings s);
   ~transport();
 
-  // One outcome per job.rcpts entry, in order.
+  // One outcome per job.rcpts entry, in order. `domain` chooses the next hop;
+  // the recipients may be at any domains that share it.
   net::awaitable<std::vector<outcome>> deliver(const job& j, const std::string& domain);
+  // The next hop mail for `domain` goes to ("smarthost", "route:host:port",
+  // "mx:a-label.domain"): recipients with the same one share a transaction.
+  std::string destination(const std::string& domain) const { return route(domain).key; }
   // Closes idle connections past their time (all of them when `all`).
   void reap(bool all);
   // Deliveries still waiting for a connection slot give up (not attempted);

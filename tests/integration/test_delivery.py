@@ -276,6 +276,8 @@ class BadServer:
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
         self.stopping = False
+        self.accepted = threading.Event()
+        self.closed = threading.Event()
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
@@ -287,6 +289,7 @@ class BadServer:
                 continue
             except OSError:
                 return
+            self.accepted.set()
             threading.Thread(target=self._one, args=(conn,), daemon=True).start()
 
     def _lines(self, f):
@@ -300,6 +303,9 @@ class BadServer:
         conn.settimeout(30)
         f = conn.makefile("rb")
         try:
+            if self.mode == "silent":  # accepts, never greets
+                self.closed.wait(60)
+                return
             if self.mode == "garbage":
                 conn.sendall(b"\x00\xff\xfeHELLO I am not SMTP\r\n")
                 time.sleep(1)
@@ -343,6 +349,7 @@ class BadServer:
 
     def close(self):
         self.stopping = True
+        self.closed.set()
         self.sock.close()
 
 
@@ -396,3 +403,41 @@ def test_corrupt_queue_entry_is_moved_aside(server_factory, sink_factory):
     assert (srv.root / "data" / "spool" / "corrupt" / ids[0]).exists()
     assert metrics(srv)["smtpsd_queue_corrupt_total"] == 1
     assert "corrupt queue entry moved aside" in srv.log()
+
+
+def test_recipients_sharing_a_next_hop_share_a_transaction(server_factory, sink_factory):
+    sink = sink_factory()
+    srv = server_factory(delivery=route_all(sink))
+    submit(srv, ["a@one.test", "b@two.test", "c@one.test"])
+    got = sink.wait(1)
+    assert sorted(got[0]["rcpts"]) == ["a@one.test", "b@two.test", "c@one.test"], "one transaction to the route"
+    wait_queue_empty(srv)
+    assert len(sink.received()) == 1
+
+
+def test_a_silent_destination_does_not_hold_up_the_others(server_factory, sink_factory, dnsmasq_factory):
+    # early.test's MX accepts the connection and never greets; late.test has a
+    # route to the sink. early.test sorts first (as a domain and as a hop), so
+    # delivering one destination after the other would wait out the 60 s
+    # banner timeout.
+    sink = sink_factory()
+    bad = BadServer("silent")
+    dns = dnsmasq_factory(["--mx-host=early.test,mail.early.test,10", "--host-record=mail.early.test,127.0.0.1"])
+    try:
+        srv = server_factory(delivery=(
+            f'enabled = true\nresolvers = ["127.0.0.1:{dns.port}"]\nmx_port = {bad.port}\n'
+            f'routes = {{ "late.test" = "127.0.0.1:{sink.port}" }}\ncommand_timeout_s = 60\n'),
+            limits="drain_timeout_s = 1\n")
+        submit(srv, ["a@early.test", "b@late.test"])
+        got = sink.wait(1, timeout=15, what="late.test's delivery")
+        assert got[0]["rcpts"] == ["b@late.test"]
+        wait_for(bad.accepted.is_set, 10, interval=0.05, what="early.test's connection")
+        status = {r["address"]: r["status"] for r in queue(srv)[0]["recipients"]}
+        assert status["a@early.test"] != "delivered", status
+        # Stopping while early.test still waits for its banner: the drain
+        # ends it, and the next start tries it again.
+        started = time.monotonic()
+        assert srv.stop() == 0
+        assert time.monotonic() - started < 10
+    finally:
+        bad.close()
