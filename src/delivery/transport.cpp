@@ -104,6 +104,8 @@ transport::next_hop transport::route(const std::string& domain) const {
   if (it == s_.routes.end()) it = s_.routes.find("*");
   if (it != s_.routes.end())
     return {"route:" + it->second.to_string(), false, it->second.host, it->second.port, false};
+  // An address literal names the host itself: no MX lookup (RFC 5321 §5.1).
+  if (auto ip = smtp::literal_address(domain)) return {"literal:" + *ip, false, *ip, s_.mx_port, false};
   return {"mx:" + dns_name, true, dns_name, s_.mx_port, false};
 }
 

@@ -90,6 +90,13 @@ bool is_valid_domain(std::string_view d) {
   return true;
 }
 
+std::optional<std::string> literal_address(std::string_view d) {
+  if (!is_address_literal(d)) return std::nullopt;
+  auto inner = d.substr(1, d.size() - 2);
+  if (base::istarts_with(inner, "IPv6:")) inner.remove_prefix(5);
+  return std::string(inner);
+}
+
 std::optional<std::string> ascii_domain(std::string_view d) {
   if (!is_valid_domain(d)) return std::nullopt;
   if (d.front() == '[' || base::is_ascii(d)) return base::to_lower(d);

@@ -39,4 +39,8 @@ bool is_valid_domain(std::string_view d);  // LDH labels or U-labels, or an addr
 // the domain is invalid or a label cannot be converted.
 std::optional<std::string> ascii_domain(std::string_view d);
 
+// The IP address of an address literal ("[192.0.2.1]" -> "192.0.2.1",
+// "[IPv6:2001:db8::1]" -> "2001:db8::1"); nullopt for anything else.
+std::optional<std::string> literal_address(std::string_view d);
+
 }  // namespace smtpsd::smtp

@@ -56,3 +56,12 @@ TEST(address, ascii_domain_for_dns) {
   EXPECT_EQ(ascii_domain("a..b"), std::nullopt);
   EXPECT_EQ(ascii_domain(""), std::nullopt);
 }
+
+TEST(address, literal_address) {
+  EXPECT_EQ(literal_address("[192.0.2.1]"), "192.0.2.1");
+  EXPECT_EQ(literal_address("[IPv6:2001:db8::1]"), "2001:db8::1");
+  EXPECT_EQ(literal_address("[ipv6:::1]"), "::1");
+  EXPECT_EQ(literal_address("example.com"), std::nullopt);
+  EXPECT_EQ(literal_address("[example.com]"), std::nullopt);
+  EXPECT_EQ(literal_address("[1.2.3]"), std::nullopt);
+}

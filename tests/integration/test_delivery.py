@@ -441,3 +441,13 @@ def test_a_silent_destination_does_not_hold_up_the_others(server_factory, sink_f
         assert time.monotonic() - started < 10
     finally:
         bad.close()
+
+
+def test_address_literal_is_delivered_to_that_address(server_factory, sink_factory, dnsmasq_factory):
+    sink = sink_factory()
+    dns = dnsmasq_factory([])  # no records: an MX lookup of the literal would fail
+    srv = server_factory(delivery=f'enabled = true\nresolvers = ["127.0.0.1:{dns.port}"]\nmx_port = {sink.port}\n')
+    submit(srv, ["bob@[127.0.0.1]"])
+    got = sink.wait(1)
+    assert got[0]["rcpts"] == ["bob@[127.0.0.1]"]
+    wait_queue_empty(srv)
