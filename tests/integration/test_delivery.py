@@ -415,6 +415,21 @@ def test_recipients_sharing_a_next_hop_share_a_transaction(server_factory, sink_
     assert len(sink.received()) == 1
 
 
+def test_a_large_message_streams_to_two_destinations_at_once(server_factory, sink_factory):
+    # Over 1 MiB the body is read from the spool as it is sent: each
+    # destination reads its own copy.
+    one, two = sink_factory(), sink_factory()
+    srv = server_factory(delivery=(
+        f'enabled = true\nroutes = {{ "one.test" = "127.0.0.1:{one.port}", "two.test" = "127.0.0.1:{two.port}" }}\n'))
+    line = "0123456789" * 9 + "\r\n"
+    body = "".join(f"{i:08d} {line}" for i in range(30000))  # ~3 MiB
+    submit(srv, ["a@one.test", "b@two.test"], body=f"From: {FROM}\r\nSubject: big\r\n\r\n{body}")
+    a, b = one.wait(1)[0], two.wait(1)[0]
+    assert a["data"].endswith(body.encode()) and b["data"].endswith(body.encode())
+    assert a["rcpts"] == ["a@one.test"] and b["rcpts"] == ["b@two.test"]
+    wait_queue_empty(srv)
+
+
 def test_a_silent_destination_does_not_hold_up_the_others(server_factory, sink_factory, dnsmasq_factory):
     # early.test's MX accepts the connection and never greets; late.test has a
     # route to the sink. early.test sorts first (as a domain and as a hop), so
