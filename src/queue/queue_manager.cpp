@@ -340,9 +340,9 @@ net::awaitable<void> queue_manager::deliver(store::queued_message m) {
   } else if (!results->jobs.empty()) {
     // Spawned, not awaited one by one (and not called inside co_await: see
     // worker_pool.hpp on GCC 12 and temporary arguments).
-    for (std::size_t g = 0; g < results->jobs.size(); ++g)
-      net::asio::co_spawn(*io_, deliver_domain(transport_.get(), results, g), net::asio::detached);
-    if (results->left > 0) co_await results->done.async_wait(net::as_tuple_awaitable);
+    for (std::size_t w = 0; w < results->workers; ++w)
+      net::asio::co_spawn(*io_, deliver_hops(transport_.get(), results), net::asio::detached);
+    if (results->workers > 0) co_await results->done.async_wait(net::as_tuple_awaitable);
   }
 
   auto f = std::make_unique<finished_attempt>();
@@ -395,18 +395,20 @@ net::awaitable<void> queue_manager::deliver(store::queued_message m) {
   if (!flushing_) net::asio::co_spawn(*io_, flush_records(), net::asio::detached);
 }
 
-net::awaitable<void> queue_manager::deliver_domain(delivery::transport* t, std::shared_ptr<fanout> results,
-                                                   std::size_t slot) {
-  const auto& j = results->jobs[slot];
-  const auto& domain = results->domains[slot];
-  try {
-    auto outs = co_await t->deliver(j, domain);
-    results->outs[slot] = std::move(outs);
-  } catch (const std::exception& e) {
-    log()->error("queue_id={} delivery to {} broke off: {}", j.queue_id, domain, e.what());
+net::awaitable<void> queue_manager::deliver_hops(delivery::transport* t, std::shared_ptr<fanout> results) {
+  while (results->next < results->jobs.size()) {
+    const std::size_t slot = results->next++;
+    const auto& j = results->jobs[slot];
+    const auto& domain = results->domains[slot];
+    try {
+      auto outs = co_await t->deliver(j, domain);
+      results->outs[slot] = std::move(outs);
+    } catch (const std::exception& e) {
+      log()->error("queue_id={} delivery to {} broke off: {}", j.queue_id, domain, e.what());
+    }
+    results->after[slot] = clock_.now();
   }
-  results->after[slot] = clock_.now();
-  if (--results->left == 0) results->done.cancel();
+  if (--results->workers == 0) results->done.cancel();
 }
 
 net::awaitable<void> queue_manager::flush_records() {

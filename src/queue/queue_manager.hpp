@@ -53,22 +53,25 @@ class queue_manager {
 
  private:
   struct finished_attempt;
-  // The outcomes of one message's domains, delivered concurrently; `done` is
-  // cancelled when the last one has finished.
+  // One message's next hops, delivered by up to `max_parallel_hops` workers
+  // that take the next job in turn; `done` is cancelled when the last worker
+  // has finished.
+  static constexpr std::size_t max_parallel_hops = 8;
   struct fanout {
     fanout(net::asio::io_context& io, std::vector<delivery::job> j, std::vector<std::string> d)
-        : jobs(std::move(j)), domains(std::move(d)), outs(jobs.size()), after(jobs.size()), left(jobs.size()),
-          done(io, net::asio::steady_timer::time_point::max()) {}
+        : jobs(std::move(j)), domains(std::move(d)), outs(jobs.size()), after(jobs.size()),
+          workers(std::min(jobs.size(), max_parallel_hops)), done(io, net::asio::steady_timer::time_point::max()) {}
     std::vector<delivery::job> jobs;
     std::vector<std::string> domains;
     std::vector<std::vector<delivery::outcome>> outs;
     std::vector<base::time_point> after;
-    std::size_t left;
+    std::size_t next = 0;  // the next job a worker takes
+    std::size_t workers;   // still running
     net::asio::steady_timer done;
   };
   net::awaitable<void> run();
   net::awaitable<void> deliver(store::queued_message m);
-  net::awaitable<void> deliver_domain(delivery::transport* t, std::shared_ptr<fanout> results, std::size_t slot);
+  net::awaitable<void> deliver_hops(delivery::transport* t, std::shared_ptr<fanout> results);
   net::awaitable<void> flush_records();
   void after_record(finished_attempt& f, bool removed);
   void poke();

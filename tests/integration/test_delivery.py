@@ -415,6 +415,21 @@ def test_recipients_sharing_a_next_hop_share_a_transaction(server_factory, sink_
     assert len(sink.received()) == 1
 
 
+def test_a_message_to_more_destinations_than_workers(server_factory, sink_factory, dnsmasq_factory):
+    # Twelve domains, each its own MX hop: eight at a time, every one once.
+    sink = sink_factory()
+    domains = [f"d{i}.test" for i in range(12)]
+    dns = dnsmasq_factory([f"--mx-host={d},mx.{d},10" for d in domains] +
+                          [f"--host-record=mx.{d},127.0.0.1" for d in domains])
+    srv = server_factory(delivery=f'enabled = true\nresolvers = ["127.0.0.1:{dns.port}"]\nmx_port = {sink.port}\n')
+    submit(srv, [f"u@{d}" for d in domains])
+    got = sink.wait(12)
+    assert sorted(r for m in got for r in m["rcpts"]) == sorted(f"u@{d}" for d in domains)
+    assert all(len(m["rcpts"]) == 1 for m in got), "one transaction per MX hop"
+    wait_queue_empty(srv)
+    assert len(sink.received()) == 12
+
+
 def test_a_large_message_streams_to_two_destinations_at_once(server_factory, sink_factory):
     # Over 1 MiB the body is read from the spool as it is sent: each
     # destination reads its own copy.
