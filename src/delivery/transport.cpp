@@ -82,6 +82,11 @@ class transport::permit {
 
 transport::transport(net::worker_pool& pool, transport_settings s)
     : pool_(pool), s_(std::move(s)), resolver_(s_.resolvers) {
+  // Route keys in the form route() looks them up in: A-labels (a route may
+  // name bücher.example or xn--bcher-kva.example).
+  std::map<std::string, base::host_port> routes;
+  for (auto& [domain, to] : s_.routes) routes[smtp::ascii_domain(domain).value_or(domain)] = to;
+  s_.routes = std::move(routes);
   net::client_tls_options opportunistic;
   opportunistic.verify = false;
   opportunistic_tls_ = net::make_client_context(opportunistic);
@@ -96,11 +101,9 @@ transport::~transport() = default;
 
 transport::next_hop transport::route(const std::string& domain) const {
   if (s_.relay) return {"smarthost", false, s_.relay->address.host, s_.relay->address.port, true};
-  // DNS knows an internationalised domain by its A-labels (RFC 5890); a route
-  // may name either form.
+  // DNS knows an internationalised domain by its A-labels (RFC 5890).
   const auto dns_name = smtp::ascii_domain(domain).value_or(base::to_lower(domain));
   auto it = s_.routes.find(dns_name);
-  if (it == s_.routes.end()) it = s_.routes.find(base::to_lower(domain));
   if (it == s_.routes.end()) it = s_.routes.find("*");
   if (it != s_.routes.end())
     return {"route:" + it->second.to_string(), false, it->second.host, it->second.port, false};

@@ -71,7 +71,7 @@ struct smarthost_settings {
 struct transport_settings {
   std::string hostname;  // our EHLO name
   std::uint16_t mx_port = 25;
-  std::map<std::string, base::host_port> routes;  // lower-case domain or "*"
+  std::map<std::string, base::host_port> routes;  // domain (either IDN form, any case) or "*"
   std::optional<smarthost_settings> relay;
   std::vector<base::host_port> resolvers;
   unsigned per_destination = 10;

@@ -251,6 +251,14 @@ def test_internationalised_domain_is_looked_up_by_its_a_labels(server_factory, s
     assert d["remote_mta"] == "mail.xn--bcher-kva.test"
 
 
+def test_a_route_named_by_its_u_labels_takes_the_a_label_form(server_factory, sink_factory):
+    sink = sink_factory()
+    srv = server_factory(delivery=f'enabled = true\nroutes = {{ "Bücher.test" = "127.0.0.1:{sink.port}" }}\n')
+    submit(srv, ["anna@xn--bcher-kva.test"])
+    assert sink.wait(1)[0]["rcpts"] == ["anna@xn--bcher-kva.test"]
+    wait_queue_empty(srv)
+
+
 def test_smtputf8_to_a_server_without_it_fails_permanently(server_factory, sink_factory):
     sink = sink_factory(smtputf8=False)
     srv = server_factory(delivery=route_all(sink))
