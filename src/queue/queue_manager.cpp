@@ -296,65 +296,56 @@ net::awaitable<void> queue_manager::deliver(store::queued_message m) {
   // Recipients grouped by next hop (the smarthost, a route, a domain's MX):
   // one transaction per group. The groups of a message are delivered at the
   // same time, so a slow or unreachable destination does not hold up the others.
-  std::map<std::string, std::pair<std::string, std::vector<std::size_t>>> by_hop;  // key -> a domain, recipients
+  delivery::job common;
+  common.queue_id = m.id;
+  common.from = m.from;
+  common.size = m.size;
+  common.eightbit = m.body == static_cast<int>(smtp::body_type::eight_bit_mime) ||
+                    m.body == static_cast<int>(smtp::body_type::binary_mime);
+  common.smtputf8 = m.smtputf8;
+  common.ret = ret_text(m.ret);
+  common.envid = m.envid;
+  if (whole)
+    common.open = [whole] { return std::make_unique<memory_source>(whole); };
+  else
+    common.open = [this, id = m.id] { return std::make_unique<spool_source>(stores_.bodies, pool_, id); };
+  std::map<std::string, hop_attempt> by_hop;
   for (std::size_t i = 0; i < m.recipients.size(); ++i) {
     const auto& r = m.recipients[i];
     if (!store::pending(r.status) || (r.next_attempt && *r.next_attempt > now)) continue;
     auto domain = domain_of(r.address);
-    auto& group = by_hop[transport_->destination(domain)];
-    if (group.second.empty()) group.first = std::move(domain);
-    group.second.push_back(i);
-  }
-
-  std::vector<delivery::job> jobs;
-  std::vector<std::string> domains;
-  std::vector<std::vector<std::size_t>> groups;
-  for (auto& [key, group] : by_hop) {
-    const auto& [domain, idxs] = group;
-    delivery::job j;
-    j.queue_id = m.id;
-    j.from = m.from;
-    j.size = m.size;
-    j.eightbit = m.body == static_cast<int>(smtp::body_type::eight_bit_mime) ||
-                 m.body == static_cast<int>(smtp::body_type::binary_mime);
-    j.smtputf8 = m.smtputf8;
-    j.ret = ret_text(m.ret);
-    j.envid = m.envid;
-    for (auto i : idxs) {
-      const auto& r = m.recipients[i];
-      j.rcpts.push_back({r.address, notify_text(r.notify), r.orcpt});
+    auto& h = by_hop[transport_->destination(domain)];
+    if (h.rcpts.empty()) {
+      h.job = common;
+      h.domain = std::move(domain);
     }
-    if (whole)
-      j.open = [whole] { return std::make_unique<memory_source>(whole); };
-    else
-      j.open = [this, id = m.id] { return std::make_unique<spool_source>(stores_.bodies, pool_, id); };
-    jobs.push_back(std::move(j));
-    domains.push_back(domain);
-    groups.push_back(idxs);
+    h.rcpts.push_back(i);
+    h.job.rcpts.push_back({r.address, notify_text(r.notify), r.orcpt});
   }
-  auto results = std::make_shared<fanout>(*io_, std::move(jobs), std::move(domains));
-  if (results->jobs.size() == 1) {
-    auto outs = co_await transport_->deliver(results->jobs[0], results->domains[0]);
-    results->outs[0] = std::move(outs);
-    results->after[0] = clock_.now();
-  } else if (!results->jobs.empty()) {
+  std::vector<hop_attempt> hops;
+  for (auto& [key, h] : by_hop) hops.push_back(std::move(h));
+
+  if (hops.size() == 1) {
+    auto outs = co_await transport_->deliver(hops[0].job, hops[0].domain);
+    hops[0].outs = std::move(outs);
+    hops[0].after = clock_.now();
+  } else if (hops.size() > 1) {
     // Spawned, not awaited one by one (and not called inside co_await: see
     // worker_pool.hpp on GCC 12 and temporary arguments).
-    for (std::size_t w = 0; w < results->workers; ++w)
-      net::asio::co_spawn(*io_, deliver_hops(transport_.get(), results), net::asio::detached);
-    if (results->workers > 0) co_await results->done.async_wait(net::as_tuple_awaitable);
+    auto shared = std::make_shared<fanout>(*io_, std::move(hops));
+    for (std::size_t w = 0; w < shared->workers; ++w)
+      net::asio::co_spawn(*io_, deliver_hops(transport_.get(), shared), net::asio::detached);
+    if (shared->workers > 0) co_await shared->done.async_wait(net::as_tuple_awaitable);
+    hops = std::move(shared->hops);
   }
 
   auto f = std::make_unique<finished_attempt>();
   f->headers = std::move(headers);
-  for (std::size_t g = 0; g < groups.size(); ++g) {
-    const auto& idxs = groups[g];
-    const auto& outs = results->outs[g];
-    const auto after = results->after[g];
-    if (outs.size() != idxs.size()) continue;  // the attempt broke off: nothing to record, the lease runs out
-    for (std::size_t k = 0; k < idxs.size(); ++k) {
-      auto& r = m.recipients[idxs[k]];
-      auto o = outs[k];
+  for (const auto& h : hops) {
+    if (h.outs.size() != h.rcpts.size()) continue;  // the attempt broke off: nothing to record, the lease runs out
+    for (std::size_t k = 0; k < h.rcpts.size(); ++k) {
+      auto& r = m.recipients[h.rcpts[k]];
+      auto o = h.outs[k];
       if (!o.attempted) continue;  // stopping: the next start tries it
       ++r.attempts;
       r.last_response = o.response;
@@ -369,7 +360,7 @@ net::awaitable<void> queue_manager::deliver(store::queued_message m) {
           break;
         case delivery::outcome_kind::deferred: {
           const double jitter = static_cast<double>(base::real_random().next_u64() % 2001) / 1000.0 - 1.0;
-          auto next = next_attempt(r.attempts, m.created, after, settings_.max_queue_age, jitter);
+          auto next = next_attempt(r.attempts, m.created, h.after, settings_.max_queue_age, jitter);
           if (next) {
             r.status = store::rcpt_status::deferred;
             r.next_attempt = next;
@@ -385,7 +376,7 @@ net::awaitable<void> queue_manager::deliver(store::queued_message m) {
           break;
         }
       }
-      f->items.push_back({idxs[k], std::move(o), r.status});
+      f->items.push_back({h.rcpts[k], std::move(o), r.status});
     }
   }
   attempt_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
@@ -395,20 +386,18 @@ net::awaitable<void> queue_manager::deliver(store::queued_message m) {
   if (!flushing_) net::asio::co_spawn(*io_, flush_records(), net::asio::detached);
 }
 
-net::awaitable<void> queue_manager::deliver_hops(delivery::transport* t, std::shared_ptr<fanout> results) {
-  while (results->next < results->jobs.size()) {
-    const std::size_t slot = results->next++;
-    const auto& j = results->jobs[slot];
-    const auto& domain = results->domains[slot];
+net::awaitable<void> queue_manager::deliver_hops(delivery::transport* t, std::shared_ptr<fanout> shared) {
+  while (shared->next < shared->hops.size()) {
+    auto& h = shared->hops[shared->next++];
     try {
-      auto outs = co_await t->deliver(j, domain);
-      results->outs[slot] = std::move(outs);
+      auto outs = co_await t->deliver(h.job, h.domain);
+      h.outs = std::move(outs);
     } catch (const std::exception& e) {
-      log()->error("queue_id={} delivery to {} broke off: {}", j.queue_id, domain, e.what());
+      log()->error("queue_id={} delivery to {} broke off: {}", h.job.queue_id, h.domain, e.what());
     }
-    results->after[slot] = clock_.now();
+    h.after = clock_.now();
   }
-  if (--results->workers == 0) results->done.cancel();
+  if (--shared->workers == 0) shared->done.cancel();
 }
 
 net::awaitable<void> queue_manager::flush_records() {

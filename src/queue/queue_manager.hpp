@@ -53,25 +53,31 @@ class queue_manager {
 
  private:
   struct finished_attempt;
-  // One message's next hops, delivered by up to `max_parallel_hops` workers
-  // that take the next job in turn; `done` is cancelled when the last worker
-  // has finished.
+  // The recipients of one message that go to one next hop, and how their
+  // transaction ended (`outs` stays empty when it broke off).
+  struct hop_attempt {
+    delivery::job job;
+    std::string domain;              // one of the recipients' domains: it chooses the hop
+    std::vector<std::size_t> rcpts;  // indexes into the message's recipients, as job.rcpts
+    std::vector<delivery::outcome> outs;
+    base::time_point after{};
+  };
+  // A message's hops when there are several: up to `max_parallel_hops`
+  // workers take the next one in turn; `done` is cancelled when the last
+  // worker has finished.
   static constexpr std::size_t max_parallel_hops = 8;
   struct fanout {
-    fanout(net::asio::io_context& io, std::vector<delivery::job> j, std::vector<std::string> d)
-        : jobs(std::move(j)), domains(std::move(d)), outs(jobs.size()), after(jobs.size()),
-          workers(std::min(jobs.size(), max_parallel_hops)), done(io, net::asio::steady_timer::time_point::max()) {}
-    std::vector<delivery::job> jobs;
-    std::vector<std::string> domains;
-    std::vector<std::vector<delivery::outcome>> outs;
-    std::vector<base::time_point> after;
-    std::size_t next = 0;  // the next job a worker takes
+    fanout(net::asio::io_context& io, std::vector<hop_attempt> h)
+        : hops(std::move(h)), workers(std::min(hops.size(), max_parallel_hops)),
+          done(io, net::asio::steady_timer::time_point::max()) {}
+    std::vector<hop_attempt> hops;
+    std::size_t next = 0;  // the next hop a worker takes
     std::size_t workers;   // still running
     net::asio::steady_timer done;
   };
   net::awaitable<void> run();
   net::awaitable<void> deliver(store::queued_message m);
-  net::awaitable<void> deliver_hops(delivery::transport* t, std::shared_ptr<fanout> results);
+  net::awaitable<void> deliver_hops(delivery::transport* t, std::shared_ptr<fanout> shared);
   net::awaitable<void> flush_records();
   void after_record(finished_attempt& f, bool removed);
   void poke();
