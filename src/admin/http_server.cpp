@@ -5,6 +5,7 @@
 
 #include "base/log.hpp"
 #include "base/metrics.hpp"
+#include "net/coro.hpp"
 #include "net/listener.hpp"
 
 namespace smtpsd::admin {
@@ -30,12 +31,12 @@ void http_server::stop() {
 
 net::awaitable<void> http_server::accept_loop() {
   for (;;) {
-    auto [ec, sock] = co_await acceptor_.async_accept(net::as_tuple_awaitable);
-    if (ec) {
-      if (ec == net::asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+    auto a = co_await net::accept(acceptor_);
+    if (a.ec) {
+      if (a.ec == net::asio::error::operation_aborted || !acceptor_.is_open()) co_return;
       continue;
     }
-    net::asio::co_spawn(io_, serve(std::move(sock)), net::asio::detached);
+    net::spawn(io_.get_executor(), serve(std::move(a.socket)), "admin connection");
   }
 }
 
@@ -46,8 +47,8 @@ net::awaitable<void> http_server::serve(net::tcp::socket s) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(64 * 1024);
     stream.expires_after(std::chrono::seconds(30));
-    auto [ec, n] = co_await http::async_read(stream, buf, parser, net::as_tuple_awaitable);
-    if (ec) break;
+    auto read = co_await http::async_read(stream, buf, parser, net::as_tuple_awaitable);
+    if (std::get<0>(read)) break;
     const auto& req = parser.get();
     http::response<http::string_body> res;
     res.version(req.version());
@@ -70,8 +71,8 @@ net::awaitable<void> http_server::serve(net::tcp::socket s) {
       res.body() = "not found\n";
     }
     res.prepare_payload();
-    auto [wec, wn] = co_await http::async_write(stream, res, net::as_tuple_awaitable);
-    if (wec || !res.keep_alive()) break;
+    auto written = co_await http::async_write(stream, res, net::as_tuple_awaitable);
+    if (std::get<0>(written) || !res.keep_alive()) break;
   }
   net::error_code ignored;
   stream.socket().shutdown(net::tcp::socket::shutdown_both, ignored);

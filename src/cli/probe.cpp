@@ -7,7 +7,7 @@
 #include "base/strings.hpp"
 #include "cli/cli.hpp"
 #include "cli/client_common.hpp"
-#include "delivery/probe.hpp"
+#include "cli/probe_report.hpp"
 
 namespace smtpsd::cli {
 
@@ -15,14 +15,14 @@ namespace {
 
 nlohmann::json opt(const std::optional<bool>& b) { return b ? nlohmann::json(*b) : nlohmann::json(nullptr); }
 
-nlohmann::json ehlo_json(const std::optional<delivery::ehlo_info>& e) {
+nlohmann::json ehlo_json(const std::optional<ehlo_info>& e) {
   if (!e) return nullptr;
   return {{"extensions", e->extensions},
           {"size", e->size ? nlohmann::json(*e->size) : nlohmann::json(nullptr)},
           {"auth", e->auth}};
 }
 
-nlohmann::json report_json(const delivery::probe_report& r) {
+nlohmann::json report_json(const probe_report& r) {
   auto chain = nlohmann::json::array();
   for (auto& c : r.chain)
     chain.push_back({{"subject", c.subject}, {"issuer", c.issuer}, {"names", c.names}, {"not_after", c.not_after},
@@ -49,13 +49,13 @@ std::string mode_text(const std::string& m) {
   return m;
 }
 
-std::string ehlo_text(const delivery::ehlo_info& e) {
+std::string ehlo_text(const ehlo_info& e) {
   std::string s;
   for (auto& x : e.extensions) s += (s.empty() ? "" : ", ") + x;
   return s;
 }
 
-std::string report_text(const delivery::probe_report& r) {
+std::string report_text(const probe_report& r) {
   std::string s = fmt::format("{}  {}\n", r.target, mode_text(r.mode));
   if (!r.banner.empty()) s += fmt::format("  banner       {}\n", r.banner);
   if (!r.tls_version.empty()) {
@@ -84,13 +84,13 @@ std::string report_text(const delivery::probe_report& r) {
   return s;
 }
 
-int exit_status(const delivery::probe_report& r) {
+int exit_status(const probe_report& r) {
   if (r.mode == "closed") return 2;
   if (!r.warnings.empty() || !r.error.empty()) return 1;
   return 0;
 }
 
-std::string scan_line(const delivery::probe_report& r, std::uint16_t port) {
+std::string scan_line(const probe_report& r, std::uint16_t port) {
   std::string what = r.mode == "closed" ? "closed" : mode_text(r.mode);
   if (r.mode == "unknown") what = "not SMTP";
   std::string extra;
@@ -113,18 +113,18 @@ void add_probe(CLI::App& app, context& ctx) {
   cmd->add_flag("--scan", *scan, "probe ports 25, 465, 587, 2465, 2525 and 2587 at once, one line each");
   cmd->add_option("--timeout", *timeout, "seconds to wait for each step (default 10)");
   cmd->callback([&ctx, target, mode, scan, timeout] {
-    delivery::probe_options o;
+    probe_options o;
     o.mode = *mode;
     o.timeout = std::chrono::seconds(*timeout);
     if (*scan) {
       const std::vector<std::uint16_t> ports{25, 465, 587, 2465, 2525, 2587};
       auto host = *target;
       if (auto hp = base::host_port::parse(host, true)) host = hp->host;
-      std::vector<delivery::probe_report> reports(ports.size());
+      std::vector<probe_report> reports(ports.size());
       std::vector<std::thread> threads;
       o.thorough = false;
       for (std::size_t i = 0; i < ports.size(); ++i)
-        threads.emplace_back([&, i] { reports[i] = delivery::probe(base::host_port{host, ports[i]}, o); });
+        threads.emplace_back([&, i] { reports[i] = probe(base::host_port{host, ports[i]}, o); });
       for (auto& t : threads) t.join();
       auto j = nlohmann::json::array();
       std::string text = fmt::format("{:<6}{:<14}{}\n", "port", "mode", "  TLS  AUTH");
@@ -137,7 +137,7 @@ void add_probe(CLI::App& app, context& ctx) {
       return;
     }
     auto where = parse_server(*target, 0, "TARGET");
-    auto r = delivery::probe(where, o);
+    auto r = probe(where, o);
     ctx.print(report_json(r), report_text(r));
     if (!r.error.empty()) std::cerr << "smtpsd: " << r.error << "\n";
     ctx.exit_code = exit_status(r);

@@ -102,7 +102,7 @@ net::awaitable<std::string> submit(const send_options& o, const base::host_port&
   }
   smtp::mail_options mo;
   mo.size = content.size();
-  mo.eightbit = needs_utf8(content);
+  if (needs_utf8(content)) mo.body = smtp::body_type::eight_bit_mime;
   mo.smtputf8 = needs_utf8(o.from);
   for (auto& t : o.to) mo.smtputf8 = mo.smtputf8 || needs_utf8(t);
   const std::string mail = smtp::format_mail(o.from, mo, c.capabilities());

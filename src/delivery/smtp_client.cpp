@@ -2,6 +2,7 @@
 
 #include "base/base64.hpp"
 #include "delivery/resolver.hpp"
+#include "net/coro.hpp"
 #include "net/tls.hpp"
 
 namespace smtpsd::delivery {
@@ -22,7 +23,7 @@ net::awaitable<std::pair<std::unique_ptr<smtp_client>, std::string>> smtp_client
         sock.close(ignored);
       }
     });
-    auto [ec] = co_await sock.async_connect(ep, net::as_tuple_awaitable);
+    const auto ec = co_await net::connect(sock, ep);
     timer.cancel();
     if (!ec && !timed_out) {
       net::error_code ignored;
@@ -81,13 +82,13 @@ net::awaitable<response> smtp_client::read_reply(net::duration timeout) {
     const auto left = deadline - std::chrono::steady_clock::now();
     if (left <= net::duration::zero()) co_return failed("timed out waiting for " + remote_name_);
     auto* buf = in_.prepare(16384);
-    auto [ec, n] = co_await stream_.read_some(buf, 16384, left);
-    if (ec) {
+    auto got = co_await stream_.read_some(buf, 16384, left);
+    if (got.ec) {
       in_.commit(0);
-      co_return failed((ec == net::timeout_error() ? std::string("timed out waiting for ") : "connection to ") +
-                       remote_name_ + (ec == net::timeout_error() ? "" : " lost: " + ec.message()));
+      if (got.ec == net::timeout_error()) co_return failed("timed out waiting for " + remote_name_);
+      co_return failed("connection to " + remote_name_ + " lost: " + got.ec.message());
     }
-    in_.commit(n);
+    in_.commit(got.n);
   }
 }
 

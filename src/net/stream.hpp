@@ -6,6 +6,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "net/asio.hpp"
@@ -17,6 +18,15 @@ using duration = std::chrono::steady_clock::duration;
 
 // The error a deadline produces.
 const error_code& timeout_error();
+
+struct io_result {
+  error_code ec;
+  std::size_t n = 0;
+};
+struct exact_read {
+  error_code ec;
+  std::string data;  // what arrived, all of it unless ec
+};
 
 class stream {
  public:
@@ -31,14 +41,14 @@ class stream {
   awaitable<error_code> connect_tls(ssl::context& ctx, const std::string& sni, bool verify_name, duration timeout,
                                     SSL_SESSION* resume = nullptr);
 
-  awaitable<std::pair<error_code, std::size_t>> read_some(char* buf, std::size_t n, duration timeout);
+  awaitable<io_result> read_some(char* buf, std::size_t n, duration timeout);
   // Until the socket is readable, so an idle connection holds no read buffer
   // (and no TLS state before the ClientHello). Returns at once under TLS,
   // where Asio may hold received bytes the socket no longer shows.
   awaitable<error_code> wait_readable(duration timeout);
   awaitable<error_code> write(std::string_view data, duration timeout);
   // Exactly n octets from the socket, before any TLS (the PROXY header).
-  awaitable<std::pair<error_code, std::string>> read_exactly(std::size_t n, duration timeout);
+  awaitable<exact_read> read_exactly(std::size_t n, duration timeout);
   // TLS close_notify (bounded), then TCP close.
   awaitable<void> close(duration timeout = std::chrono::seconds(2));
   void close_now();

@@ -10,12 +10,6 @@
 
 namespace smtpsd::policy {
 
-namespace {
-rejection store_unavailable(const std::exception& e) {
-  return {smtp::replies::temporary_failure(), "store_unavailable", e.what()};
-}
-}  // namespace
-
 submission_policy::submission_policy(std::shared_ptr<store::account_store> accounts,
                                      std::shared_ptr<store::suppression_store> suppressions,
                                      std::shared_ptr<store::queue_store> queue, const base::clock& clock,
@@ -59,7 +53,7 @@ std::variant<sender_profile, rejection> submission_policy::profile(std::string_v
     if (cache_generation_ == generation && cache_.size() < 10000) cache_.emplace(p.account.name, p);
     return p;
   } catch (const std::exception& e) {
-    return store_unavailable(e);
+    return storage_failure(e);
   }
 }
 
@@ -91,7 +85,7 @@ std::optional<rejection> submission_policy::check_rcpt(const sender_profile& p, 
                          fmt::format("account={} tokens={:.2f} limit={}/s", p.account.name, d.value, d.limit)};
     }
   } catch (const std::exception& e) {
-    return store_unavailable(e);
+    return storage_failure(e);
   }
   return std::nullopt;
 }

@@ -1,23 +1,28 @@
 #pragma once
-// Turns the durable queue into delivered mail (Postfix's qmgr + bounce, as
-// one module): claims due messages into a bounded active window, hands each
-// domain's recipients to the delivery transport, records the outcomes in
-// batches, schedules retries, and on failure sends one DSN to the sender and
-// suppresses hard-bounced addresses. Runs on its own I/O thread; every store
-// call goes to the worker pool.
+// Turns the durable queue into delivered mail (Postfix's qmgr): on its own
+// I/O thread, the scheduler claims due messages; for each, the body is loaded
+// (body.hpp), the recipients go to the deliverer grouped by next hop
+// (attempt.hpp), the outcomes are recorded in batches (recorder.hpp) and
+// followed by events, suppression and DSNs (bounces.hpp). Time and
+// randomness are injected; every store call goes to the worker pool.
 #include <atomic>
 #include <chrono>
-#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "base/clock.hpp"
-#include "delivery/transport.hpp"
+#include "base/random.hpp"
+#include "delivery/deliverer.hpp"
 #include "events/event.hpp"
 #include "net/worker_pool.hpp"
+#include "queue/body.hpp"
+#include "queue/bounces.hpp"
+#include "queue/recorder.hpp"
+#include "queue/scheduler.hpp"
 #include "store/stores.hpp"
+#include "submission/queue_writer.hpp"
 
 namespace smtpsd::queue {
 
@@ -26,19 +31,22 @@ struct manager_settings {
   std::chrono::seconds max_queue_age{432000};
   std::chrono::seconds lease{60};
   unsigned window = 100;  // messages in delivery at once
+  std::chrono::seconds housekeeping{2};  // queue size gauge, idle connections reaped
 };
 
-// Mail the queue manager itself sends (DSNs), handed to submission.
-struct generated_message {
-  std::string from;  // "" for a DSN
-  std::string to;
-  std::string content;  // header section, blank line, body; CRLF
+// The services the queue manager uses; they outlive it.
+struct manager_services {
+  net::worker_pool* pool = nullptr;
+  events::sink* events = nullptr;
+  const base::clock* clock = nullptr;
+  base::random_source* random = nullptr;
+  submission::queue_writer* writer = nullptr;
 };
 
 class queue_manager {
  public:
-  queue_manager(store::stores stores, net::worker_pool& pool, delivery::transport_settings ts, manager_settings ms,
-                events::sink& events, const base::clock& clock, std::function<void(generated_message)> inject);
+  queue_manager(store::stores stores, std::unique_ptr<delivery::deliverer> d, manager_settings ms,
+                manager_services svc);
   ~queue_manager();
 
   void start();
@@ -47,59 +55,30 @@ class queue_manager {
   void stop(std::chrono::seconds drain);
   // New mail was queued: look now instead of at the next tick.
   void wake();
-  // Routes, smarthost, resolvers and limits from a reloaded configuration;
-  // deliveries in progress finish with the old ones.
-  void update_transport(delivery::transport_settings ts);
+  // A reloaded configuration's deliverer; deliveries in progress finish with
+  // the old one.
+  void replace_deliverer(std::unique_ptr<delivery::deliverer> d);
 
  private:
-  struct finished_attempt;
-  // The recipients of one message that go to one next hop, and how their
-  // transaction ended (`outs` stays empty when it broke off).
-  struct hop_attempt {
-    delivery::job job;
-    std::string domain;              // one of the recipients' domains: it chooses the hop
-    std::vector<std::size_t> rcpts;  // indexes into the message's recipients, as job.rcpts
-    std::vector<delivery::outcome> outs;
-    base::time_point after{};
-  };
-  // A message's hops when there are several: up to `max_parallel_hops`
-  // workers take the next one in turn; `done` is cancelled when the last
-  // worker has finished.
-  static constexpr std::size_t max_parallel_hops = 8;
-  struct fanout {
-    fanout(net::asio::io_context& io, std::vector<hop_attempt> h)
-        : hops(std::move(h)), workers(std::min(hops.size(), max_parallel_hops)),
-          done(io, net::asio::steady_timer::time_point::max()) {}
-    std::vector<hop_attempt> hops;
-    std::size_t next = 0;  // the next hop a worker takes
-    std::size_t workers;   // still running
-    net::asio::steady_timer done;
-  };
   net::awaitable<void> run();
+  net::awaitable<void> drain();
+  net::awaitable<void> housekeeping();
   net::awaitable<void> deliver(store::queued_message m);
-  net::awaitable<void> deliver_hops(delivery::transport* t, std::shared_ptr<fanout> shared);
-  net::awaitable<void> flush_records();
-  void after_record(finished_attempt& f, bool removed);
-  void poke();
+  void post(std::function<void()> f);
 
   store::stores stores_;
-  net::worker_pool& pool_;
   manager_settings settings_;
-  events::sink& events_;
-  const base::clock& clock_;
-  std::function<void(generated_message)> inject_;
-
+  manager_services svc_;
   std::unique_ptr<net::asio::io_context> io_;
+  std::unique_ptr<delivery::deliverer> deliverer_;
+  std::vector<std::unique_ptr<delivery::deliverer>> retired_;  // after reloads, until the process ends
+  body_loader bodies_;
+  bounces bounces_;
+  recorder recorder_;
+  scheduler scheduler_;
   std::atomic<std::size_t> queue_size_{0};
-  std::unique_ptr<delivery::transport> transport_;
-  std::vector<std::unique_ptr<delivery::transport>> retired_;  // after reloads, until the process ends
-  std::unique_ptr<net::asio::steady_timer> wake_timer_;
-  std::vector<std::unique_ptr<finished_attempt>> records_;
-  bool flushing_ = false;
-  unsigned active_ = 0;
-  std::atomic<bool> stopping_{false};
   std::atomic<bool> stopped_{false};
-  std::chrono::steady_clock::time_point drain_deadline_{};
+  std::chrono::seconds drain_{0};
   std::thread thread_;
 };
 

@@ -21,6 +21,8 @@
 #include "admin/http_server.hpp"
 #include "base/log.hpp"
 #include "base/metrics.hpp"
+#include "delivery/smtp_deliverer.hpp"
+#include "net/coro.hpp"
 #include "net/listener.hpp"
 #include "net/worker_pool.hpp"
 #include "policy/authenticator.hpp"
@@ -48,11 +50,13 @@ net::server_tls_options tls_options(const config::config& c) {
   return o;
 }
 
-delivery::transport_settings transport_settings(const config::config& c) {
-  delivery::transport_settings t;
+// The SMTP deliverer for a configuration: routes, smarthost (its password read
+// now), resolvers, limits.
+std::unique_ptr<delivery::deliverer> make_deliverer(net::worker_pool& pool, const config::config& c) {
+  delivery::smtp_settings t;
   t.hostname = c.hostname;
-  t.mx_port = c.delivery.mx_port;
-  t.routes = c.delivery.routes;
+  t.routes.mx_port = c.delivery.mx_port;
+  t.routes.routes = c.delivery.routes;
   t.resolvers = c.delivery.resolvers;
   t.per_destination = c.delivery.per_destination;
   t.limits.connect = std::chrono::seconds(c.delivery.connect_timeout_s);
@@ -60,8 +64,8 @@ delivery::transport_settings transport_settings(const config::config& c) {
   t.limits.data = std::chrono::seconds(std::max(c.delivery.command_timeout_s, 600u));
   if (c.delivery.relay) {
     const auto& r = *c.delivery.relay;
-    delivery::smarthost_settings h;
-    h.address = r.address;
+    t.routes.smarthost = r.address;
+    delivery::smarthost_credentials h;
     h.implicit_tls = r.mode == config::listener_mode::implicit_tls;
     h.username = r.username;
     h.ca_file = r.ca_file.string();
@@ -71,9 +75,9 @@ delivery::transport_settings transport_settings(const config::config& c) {
       std::getline(in, h.password);
       if (!h.password.empty() && h.password.back() == '\r') h.password.pop_back();
     }
-    t.relay = h;
+    t.smarthost = h;
   }
-  return t;
+  return std::make_unique<delivery::smtp_deliverer>(pool, std::move(t));
 }
 
 // Every domain's DKIM keys load now: a missing, unreadable or wrong key stops
@@ -128,11 +132,8 @@ class server {
       ms.lease = std::chrono::seconds(cfg_.delivery.lease_s);
       ms.window = cfg_.delivery.concurrency;
       queue_ = std::make_unique<queue::queue_manager>(
-          stores_, pool_, transport_settings(cfg_), ms, *events_, base::real_clock(),
-          [this](queue::generated_message g) {
-            net::asio::post(pool_.executor(), [this, g = std::move(g)] { submit_.enqueue_generated(g.from, g.to, g.content); });
-          });
-      submit_.on_committed([this] { queue_->wake(); });
+          stores_, make_deliverer(pool_, cfg_), ms,
+          queue::manager_services{&pool_, events_.get(), &base::real_clock(), &base::real_random(), &submit_});
       queue_->start();
       log()->info("delivery started: concurrency={} per_destination={}", cfg_.delivery.concurrency,
                   cfg_.delivery.per_destination);
@@ -171,10 +172,7 @@ class server {
     sd_notify(0, "READY=1");
     log()->info("ready: {} I/O threads", threads_.size());
     for (auto& t : threads_) t->thread.join();
-    if (queue_) {
-      submit_.on_committed({});
-      queue_->stop(std::chrono::seconds(cfg_.limit.drain_timeout_s));
-    }
+    if (queue_) queue_->stop(std::chrono::seconds(cfg_.limit.drain_timeout_s));
     committer_.stop();
     pool_.stop();
     log()->info("stopped");
@@ -227,17 +225,16 @@ class server {
     auto& connections = base::metrics().get_counter("smtpsd_connections_total", "Accepted connections, by listener",
                                                     {{"listener", cfg_.listeners[li].name()}});
     for (;;) {
-      auto [ec, sock] = co_await acceptor.async_accept(net::as_tuple_awaitable);
+      auto a = co_await net::accept(acceptor);
       if (draining_) co_return;
-      if (ec) {
-        if (ec == net::asio::error::operation_aborted) co_return;
-        log()->warn("accept on {}: {}", cfg_.listeners[li].name(), ec.message());
-        net::asio::steady_timer pause(t.io, std::chrono::milliseconds(50));  // EMFILE and the like
-        co_await pause.async_wait(net::as_tuple_awaitable);
+      if (a.ec) {
+        if (a.ec == net::asio::error::operation_aborted) co_return;
+        log()->warn("accept on {}: {}", cfg_.listeners[li].name(), a.ec.message());
+        co_await net::sleep_for(std::chrono::milliseconds(50));  // EMFILE and the like
         continue;
       }
       connections.inc();
-      auto s = std::make_shared<session>(std::move(sock), tls_.get(), settings_for(li),
+      auto s = std::make_shared<session>(std::move(a.socket), tls_.get(), settings_for(li),
                                          services{&pool_, &auth_, &policy_, &connections_, &submit_, events_.get()});
       t.sessions.insert(s);
       ++active_;
@@ -291,7 +288,7 @@ class server {
                                                  next->limit.max_message_bytes});
     connections_.set_limits(next->limit.max_connections, next->limit.max_connections_per_ip);
     throttle_.set_limits(next->auth.failures_before_throttle, std::chrono::seconds(next->auth.failure_window_s));
-    if (queue_) queue_->update_transport(transport_settings(*next));
+    if (queue_) queue_->replace_deliverer(make_deliverer(pool_, *next));
     log()->info("SIGHUP: reloaded certificates, limits, access lists, AUTH throttling and routes");
   }
 
@@ -320,11 +317,8 @@ class server {
   }
 
   net::awaitable<void> wait_drained() {
-    net::asio::steady_timer timer(threads_[0]->io);
-    while (active_ > 0 && std::chrono::steady_clock::now() < drain_deadline_) {
-      timer.expires_after(std::chrono::milliseconds(20));
-      co_await timer.async_wait(net::as_tuple_awaitable);
-    }
+    while (active_ > 0 && std::chrono::steady_clock::now() < drain_deadline_)
+      co_await net::sleep_for(std::chrono::milliseconds(20));
     if (active_ > 0) log()->warn("drain timeout: closing {} sessions", active_.load());
     for (auto& t : threads_) t->io.stop();
   }

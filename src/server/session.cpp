@@ -46,16 +46,6 @@ smtp::server_settings fsm_settings(const session_settings& s) {
   return f;
 }
 
-const char* data_rule(smtp::data_reader::error e) {
-  switch (e) {
-    case smtp::data_reader::error::bare_cr_lf: return "bare_cr_lf";
-    case smtp::data_reader::error::too_big: return "size";
-    case smtp::data_reader::error::line_too_long: return "line_too_long";
-    case smtp::data_reader::error::none: break;
-  }
-  return "none";
-}
-
 }  // namespace
 
 session::session(net::tcp::socket s, std::shared_ptr<net::server_tls> tls, std::shared_ptr<const session_settings> settings,
@@ -111,8 +101,7 @@ net::awaitable<void> session::run() {
     log()->error("session={} ended by an unexpected error: {}", id_, e.what());
   }
   message_.reset();  // aborts an unfinished message
-  end_transaction_if_over();
-  if (reserved_ && profile_) svc_.policy->release(*profile_, std::exchange(reserved_, 0));
+  txn_.reset();      // gives back the recipients of an unfinished transaction
   co_await stream_.close();
   log()->info("session={} disconnect after {:.3f}s", id_,
               std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
@@ -183,12 +172,12 @@ net::awaitable<session::read_result> session::read_more(std::chrono::seconds tim
     }
   }
   char* p = in_.prepare(read_chunk);
-  auto [ec, n] = co_await stream_.read_some(p, read_chunk, timeout);
+  auto got = co_await stream_.read_some(p, read_chunk, timeout);
   waiting_for_command_ = false;
-  in_.commit(ec ? 0 : n);
-  if (!ec) co_return read_result::ok;
-  if (ec == net::timeout_error()) co_return read_result::timeout;
-  if (stop_requested_ && ec == net::asio::error::operation_aborted) co_return read_result::stopped;
+  in_.commit(got.ec ? 0 : got.n);
+  if (!got.ec) co_return read_result::ok;
+  if (got.ec == net::timeout_error()) co_return read_result::timeout;
+  if (stop_requested_ && got.ec == net::asio::error::operation_aborted) co_return read_result::stopped;
   co_return read_result::closed;
 }
 
@@ -254,9 +243,7 @@ net::awaitable<void> session::serve() {
 // Recipients reserved for a transaction that ended without a queued message
 // (RSET, a new EHLO, a refused message) go back to the account.
 void session::end_transaction_if_over() {
-  if (fsm_.in_transaction() || !profile_) return;
-  if (reserved_) svc_.policy->release(*profile_, std::exchange(reserved_, 0));
-  profile_.reset();
+  if (!fsm_.in_transaction()) txn_.reset();
 }
 
 net::awaitable<smtp::action> session::perform(smtp::action a) {
@@ -357,18 +344,18 @@ net::awaitable<smtp::action> session::check_mail() {
     refuse(*rej);
     co_return fsm_.on_mail_verdict({rej->reply, false}, out_);
   }
-  profile_ = std::move(std::get<policy::sender_profile>(r));
-  fsm_.set_max_message_bytes(profile_->max_message_bytes);
+  txn_.emplace(*svc_.policy, std::move(std::get<policy::sender_profile>(r)));
+  fsm_.set_max_message_bytes(txn_->profile().max_message_bytes);
   co_return fsm_.on_mail_verdict({}, out_);
 }
 
 net::awaitable<smtp::action> session::check_rcpt() {
-  auto rej = co_await svc_.pool->run([this] { return svc_.policy->check_rcpt(*profile_, fsm_.pending_rcpt().to); });
+  auto rej = co_await svc_.pool->run([this] { return svc_.policy->check_rcpt(txn_->profile(), fsm_.pending_rcpt().to); });
   if (rej) {
     refuse(*rej);
     co_return fsm_.on_rcpt_verdict({rej->reply, false}, out_);
   }
-  ++reserved_;
+  txn_->add();
   co_return fsm_.on_rcpt_verdict({}, out_);
 }
 
@@ -387,33 +374,23 @@ submission::session_facts session::facts() const {
   return f;
 }
 
-void session::start_message() {
-  message_failure_.reset();
-  try {
-    auto profile = *profile_;
-    auto* p = svc_.policy;
-    message_ = svc_.submit->begin(fsm_.transaction(), facts(), [p, profile](const auto& fields) {
-      return p->check_headers(profile, fields);
-    });
-  } catch (const store::storage_full& e) {
-    message_failure_ = policy::rejection{smtp::replies::insufficient_storage(), "storage_full", e.what()};
-  } catch (const std::exception& e) {
-    message_failure_ = policy::rejection{smtp::replies::temporary_failure(), "storage", e.what()};
-  }
+std::unique_ptr<intake> session::start_message(smtp::data_reader::mode mode) {
+  auto* p = svc_.policy;
+  auto check = [p, profile = txn_->profile()](const std::vector<message::header_field>& fields) {
+    return p->check_headers(profile, fields);
+  };
+  return std::make_unique<intake>(mode, fsm_.max_message_bytes(), *svc_.submit, fsm_.transaction(), facts(),
+                                  std::move(check));
 }
 
 net::awaitable<std::optional<smtp::reply>> session::receive_data() {
   const auto timeout = std::chrono::seconds(settings_->limit.data_timeout_s);
-  smtp::data_reader reader(smtp::data_reader::mode::dot_terminated, fsm_.max_message_bytes());
-  start_message();
-  std::string chunk;
+  message_ = start_message(smtp::data_reader::mode::dot_terminated);
   for (;;) {
     auto pending = in_.pending();
     if (!pending.empty()) {
-      chunk.clear();
-      in_.consume(reader.feed(pending, chunk));
-      if (message_ && !chunk.empty()) message_->append(chunk);
-      if (reader.done()) break;
+      in_.consume(message_->feed(pending));
+      if (message_->done()) break;
     }
     auto rr = co_await read_more(timeout, false);
     if (rr == read_result::ok) continue;
@@ -426,40 +403,32 @@ net::awaitable<std::optional<smtp::reply>> session::receive_data() {
     }
     co_return std::nullopt;
   }
-  co_return co_await finish_message(reader);
+  auto reply = co_await finish_message();
+  co_return reply;
 }
 
 net::awaitable<std::optional<smtp::reply>> session::receive_bdat() {
   const auto timeout = std::chrono::seconds(settings_->limit.data_timeout_s);
-  if (!bdat_reader_) {
-    bdat_reader_ = std::make_unique<smtp::data_reader>(smtp::data_reader::mode::chunked, fsm_.max_message_bytes());
-    start_message();
-  }
+  if (!message_) message_ = start_message(smtp::data_reader::mode::chunked);
   std::uint64_t left = fsm_.bdat().size;
-  std::string chunk;
   while (left > 0) {
     auto pending = in_.pending();
     if (pending.empty()) {
       auto rr = co_await read_more(timeout, false);
       if (rr == read_result::ok) continue;
       message_.reset();
-      bdat_reader_.reset();
       if (rr == read_result::timeout) fsm_.abort(smtp::replies::timeout(settings_->hostname), out_);
       co_return std::nullopt;
     }
     auto take = static_cast<std::size_t>(std::min<std::uint64_t>(left, pending.size()));
-    chunk.clear();
-    bdat_reader_->feed(pending.substr(0, take), chunk);
+    message_->feed_chunk(pending.substr(0, take));
     in_.consume(take);
     left -= take;
-    if (message_ && !chunk.empty()) message_->append(chunk);
   }
   if (!fsm_.bdat().last) co_return smtp::reply{};
-  chunk.clear();
-  bdat_reader_->finish(chunk);
-  if (message_ && !chunk.empty()) message_->append(chunk);
-  auto reader = std::move(bdat_reader_);
-  co_return co_await finish_message(*reader);
+  message_->end_chunks();
+  auto reply = co_await finish_message();
+  co_return reply;
 }
 
 net::awaitable<bool> session::discard(std::uint64_t n) {
@@ -477,43 +446,18 @@ net::awaitable<bool> session::discard(std::uint64_t n) {
   co_return true;
 }
 
-net::awaitable<smtp::reply> session::finish_message(const smtp::data_reader& reader) {
-  std::optional<policy::rejection> refused;
-  if (auto e = smtp::data_error_reply(reader.err()))
-    refused = policy::rejection{*e, data_rule(reader.err()),
-                                fmt::format("size={} limit={}", reader.size(), fsm_.max_message_bytes())};
-  else if (message_failure_ || !message_)
-    refused = message_failure_.value_or(policy::rejection{smtp::replies::temporary_failure(), "storage", ""});
-  else
-    refused = co_await svc_.pool->run([this] { return message_->seal(); });
-  if (refused) {
-    message_.reset();
-    refuse(*refused);
-    co_return refused->reply;
+// The message's verdict: refused (and counted), or queued and its
+// recipients counted against the account for good.
+net::awaitable<smtp::reply> session::finish_message() {
+  auto v = co_await message_->finish(*svc_.pool);
+  message_.reset();
+  if (v.refused) {
+    refuse(*v.refused);
+    co_return v.refused->reply;
   }
-  const auto id = message_->queue_id();
-  const auto& meta = message_->meta();
-  const auto summary = fmt::format("from=<{}> rcpts={} size={}", meta.from, meta.recipients.size(), meta.size);
-  auto r = co_await commit(std::move(message_));
-  if (r.positive()) {
-    svc_.policy->committed(*profile_, std::exchange(reserved_, 0));
-    log()->info("session={} queue_id={} queued {} account={}", id_, id, summary, account_ ? account_->name : "");
-  } else {
-    refuse({r, "storage", "commit failed"});
-  }
-  co_return r;
-}
-
-net::awaitable<smtp::reply> session::commit(std::unique_ptr<submission::message_builder> m) {
-  co_return co_await net::asio::async_initiate<decltype(net::use_awaitable), void(smtp::reply)>(
-      [&](auto handler) {
-        auto h = std::make_shared<decltype(handler)>(std::move(handler));
-        svc_.submit->commit(std::move(m), [h](smtp::reply r) {
-          auto ex = net::asio::get_associated_executor(*h);
-          net::asio::post(ex, [h, r = std::move(r)]() mutable { (*h)(std::move(r)); });
-        });
-      },
-      net::use_awaitable);
+  txn_->commit();
+  log()->info("session={} queue_id={} queued {} account={}", id_, v.queue_id, v.summary, account_ ? account_->name : "");
+  co_return smtp::replies::queued(v.queue_id);
 }
 
 }  // namespace smtpsd::server

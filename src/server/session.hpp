@@ -14,7 +14,9 @@
 #include "net/worker_pool.hpp"
 #include "policy/authenticator.hpp"
 #include "policy/connections.hpp"
+#include "policy/reservation.hpp"
 #include "policy/submission_policy.hpp"
+#include "server/intake.hpp"
 #include "smtp/data_reader.hpp"
 #include "smtp/line_buffer.hpp"
 #include "smtp/server_fsm.hpp"
@@ -66,9 +68,8 @@ class session : public std::enable_shared_from_this<session> {
   net::awaitable<std::optional<smtp::reply>> receive_data();
   net::awaitable<std::optional<smtp::reply>> receive_bdat();
   net::awaitable<bool> discard(std::uint64_t n);
-  net::awaitable<smtp::reply> finish_message(const smtp::data_reader& reader);
-  net::awaitable<smtp::reply> commit(std::unique_ptr<submission::message_builder> m);
-  void start_message();
+  net::awaitable<smtp::reply> finish_message();
+  std::unique_ptr<intake> start_message(smtp::data_reader::mode mode);
   void end_transaction_if_over();
   submission::session_facts facts() const;
   void refuse(const policy::rejection& r);
@@ -86,11 +87,8 @@ class session : public std::enable_shared_from_this<session> {
   bool counted_ = false;  // holds a place in connection_limits
   std::string tls_version_, tls_cipher_;
   std::optional<store::account> account_;
-  std::optional<policy::sender_profile> profile_;  // of the transaction in progress
-  unsigned reserved_ = 0;                          // recipients reserved against the limits
-  std::unique_ptr<submission::message_builder> message_;
-  std::optional<policy::rejection> message_failure_;  // the spool could not take the message
-  std::unique_ptr<smtp::data_reader> bdat_reader_;
+  std::optional<policy::reservation> txn_;  // the transaction in progress: its profile and recipients
+  std::unique_ptr<intake> message_;         // the message being received
   bool stop_requested_ = false;
   bool waiting_for_command_ = false;
   std::chrono::steady_clock::time_point started_;

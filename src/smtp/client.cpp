@@ -64,20 +64,20 @@ std::string format_mail(std::string_view from, const mail_options& o, const capa
   std::string s = "MAIL FROM:<";
   s.append(from).append(">");
   if (caps.size && o.size) s += " SIZE=" + std::to_string(o.size);
-  if (o.eightbit && caps.eightbitmime) s += " BODY=8BITMIME";
+  if (o.eight_bit() && caps.eightbitmime) s += " BODY=8BITMIME";
   if (o.smtputf8 && caps.smtputf8) s += " SMTPUTF8";
   if (caps.dsn) {
-    if (!o.ret.empty()) s += " RET=" + o.ret;
+    if (o.ret != dsn_ret::unspecified) s.append(" RET=").append(to_string(o.ret));
     if (!o.envid.empty()) s += " ENVID=" + o.envid;
   }
   return s;
 }
 
-std::string format_rcpt(std::string_view to, std::string_view notify, std::string_view orcpt, const capabilities& caps) {
+std::string format_rcpt(std::string_view to, dsn_notify notify, std::string_view orcpt, const capabilities& caps) {
   std::string s = "RCPT TO:<";
   s.append(to).append(">");
   if (caps.dsn) {
-    if (!notify.empty()) s.append(" NOTIFY=").append(notify);
+    if (notify.given()) s.append(" NOTIFY=").append(to_string(notify));
     if (!orcpt.empty()) s.append(" ORCPT=").append(orcpt);
   }
   return s;

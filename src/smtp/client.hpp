@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "smtp/params.hpp"
 #include "smtp/reply.hpp"
 
 namespace smtpsd::smtp {
@@ -41,15 +42,17 @@ class dot_stuffer {
 };
 
 // "MAIL FROM:<a@b> SIZE=123 BODY=8BITMIME" etc.: ESMTP parameters a client
-// may add, each only when the server offers its extension.
+// may add, each only when the server offers its extension. The same typed
+// values the message was submitted with.
 struct mail_options {
   std::uint64_t size = 0;
-  bool eightbit = false;
+  body_type body = body_type::unspecified;
   bool smtputf8 = false;
-  std::string ret;    // "FULL"/"HDRS" or empty
+  dsn_ret ret = dsn_ret::unspecified;
   std::string envid;  // xtext or empty
+  bool eight_bit() const { return body == body_type::eight_bit_mime || body == body_type::binary_mime; }
 };
 std::string format_mail(std::string_view from, const mail_options& o, const capabilities& caps);
-std::string format_rcpt(std::string_view to, std::string_view notify, std::string_view orcpt, const capabilities& caps);
+std::string format_rcpt(std::string_view to, dsn_notify notify, std::string_view orcpt, const capabilities& caps);
 
 }  // namespace smtpsd::smtp

@@ -45,12 +45,12 @@ TEST(client, finish_adds_the_missing_crlf) {
 
 TEST(client, mail_parameters_only_when_offered) {
   capabilities none;
-  mail_options o{4096, true, true, "HDRS", "E1"};
+  mail_options o{4096, body_type::eight_bit_mime, true, dsn_ret::hdrs, "E1"};
   EXPECT_EQ(format_mail("a@b", o, none), "MAIL FROM:<a@b>");
   capabilities all;
   all.size = 0;
   all.eightbitmime = all.smtputf8 = all.dsn = true;
   EXPECT_EQ(format_mail("a@b", o, all), "MAIL FROM:<a@b> SIZE=4096 BODY=8BITMIME SMTPUTF8 RET=HDRS ENVID=E1");
-  EXPECT_EQ(format_rcpt("c@d", "FAILURE", "rfc822;c@d", all), "RCPT TO:<c@d> NOTIFY=FAILURE ORCPT=rfc822;c@d");
-  EXPECT_EQ(format_rcpt("c@d", "FAILURE", "rfc822;c@d", none), "RCPT TO:<c@d>");
+  EXPECT_EQ(format_rcpt("c@d", dsn_notify(notify::failure), "rfc822;c@d", all), "RCPT TO:<c@d> NOTIFY=FAILURE ORCPT=rfc822;c@d");
+  EXPECT_EQ(format_rcpt("c@d", dsn_notify(notify::failure), "rfc822;c@d", none), "RCPT TO:<c@d>");
 }

@@ -43,7 +43,7 @@ TEST(command, rcpt_dsn_params) {
   auto r = parse_rcpt("TO:<b@example.org> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;b@example.org");
   auto* c = std::get_if<rcpt_command>(&r);
   ASSERT_NE(c, nullptr);
-  EXPECT_EQ(c->params.notify, notify::success | notify::failure);
+  EXPECT_EQ(c->params.notify, dsn_notify(notify::success | notify::failure));
   EXPECT_EQ(c->params.orcpt, "rfc822;b@example.org");
   EXPECT_TRUE(std::holds_alternative<reply>(parse_rcpt("TO:<b@example.org> NOTIFY=NEVER,DELAY")));
   EXPECT_TRUE(std::holds_alternative<reply>(parse_rcpt("TO:<>")));

@@ -141,7 +141,7 @@ std::optional<reply> parse_rcpt_params(std::string_view text, rcpt_params& out) 
   bool seen_orcpt = false;
   for (auto& p : *params) {
     if (base::iequals(p.key, "NOTIFY")) {
-      if (out.notify != 0 || !p.value) return replies::syntax_error("bad NOTIFY");
+      if (out.notify.given() || !p.value) return replies::syntax_error("bad NOTIFY");
       unsigned n = 0;
       for (auto item : base::split(*p.value, ',')) {
         unsigned bit;
@@ -159,7 +159,7 @@ std::optional<reply> parse_rcpt_params(std::string_view text, rcpt_params& out) 
         n |= bit;
       }
       if ((n & notify::never) && n != notify::never) return replies::syntax_error("bad NOTIFY");
-      out.notify = n;
+      out.notify = dsn_notify(n);
     } else if (base::iequals(p.key, "ORCPT")) {
       if (seen_orcpt || !p.value) return replies::syntax_error("bad ORCPT");
       seen_orcpt = true;
@@ -192,17 +192,17 @@ std::string_view to_string(dsn_ret r) {
   }
 }
 
-std::string notify_to_string(unsigned n) {
+std::string to_string(dsn_notify n) {
   std::string s;
-  auto add = [&](unsigned bit, const char* name) {
-    if (!(n & bit)) return;
+  auto add = [&](dsn_notify::bit bit, const char* name) {
+    if (!n.has(bit)) return;
     if (!s.empty()) s += ',';
     s += name;
   };
-  add(notify::never, "NEVER");
-  add(notify::success, "SUCCESS");
-  add(notify::failure, "FAILURE");
-  add(notify::delay, "DELAY");
+  add(dsn_notify::never, "NEVER");
+  add(dsn_notify::success, "SUCCESS");
+  add(dsn_notify::failure, "FAILURE");
+  add(dsn_notify::delay, "DELAY");
   return s;
 }
 

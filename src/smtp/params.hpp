@@ -7,12 +7,14 @@
 #include <string>
 #include <string_view>
 
+#include "base/envelope.hpp"
 #include "smtp/reply.hpp"
 
 namespace smtpsd::smtp {
 
-enum class body_type { unspecified, seven_bit, eight_bit_mime, binary_mime };
-enum class dsn_ret { unspecified, full, hdrs };
+using base::body_type;
+using base::dsn_notify;
+using base::dsn_ret;
 
 struct mail_params {
   std::optional<std::uint64_t> size;
@@ -23,12 +25,13 @@ struct mail_params {
 };
 
 namespace notify {
-constexpr unsigned never = 1, success = 2, failure = 4, delay = 8;
+constexpr unsigned never = dsn_notify::never, success = dsn_notify::success, failure = dsn_notify::failure,
+                   delay = dsn_notify::delay;
 }
 
 struct rcpt_params {
-  unsigned notify = 0;  // 0 = not given (default: failure, delay)
-  std::string orcpt;    // "rfc822;xtext" as received
+  dsn_notify notify;  // not given: FAILURE,DELAY
+  std::string orcpt;  // "rfc822;xtext" as received
 };
 
 // Parse the text after the path. nullopt reply means success.
@@ -39,8 +42,10 @@ bool is_xtext(std::string_view s);
 std::string xtext_decode(std::string_view s);
 std::string xtext_encode(std::string_view s);
 
+// The wire forms of the typed parameters, written once: "8BITMIME", "HDRS",
+// "FAILURE,DELAY" (empty for unspecified / not given).
 std::string_view to_string(body_type b);
 std::string_view to_string(dsn_ret r);
-std::string notify_to_string(unsigned n);
+std::string to_string(dsn_notify n);
 
 }  // namespace smtpsd::smtp

@@ -35,7 +35,7 @@ TEST(server_fsm, envelope_keeps_dsn_parameters) {
   EXPECT_EQ(t.params.ret, dsn_ret::hdrs);
   EXPECT_EQ(t.params.envid, "x1");
   ASSERT_EQ(t.rcpts.size(), 1u);
-  EXPECT_EQ(t.rcpts[0].params.notify, notify::delay);
+  EXPECT_EQ(t.rcpts[0].params.notify, dsn_notify(notify::delay));
 }
 
 TEST(server_fsm, throttled_auth_closes) {

@@ -50,11 +50,11 @@ queued_message sample(std::string id, std::int64_t account_id) {
   m.created = base::from_unix_seconds(1'800'000'000);
   m.message_id = "<x@y>";
   m.envid = "E1";
-  m.ret = 2;
-  m.body = 2;
+  m.ret = base::dsn_ret::hdrs;
+  m.body = base::body_type::eight_bit_mime;
   m.smtputf8 = true;
-  m.recipients.push_back({"bob@example.org", "rfc822;bob@example.org", 4, rcpt_status::queued, 0, m.created, ""});
-  m.recipients.push_back({"carol@example.net", "", 0, rcpt_status::queued, 0, m.created, ""});
+  m.recipients.push_back({"bob@example.org", "rfc822;bob@example.org", base::dsn_notify(4), rcpt_status::queued, 0, m.created, ""});
+  m.recipients.push_back({"carol@example.net", "", base::dsn_notify{}, rcpt_status::queued, 0, m.created, ""});
   return m;
 }
 
@@ -125,7 +125,7 @@ TEST_P(store_conformance, queue_enqueue_get_list_remove) {
   EXPECT_TRUE(m->smtputf8);
   ASSERT_EQ(m->recipients.size(), 2u);
   EXPECT_EQ(m->recipients[0].orcpt, "rfc822;bob@example.org");
-  EXPECT_EQ(m->recipients[0].notify, 4u);
+  EXPECT_EQ(m->recipients[0].notify, base::dsn_notify(base::dsn_notify::failure));
   EXPECT_EQ(m->recipients[1].address, "carol@example.net");
   auto all = q.list(0);
   ASSERT_EQ(all.size(), 2u);

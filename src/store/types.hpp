@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "base/clock.hpp"
+#include "base/envelope.hpp"
 
 namespace smtpsd::store {
 
@@ -83,8 +84,8 @@ std::string_view to_string(rcpt_status s);
 
 struct queued_recipient {
   std::string address;
-  std::string orcpt;    // "rfc822;xtext" or empty
-  unsigned notify = 0;  // smtp::notify bits; 0 = not given
+  std::string orcpt;  // "rfc822;xtext" or empty
+  base::dsn_notify notify;
   rcpt_status status = rcpt_status::queued;
   unsigned attempts = 0;
   std::optional<time_point> next_attempt;
@@ -102,8 +103,8 @@ struct queued_message {
   time_point created{};
   std::string message_id;  // the Message-ID header
   std::string envid;       // DSN ENVID (xtext)
-  int ret = 0;             // smtp::dsn_ret
-  int body = 0;            // smtp::body_type
+  base::dsn_ret ret = base::dsn_ret::unspecified;
+  base::body_type body = base::body_type::unspecified;
   bool smtputf8 = false;
   std::vector<queued_recipient> recipients;
 };

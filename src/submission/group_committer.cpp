@@ -56,29 +56,26 @@ void group_committer::commit(std::vector<request>& batch) {
     writers.push_back(r.body.get());
     metas.push_back(r.meta);
   }
-  commit_status status = commit_status::committed;
+  commit_result result;
   try {
     spool_->sync(writers);  // bodies first: metadata never points at a body that is not on disk
     queue_->enqueue(metas);
-  } catch (const store::storage_full& e) {
-    log->error("commit of {} messages failed, storage full: {}", batch.size(), e.what());
-    status = commit_status::storage_full;
   } catch (const std::exception& e) {
     log->error("commit of {} messages failed: {}", batch.size(), e.what());
-    status = commit_status::failed;
+    result = policy::storage_failure(e);
   }
   batches.observe(static_cast<double>(batch.size()));
   latency.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   for (auto& r : batch) {
     r.body.reset();  // closes the file
-    if (status != commit_status::committed) {
+    if (result) {
       try {
         spool_->remove(r.meta.id);
       } catch (const std::exception& e) {
         log->warn("queue_id={} cannot remove the uncommitted body: {}", r.meta.id, e.what());
       }
     }
-    r.done(status);
+    r.done(result);
   }
 }
 

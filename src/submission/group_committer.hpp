@@ -9,20 +9,23 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
+#include "policy/rejection.hpp"
 #include "store/stores.hpp"
 
 namespace smtpsd::submission {
 
-enum class commit_status { committed, storage_full, failed };
+// nullopt: committed; else why not (policy::storage_failure).
+using commit_result = std::optional<policy::rejection>;
 
 class group_committer {
  public:
   struct request {
     std::unique_ptr<store::spool_writer> body;
     store::queued_message meta;
-    std::function<void(commit_status)> done;  // runs on the committer thread
+    std::function<void(const commit_result&)> done;  // runs on the committer thread
   };
 
   group_committer(std::shared_ptr<store::spool> spool, std::shared_ptr<store::queue_store> queue);

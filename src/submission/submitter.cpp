@@ -38,8 +38,8 @@ message_builder::message_builder(std::string queue_id, std::shared_ptr<store::sp
   meta_.from = env.from.str();
   meta_.created = now;
   meta_.envid = env.params.envid;
-  meta_.ret = static_cast<int>(env.params.ret);
-  meta_.body = static_cast<int>(env.params.body);
+  meta_.ret = env.params.ret;
+  meta_.body = env.params.body;
   meta_.smtputf8 = env.params.smtputf8;
   for (const auto& r : env.rcpts) {
     store::queued_recipient q;
@@ -57,10 +57,8 @@ message_builder::~message_builder() {
 
 void message_builder::storage_failed(const std::exception& e) {
   if (failure_) return;
-  const bool full = dynamic_cast<const store::storage_full*>(&e) != nullptr;
   log()->error("session={} queue_id={} cannot write the message: {}", facts_.session_id, meta_.id, e.what());
-  failure_ = full ? policy::rejection{smtp::replies::insufficient_storage(), "storage_full", e.what()}
-                  : policy::rejection{smtp::replies::temporary_failure(), "storage", e.what()};
+  failure_ = policy::storage_failure(e);
 }
 
 void message_builder::append(std::string_view content) {
@@ -161,7 +159,7 @@ std::unique_ptr<message_builder> submitter::begin(const smtp::envelope& env, con
   return std::make_unique<message_builder>(id, stores_.bodies, env, facts, settings_, now, std::move(check));
 }
 
-void submitter::commit(std::unique_ptr<message_builder> m, std::function<void(smtp::reply)> done) {
+void submitter::commit(std::unique_ptr<message_builder> m, std::function<void(const commit_result&)> done) {
   static auto& accepted = base::metrics().get_counter("smtpsd_messages_accepted_total", "Messages queued");
   group_committer::request r;
   r.body = m->take_body();
@@ -177,31 +175,32 @@ void submitter::commit(std::unique_ptr<message_builder> m, std::function<void(sm
     sent.from = r.meta.from;
     for (auto& rc : r.meta.recipients) sent.recipients.push_back(rc.address);
   }
-  r.done = [this, id, sent = std::move(sent), done = std::move(done)](commit_status s) mutable {
-    switch (s) {
-      case commit_status::committed:
-        accepted.inc();
-        done(smtp::replies::queued(id));
-        if (events_) {
-          sent.time = clock_.now();
-          sent.smtp_response = smtp::replies::queued(id).summary();
-          events_->emit(sent);
-        }
-        if (on_committed_) on_committed_();
-        return;
-      case commit_status::storage_full:
-        done(smtp::replies::insufficient_storage());
-        return;
-      case commit_status::failed:
-        done(smtp::replies::temporary_failure());
-        return;
+  r.done = [this, id, sent = std::move(sent), done = std::move(done)](const commit_result& failed) mutable {
+    done(failed);
+    if (failed) return;
+    accepted.inc();
+    if (events_) {
+      sent.time = clock_.now();
+      sent.smtp_response = smtp::replies::queued(id).summary();
+      events_->emit(sent);
     }
+    committed();
   };
   committer_.submit(std::move(r));
 }
 
-void submitter::enqueue_generated(const std::string& from, const std::string& to, const std::string& content,
-                                  std::function<void(const std::string&)> done) {
+void submitter::on_committed(std::function<void()> f) {
+  std::lock_guard l(committed_mu_);
+  on_committed_ = std::move(f);
+}
+
+void submitter::committed() {
+  std::lock_guard l(committed_mu_);
+  if (on_committed_) on_committed_();
+}
+
+void submitter::enqueue_generated(const generated_message& m, std::function<void(const std::string&)> done) {
+  const auto& content = m.content;
   const auto now = clock_.now();
   auto id = base::make_queue_id(now, static_cast<std::uint32_t>(random_.next_u64()));
   group_committer::request r;
@@ -220,7 +219,7 @@ void submitter::enqueue_generated(const std::string& from, const std::string& to
     return;
   }
   r.meta.id = id;
-  r.meta.from = from;
+  r.meta.from = m.from;
   r.meta.created = now;
   r.meta.size = r.body->size();
   const std::string head_copy = content.substr(0, content.find("\r\n\r\n") + 2);
@@ -228,17 +227,17 @@ void submitter::enqueue_generated(const std::string& from, const std::string& to
     for (auto& f : *fields)
       if (base::iequals(f.name, "Message-ID")) r.meta.message_id = std::string(base::trim(f.value));
   store::queued_recipient rc;
-  rc.address = to;
+  rc.address = m.to;
   rc.next_attempt = now;
   r.meta.recipients.push_back(rc);
-  r.done = [this, id, done = std::move(done)](commit_status s) {
-    if (s == commit_status::committed) {
+  r.done = [this, id, done = std::move(done)](const commit_result& failed) {
+    if (!failed) {
       log()->info("queue_id={} generated message queued", id);
-      if (on_committed_) on_committed_();
+      committed();
     } else {
-      log()->error("queue_id={} generated message could not be queued", id);
+      log()->error("queue_id={} generated message could not be queued: {}", id, failed->detail);
     }
-    if (done) done(s == commit_status::committed ? id : std::string{});
+    if (done) done(failed ? std::string{} : id);
   };
   committer_.submit(std::move(r));
 }

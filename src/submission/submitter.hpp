@@ -5,6 +5,7 @@
 // the entry to the group committer. The reply for the client comes from here.
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -18,6 +19,7 @@
 #include "smtp/server_fsm.hpp"
 #include "store/stores.hpp"
 #include "submission/group_committer.hpp"
+#include "submission/queue_writer.hpp"
 
 namespace smtpsd::submission {
 
@@ -79,7 +81,7 @@ class message_builder {
   bool done_ = false;
 };
 
-class submitter {
+class submitter final : public queue_writer {
  public:
   submitter(store::stores stores, group_committer& committer, settings s, const base::clock& clock,
             base::random_source& random, events::sink* events = nullptr);
@@ -88,22 +90,20 @@ class submitter {
   // cannot take it (the session answers 451/452).
   std::unique_ptr<message_builder> begin(const smtp::envelope& env, const session_facts& facts,
                                          header_check check = {});
-  // Queues a sealed message. done(reply) runs on the committer thread once
-  // the message is durable (250 … queued as ID) or has failed (4xx).
-  void commit(std::unique_ptr<message_builder> m, std::function<void(smtp::reply)> done);
+  // Queues a sealed message. done(nullopt) runs on the committer thread once
+  // the message is durable, done(why not) when it could not be committed.
+  void commit(std::unique_ptr<message_builder> m, std::function<void(const commit_result&)> done);
 
-  // Queues mail smtpsd writes itself (delivery status notifications):
-  // no policy, no fix-ups beyond what `content` has. Blocking (spool write):
-  // call it on the worker pool. done(queue id or "") on the committer thread.
-  void enqueue_generated(const std::string& from, const std::string& to, const std::string& content,
-                         std::function<void(const std::string&)> done = {});
-  // Called with the queue id of each message committed (the queue manager's wake-up).
-  void on_committed(std::function<void()> f) { on_committed_ = std::move(f); }
+  void enqueue_generated(const generated_message& m, std::function<void(const std::string&)> done = {}) override;
+  void on_committed(std::function<void()> f) override;
 
   const settings& config() const { return settings_; }
 
  private:
+  void committed();
+
   events::sink* events_;
+  std::mutex committed_mu_;
   std::function<void()> on_committed_;
   store::stores stores_;
   group_committer& committer_;

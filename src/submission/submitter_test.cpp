@@ -3,6 +3,7 @@
 #include <future>
 
 #include "smtp/address.hpp"
+#include "smtp/replies.hpp"
 #include "store/memory/memory_stores.hpp"
 #include "submission/submitter.hpp"
 
@@ -26,9 +27,13 @@ struct fixture {
     facts.account = "acme";
     facts.account_id = 1;
   }
+  // The reply a session sends for the commit's result.
   smtp::reply commit(std::unique_ptr<submission::message_builder> m) {
+    const auto id = m->queue_id();
     std::promise<smtp::reply> p;
-    sub.commit(std::move(m), [&](smtp::reply r) { p.set_value(r); });
+    sub.commit(std::move(m), [&](const submission::commit_result& failed) {
+      p.set_value(failed ? failed->reply : smtp::replies::queued(id));
+    });
     return p.get_future().get();
   }
 };

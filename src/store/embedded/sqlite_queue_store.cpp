@@ -16,8 +16,8 @@ queued_message read_message(const statement& s) {
   m.created = base::from_unix_seconds(s.int64(5));
   m.message_id = s.text(6);
   m.envid = s.text(7);
-  m.ret = static_cast<int>(s.int64(8));
-  m.body = static_cast<int>(s.int64(9));
+  m.ret = static_cast<base::dsn_ret>(s.int64(8));
+  m.body = static_cast<base::body_type>(s.int64(9));
   m.smtputf8 = s.int64(10) != 0;
   return m;
 }
@@ -31,7 +31,7 @@ void load_recipients(connection& c, queued_message& m) {
     queued_recipient r;
     r.address = s.text(0);
     r.orcpt = s.text(1);
-    r.notify = static_cast<unsigned>(s.int64(2));
+    r.notify = base::dsn_notify(static_cast<unsigned>(s.int64(2)));
     r.status = static_cast<rcpt_status>(s.int64(3));
     r.attempts = static_cast<unsigned>(s.int64(4));
     if (auto v = s.opt_int64(5)) r.next_attempt = base::from_unix_seconds(*v);
@@ -57,8 +57,8 @@ void sqlite_queue_store::enqueue(std::span<const queued_message> batch) {
           .bind(6, base::unix_seconds(m.created))
           .bind(7, m.message_id)
           .bind(8, m.envid)
-          .bind(9, m.ret)
-          .bind(10, m.body)
+          .bind(9, static_cast<int>(m.ret))
+          .bind(10, static_cast<int>(m.body))
           .bind(11, m.smtputf8 ? 1 : 0)
           .run();
       int idx = 0;
@@ -72,7 +72,7 @@ void sqlite_queue_store::enqueue(std::span<const queued_message> batch) {
             .bind(2, idx++)
             .bind(3, r.address)
             .bind(4, r.orcpt)
-            .bind(5, r.notify)
+            .bind(5, r.notify.bits())
             .bind(6, static_cast<int>(r.status))
             .bind(7, r.attempts)
             .bind(8, next)

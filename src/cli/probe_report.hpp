@@ -13,7 +13,7 @@
 
 #include "base/ip.hpp"
 
-namespace smtpsd::delivery {
+namespace smtpsd::cli {
 
 struct certificate_info {
   std::string subject;
@@ -55,4 +55,4 @@ struct probe_options {
 
 probe_report probe(const base::host_port& target, const probe_options& o);
 
-}  // namespace smtpsd::delivery
+}  // namespace smtpsd::cli

@@ -1,4 +1,4 @@
-#include "delivery/probe.hpp"
+#include "cli/probe_report.hpp"
 
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -12,9 +12,13 @@
 #include "delivery/smtp_client.hpp"
 #include "net/tls.hpp"
 
-namespace smtpsd::delivery {
+namespace smtpsd::cli {
 
 namespace {
+
+using delivery::response;
+using delivery::smtp_client;
+using delivery::timeouts;
 
 // Every co_await result below is a named local (see worker_pool.hpp on GCC 12).
 
@@ -363,4 +367,4 @@ probe_report probe(const base::host_port& target, const probe_options& o) {
   return report;
 }
 
-}  // namespace smtpsd::delivery
+}  // namespace smtpsd::cli

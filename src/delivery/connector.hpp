@@ -1,0 +1,61 @@
+#pragma once
+// Opens a connection to a next hop, trying its hosts in order (Postfix's
+// smtp_connect): TCP, implicit TLS for a smarthost that wants it, the
+// greeting and EHLO, STARTTLS where offered (opportunistic: the certificate
+// is not checked, but a STARTTLS that is offered and fails is never followed
+// by plaintext on that host; a smarthost's certificate is verified), and
+// AUTH for a smarthost with credentials, only ever under TLS. Returns a
+// client ready for MAIL, or the outcome for the recipients.
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "delivery/next_hop.hpp"
+#include "delivery/outcome.hpp"
+#include "delivery/resolver.hpp"
+#include "delivery/smtp_client.hpp"
+
+namespace smtpsd::delivery {
+
+struct smarthost_credentials {
+  bool implicit_tls = false;
+  std::string username;  // empty: no AUTH
+  std::string password;
+  std::string ca_file;  // verify against this CA instead of the system's
+};
+
+struct connector_settings {
+  std::string hostname;  // our EHLO name
+  timeouts limits;
+  std::optional<smarthost_credentials> smarthost;
+};
+
+struct connection {
+  std::unique_ptr<smtp_client> client;  // null when no host could be used
+  outcome failure;                      // why, for every recipient
+};
+
+class connector {
+ public:
+  explicit connector(connector_settings s);
+  net::awaitable<connection> open(const next_hop& hop, const resolution& where);
+
+ private:
+  // One host: a client, or why not (`problem`), or an outcome that ends the
+  // attempt for every host (`stop`: the smarthost refused us).
+  struct host_attempt {
+    std::unique_ptr<smtp_client> client;
+    std::string problem;
+    std::optional<outcome> stop;
+  };
+  net::awaitable<host_attempt> open_host(const next_hop& hop, const mx_host& host);
+  net::awaitable<std::string> greet(smtp_client& c);
+  net::awaitable<std::string> secure(smtp_client& c, const next_hop& hop);
+  net::awaitable<std::optional<outcome>> authenticate(smtp_client& c, const std::string& host);
+
+  connector_settings s_;
+  std::shared_ptr<net::ssl::context> opportunistic_tls_;
+  std::shared_ptr<net::ssl::context> smarthost_tls_;
+};
+
+}  // namespace smtpsd::delivery

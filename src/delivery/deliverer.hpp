@@ -1,0 +1,59 @@
+#pragma once
+// What the queue hands to delivery and gets back (chasquid's courier:
+// Deliver → result, permanent?): a job is one message's recipients behind
+// one next hop; the answer is one outcome per recipient. The SMTP
+// implementation is smtp_deliverer; tests use a fake. Delivery never touches
+// storage: the queue records what comes back.
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/envelope.hpp"
+#include "delivery/next_hop.hpp"
+#include "delivery/outcome.hpp"
+#include "net/asio.hpp"
+#include "smtp/client.hpp"
+
+namespace smtpsd::delivery {
+
+struct recipient {
+  std::string address;
+  base::dsn_notify notify;
+  std::string orcpt;  // "rfc822;xtext", or empty
+};
+
+// The message as it goes after DATA (header section, blank line, body), in
+// chunks; an empty chunk is the end. Throws when the bytes cannot be read.
+class content_source {
+ public:
+  virtual ~content_source() = default;
+  virtual net::awaitable<std::string> next() = 0;
+};
+
+struct job {
+  std::string queue_id;
+  std::string from;
+  smtp::mail_options mail;        // SIZE, BODY, SMTPUTF8, RET, ENVID as submitted
+  std::vector<recipient> rcpts;   // every one behind `hop`
+  next_hop hop;
+  std::function<std::unique_ptr<content_source>()> open;
+};
+
+class deliverer {
+ public:
+  virtual ~deliverer() = default;
+  // The next hop for a recipient domain; recipients with the same hop key
+  // go in one job.
+  virtual next_hop route(std::string_view domain) const = 0;
+  // One outcome per j.rcpts entry, in order. Runs on the caller's executor.
+  virtual net::awaitable<std::vector<outcome>> deliver(const job& j) = 0;
+  // Housekeeping, every few seconds: closes idle connections past their time
+  // (all of them when `all`).
+  virtual void reap(bool all) = 0;
+  // Jobs waiting to start give up (not attempted); those under way finish.
+  virtual void shutdown() = 0;
+};
+
+}  // namespace smtpsd::delivery

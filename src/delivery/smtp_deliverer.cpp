@@ -1,0 +1,53 @@
+#include "delivery/smtp_deliverer.hpp"
+
+#include "delivery/transaction.hpp"
+
+namespace smtpsd::delivery {
+
+smtp_deliverer::smtp_deliverer(net::worker_pool& pool, smtp_settings s)
+    : pool_(pool),
+      router_(s.routes),
+      resolver_(s.resolvers),
+      connector_(connector_settings{s.hostname, s.limits, s.smarthost}),
+      connections_(s.per_destination, s.idle) {}
+
+net::awaitable<std::vector<outcome>> smtp_deliverer::deliver(const job& j) {
+  const auto n = j.rcpts.size();
+  auto held = co_await connections_.acquire(j.hop.key);
+  if (!held) co_return std::vector<outcome>(n, not_attempted_stopping());
+
+  // An idle connection first; if it turns out dead before any recipient was
+  // accepted, a fresh one.
+  if (auto idle = connections_.take_idle(j.hop.key)) {
+    auto r = co_await run_transaction(*idle, j);
+    co_await finish(j.hop.key, std::move(idle), r.reusable);
+    if (!r.retry_fresh) co_return std::move(r.outcomes);
+  }
+  auto where = co_await resolve(j.hop);
+  if (!where.ok()) co_return std::vector<outcome>(n, dns_failure(where));
+  auto conn = co_await connector_.open(j.hop, where);
+  if (!conn.client) co_return std::vector<outcome>(n, conn.failure);
+  auto r = co_await run_transaction(*conn.client, j);
+  co_await finish(j.hop.key, std::move(conn.client), r.reusable);
+  co_return std::move(r.outcomes);
+}
+
+net::awaitable<void> smtp_deliverer::finish(const std::string& key, std::unique_ptr<smtp_client> c, bool reusable) {
+  if (reusable) c = connections_.keep(key, std::move(c));
+  if (c) co_await c->quit();
+}
+
+net::awaitable<resolution> smtp_deliverer::resolve(const next_hop& hop) {
+  const auto now = std::chrono::steady_clock::now();
+  if (auto it = dns_cache_.find(hop.key); it != dns_cache_.end() && it->second.until > now) co_return it->second.r;
+  auto lookup = [this, hop] {  // named: a capturing lambda never sits in a co_await expression
+    return hop.how == next_hop::kind::mx ? resolver_.mx(hop.name, hop.port) : resolver_.host(hop.name, hop.port);
+  };
+  auto r = co_await pool_.run(std::move(lookup));
+  // Answers are kept for a minute, failures for a few seconds.
+  dns_cache_[hop.key] = {r, now + (r.ok() ? std::chrono::seconds(60) : std::chrono::seconds(5))};
+  if (dns_cache_.size() > 10000) dns_cache_.clear();
+  co_return r;
+}
+
+}  // namespace smtpsd::delivery

@@ -1,0 +1,61 @@
+#pragma once
+// One delivery attempt of a message (the qmgr's fan-out): its due
+// recipients grouped by next hop, one job per hop, the hops delivered at the
+// same time by up to `max_parallel_hops` workers, so a slow or unreachable
+// destination does not hold up the others and a message to many domains
+// cannot open a connection per domain at once.
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/clock.hpp"
+#include "base/random.hpp"
+#include "delivery/deliverer.hpp"
+#include "store/types.hpp"
+
+namespace smtpsd::queue {
+
+struct hop_attempt {
+  delivery::job job;
+  std::vector<std::size_t> rcpts;           // indexes into the message's recipients, as job.rcpts
+  std::vector<delivery::outcome> outcomes;  // one per rcpts entry; empty when the attempt broke off
+  base::time_point finished{};
+};
+
+constexpr std::size_t max_parallel_hops = 8;
+
+// The fields every job of the message shares (no recipients, no hop).
+delivery::job common_job(const store::queued_message& m);
+
+// The recipients due at `now`, grouped by the deliverer's next hop, in the
+// order of their hop keys. Pure.
+std::vector<hop_attempt> plan_hops(const store::queued_message& m, base::time_point now, const delivery::deliverer& d,
+                                   const delivery::job& common);
+
+// Delivers every hop; fills outcomes (left empty when a hop broke off with an
+// exception) and the time each finished.
+net::awaitable<void> run_hops(delivery::deliverer& d, std::vector<hop_attempt>& hops, const base::clock& clock);
+
+// What an attempt came to: the message with its recipients as they now
+// stand, and the outcome of each recipient that was tried.
+struct finished_attempt {
+  store::queued_message m;
+  std::string headers;  // the original's header section, for a DSN
+  struct item {
+    std::size_t index;  // into m.recipients
+    delivery::outcome o;
+  };
+  std::vector<item> items;
+};
+
+// Applies the hops' outcomes to the recipients: attempts counted, delivered
+// and failed are final, deferred get their next attempt (the back-off of
+// schedule.hpp, spread by `random`), and a deferral past max_queue_age fails
+// as expired. nullopt when nothing was tried (stopping, or every hop broke off).
+std::optional<finished_attempt> apply_outcomes(store::queued_message m, std::string headers,
+                                               const std::vector<hop_attempt>& hops,
+                                               std::chrono::seconds max_queue_age, base::random_source& random);
+
+}  // namespace smtpsd::queue

@@ -1,0 +1,73 @@
+#include "queue/scheduler.hpp"
+
+#include "base/log.hpp"
+#include "net/coro.hpp"
+
+namespace smtpsd::queue {
+
+namespace {
+std::shared_ptr<spdlog::logger> log() {
+  static auto l = base::logger("queue");
+  return l;
+}
+}  // namespace
+
+scheduler::scheduler(net::asio::any_io_executor ex, std::shared_ptr<store::queue_store> queue, net::worker_pool& pool,
+                     const base::clock& clock, settings s, start_fn start)
+    : queue_(std::move(queue)), pool_(pool), clock_(clock), s_(s), start_(std::move(start)), wake_(ex) {}
+
+void scheduler::wake() {
+  woken_ = true;
+  wake_.cancel();
+}
+
+void scheduler::finished() {
+  --active_;
+  wake();
+}
+
+void scheduler::stop() {
+  stopping_ = true;
+  wake();
+}
+
+net::awaitable<void> scheduler::run() {
+  try {
+    auto release = [q = queue_] { q->release_leases(); };
+    co_await pool_.run(std::move(release));
+  } catch (const std::exception& e) {
+    log()->error("cannot release delivery leases: {}", e.what());
+  }
+  while (!stopping_) {
+    woken_ = false;
+    const auto claimed = co_await claim();
+    if (claimed > 0 && active_ < s_.window) continue;  // more may be due
+    if (stopping_) break;
+    if (woken_) continue;  // woken while claiming: look again now
+    wake_.expires_after(std::chrono::seconds(1));
+    const auto ec = co_await net::wait(wake_);
+    (void)ec;
+  }
+}
+
+// Claims what the window has room for and starts a delivery for each.
+net::awaitable<std::size_t> scheduler::claim() {
+  if (active_ >= s_.window) co_return 0;
+  const auto now = clock_.now();
+  const std::size_t want = s_.window - active_;
+  auto take = [q = queue_, now, until = now + s_.lease, want] { return q->claim_due(now, until, want); };
+  std::vector<store::queued_message> batch;
+  try {
+    batch = co_await pool_.run(std::move(take));
+  } catch (const std::exception& e) {
+    log()->error("cannot read the queue: {}", e.what());
+    co_return 0;
+  }
+  for (auto& m : batch) {
+    ++active_;
+    start_(std::move(m));
+  }
+  co_return batch.size();
+}
+
+}  // namespace smtpsd::queue

@@ -1,0 +1,82 @@
+#include "server/intake.hpp"
+
+#include <fmt/format.h>
+
+#include "net/coro.hpp"
+#include "smtp/replies.hpp"
+
+namespace smtpsd::server {
+
+const char* data_rule(smtp::data_reader::error e) {
+  switch (e) {
+    case smtp::data_reader::error::bare_cr_lf: return "bare_cr_lf";
+    case smtp::data_reader::error::too_big: return "size";
+    case smtp::data_reader::error::line_too_long: return "line_too_long";
+    case smtp::data_reader::error::none: break;
+  }
+  return "none";
+}
+
+intake::intake(smtp::data_reader::mode mode, std::uint64_t max_bytes, submission::submitter& submit,
+               const smtp::envelope& env, const submission::session_facts& facts, submission::header_check check)
+    : reader_(mode, max_bytes), max_bytes_(max_bytes), submit_(submit) {
+  try {
+    message_ = submit_.begin(env, facts, std::move(check));
+  } catch (const std::exception& e) {
+    failure_ = policy::storage_failure(e);
+  }
+}
+
+intake::~intake() = default;  // an unfinished message_builder removes its spool entry
+
+void intake::append(const std::string& content) {
+  if (message_ && !content.empty()) message_->append(content);
+}
+
+std::size_t intake::feed(std::string_view bytes) {
+  chunk_.clear();
+  const auto used = reader_.feed(bytes, chunk_);
+  append(chunk_);
+  return used;
+}
+
+void intake::feed_chunk(std::string_view bytes) {
+  chunk_.clear();
+  reader_.feed(bytes, chunk_);
+  append(chunk_);
+}
+
+void intake::end_chunks() {
+  chunk_.clear();
+  reader_.finish(chunk_);
+  append(chunk_);
+}
+
+// A content error first (the client's), then a storage failure (ours).
+policy::rejection intake::refusal() const {
+  if (auto e = smtp::data_error_reply(reader_.err()))
+    return {*e, data_rule(reader_.err()), fmt::format("size={} limit={}", reader_.size(), max_bytes_)};
+  return failure_.value_or(policy::rejection{smtp::replies::temporary_failure(), "storage", ""});
+}
+
+net::awaitable<intake::verdict> intake::finish(net::worker_pool& pool) {
+  verdict v;
+  if (reader_.err() != smtp::data_reader::error::none || !message_) {
+    message_.reset();
+    v.refused = refusal();
+    co_return v;
+  }
+  v.refused = co_await pool.run([this] { return message_->seal(); });
+  if (v.refused) {
+    message_.reset();
+    co_return v;
+  }
+  v.queue_id = message_->queue_id();
+  const auto& meta = message_->meta();
+  v.summary = fmt::format("from=<{}> rcpts={} size={}", meta.from, meta.recipients.size(), meta.size);
+  v.refused = co_await net::from_callback<submission::commit_result>(
+      [this](std::function<void(submission::commit_result)> done) { submit_.commit(std::move(message_), std::move(done)); });
+  co_return v;
+}
+
+}  // namespace smtpsd::server

@@ -1,0 +1,57 @@
+#pragma once
+// One message as it arrives (DATA or BDAT): the content reader's verdict on
+// every octet (dot-unstuffing, bare CR/LF, line length, size), the content
+// streamed to the spool while it is read, then sealed on the worker pool
+// (header check, fix-ups, DKIM) and committed by the group committer. The
+// session reads the bytes off the connection; this decides what they come to.
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "net/worker_pool.hpp"
+#include "policy/rejection.hpp"
+#include "smtp/data_reader.hpp"
+#include "submission/submitter.hpp"
+
+namespace smtpsd::server {
+
+class intake {
+ public:
+  // The message ends with <CRLF>.<CRLF> (DATA) or with BDAT LAST.
+  intake(smtp::data_reader::mode mode, std::uint64_t max_bytes, submission::submitter& submit,
+         const smtp::envelope& env, const submission::session_facts& facts, submission::header_check check);
+  ~intake();
+
+  // DATA: takes octets up to the end marker; returns how many it took.
+  std::size_t feed(std::string_view bytes);
+  // BDAT: takes every octet given (a chunk, or part of one).
+  void feed_chunk(std::string_view bytes);
+  // BDAT LAST: the last chunk is in.
+  void end_chunks();
+  bool done() const { return reader_.done(); }
+
+  struct verdict {
+    std::optional<policy::rejection> refused;  // else queued as queue_id
+    std::string queue_id;
+    std::string summary;  // from=<…> rcpts=N size=N, for the log
+  };
+  // After the last octet: the verdict, sealing and committing on the way.
+  net::awaitable<verdict> finish(net::worker_pool& pool);
+
+ private:
+  void append(const std::string& content);
+  policy::rejection refusal() const;
+
+  smtp::data_reader reader_;
+  std::uint64_t max_bytes_;
+  submission::submitter& submit_;
+  std::unique_ptr<submission::message_builder> message_;
+  std::optional<policy::rejection> failure_;  // the spool could not take the message
+  std::string chunk_;
+};
+
+// The log rule of a content error ("bare_cr_lf", "size", "line_too_long").
+const char* data_rule(smtp::data_reader::error e);
+
+}  // namespace smtpsd::server
