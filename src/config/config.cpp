@@ -135,34 +135,43 @@ base::host_port parse_address(const reader& r, const toml::table& t, std::string
   return *hp;
 }
 
-}  // namespace
+// One function per section of SPEC §2; each takes the document root and
+// fills its part of the config.
 
-std::string_view to_string(listener_mode m) { return m == listener_mode::implicit_tls ? "implicit-tls" : "starttls"; }
-
-std::string listener::name() const { return address.to_string(); }
-
-config parse(std::string_view text, const std::filesystem::path& file) {
-  reader r(file.string());
-  toml::table root;
-  try {
-    root = toml::parse(text, file.string());
-  } catch (const toml::parse_error& e) {
-    throw config_error(fmt::format("{}:{}:{}: {}", file.string(), e.source().begin.line, e.source().begin.column,
-                                   e.description()));
+// [delivery.smarthost]; `t` is the [delivery] table, for error positions.
+smarthost parse_smarthost(const reader& r, const toml::table& delivery, const toml::table& sh,
+                          const std::filesystem::path& dir) {
+  const std::string sp = "delivery.smarthost";
+  r.check_keys(sh, sp, {"address", "mode", "username", "password_file", "ca_file"});
+  smarthost s;
+  if (!sh.get("address")) r.fail(delivery.get("smarthost"), reader::join(sp, "address"), "is required");
+  s.address = parse_address(r, sh, sp, "address", true);
+  auto mode = r.str(sh, sp, "mode", "starttls");
+  if (mode == "implicit-tls")
+    s.mode = listener_mode::implicit_tls;
+  else if (mode == "starttls")
+    s.mode = listener_mode::starttls;
+  else
+    r.fail(sh.get("mode"), reader::join(sp, "mode"), "must be \"implicit-tls\" or \"starttls\"");
+  s.username = r.str(sh, sp, "username", "");
+  auto pf = r.str(sh, sp, "password_file", "");
+  if (!pf.empty()) {
+    s.password_file = resolve(dir, pf);
+    std::ifstream probe(s.password_file);
+    if (!probe) r.fail(sh.get("password_file"), reader::join(sp, "password_file"),
+                       fmt::format("cannot read {}", s.password_file.string()));
   }
-  const auto dir = std::filesystem::absolute(file).parent_path();
-  config c;
-  c.file = std::filesystem::absolute(file);
-  r.check_keys(root, "", {"hostname", "data_dir", "user", "allow_root", "threads", "tls", "listeners", "limits", "auth", "delivery",
-                          "storage", "admin", "events", "log"});
-  c.hostname = r.str(root, "", "hostname", "localhost");
-  if (c.hostname.empty() || c.hostname.size() > 253 || c.hostname.find_first_of(" \t\r\n;()[]") != std::string::npos)
-    r.fail(root.get("hostname"), "hostname", "must be a host name such as mail.example.com");
-  c.data_dir = resolve(dir, r.str(root, "", "data_dir", "data"));
-  c.user = r.str(root, "", "user", "");
-  c.allow_root = r.boolean(root, "", "allow_root", false);
-  c.threads = static_cast<unsigned>(r.integer(root, "", "threads", 0, 0, 256));
+  if (!s.username.empty() && pf.empty())
+    r.fail(sh.get("username"), reader::join(sp, "password_file"), "is required with a username");
+  if (auto ca = r.str(sh, sp, "ca_file", ""); !ca.empty()) {
+    s.ca_file = resolve(dir, ca);
+    std::ifstream probe(s.ca_file);
+    if (!probe) r.fail(sh.get("ca_file"), reader::join(sp, "ca_file"), fmt::format("cannot read {}", s.ca_file.string()));
+  }
+  return s;
+}
 
+void parse_tls(const reader& r, const toml::table& root, const std::filesystem::path& dir, config& c) {
   if (auto* t = r.table(root, "", "tls")) {
     r.check_keys(*t, "tls", {"certificates", "min_version"});
     if (auto* n = t->get("certificates")) {
@@ -188,7 +197,9 @@ config parse(std::string_view text, const std::filesystem::path& file) {
     if (c.tls.min_version != "1.2" && c.tls.min_version != "1.3")
       r.fail(t->get("min_version"), "tls.min_version", "must be \"1.2\" or \"1.3\"");
   }
+}
 
+void parse_listeners(const reader& r, const toml::table& root, const std::filesystem::path& dir, config& c) {
   if (auto* n = root.get("listeners")) {
     if (!n->is_array_of_tables() && !(n->is_array() && n->as_array()->empty()))
       r.fail(n, "listeners", "must be an array of tables ([[listeners]])");
@@ -212,7 +223,9 @@ config parse(std::string_view text, const std::filesystem::path& file) {
   }
   if (!c.listeners.empty() && c.tls.certificates.empty())
     r.fail(root.get("tls"), "tls.certificates", "at least one certificate is needed: every listener uses TLS");
+}
 
+void parse_limits(const reader& r, const toml::table& root, const std::filesystem::path& dir, config& c) {
   if (auto* t = r.table(root, "", "limits")) {
     const std::string p = "limits";
     r.check_keys(*t, p, {"max_message_bytes", "max_recipients", "max_connections", "max_connections_per_ip",
@@ -231,7 +244,9 @@ config parse(std::string_view text, const std::filesystem::path& file) {
     l.max_errors = static_cast<unsigned>(r.integer(*t, p, "max_errors", l.max_errors, 1, 1000));
     l.drain_timeout_s = static_cast<unsigned>(r.integer(*t, p, "drain_timeout_s", l.drain_timeout_s, 0, 86400));
   }
+}
 
+void parse_auth(const reader& r, const toml::table& root, const std::filesystem::path& dir, config& c) {
   if (auto* t = r.table(root, "", "auth")) {
     r.check_keys(*t, "auth", {"failures_before_throttle", "failure_window_s"});
     c.auth.failures_before_throttle =
@@ -239,7 +254,9 @@ config parse(std::string_view text, const std::filesystem::path& file) {
     c.auth.failure_window_s =
         static_cast<unsigned>(r.integer(*t, "auth", "failure_window_s", c.auth.failure_window_s, 1, 86400 * 30));
   }
+}
 
+void parse_delivery(const reader& r, const toml::table& root, const std::filesystem::path& dir, config& c) {
   if (auto* t = r.table(root, "", "delivery")) {
     const std::string p = "delivery";
     auto& d = c.delivery;
@@ -267,38 +284,11 @@ config parse(std::string_view text, const std::filesystem::path& file) {
       if (!hp) r.fail(node, "delivery.resolvers", fmt::format("\"{}\" is not ip:port", s));
       d.resolvers.push_back(*hp);
     }
-    if (auto* sh = r.table(*t, p, "smarthost")) {
-      const std::string sp = "delivery.smarthost";
-      r.check_keys(*sh, sp, {"address", "mode", "username", "password_file", "ca_file"});
-      smarthost s;
-      if (!sh->get("address")) r.fail(t->get("smarthost"), reader::join(sp, "address"), "is required");
-      s.address = parse_address(r, *sh, sp, "address", true);
-      auto mode = r.str(*sh, sp, "mode", "starttls");
-      if (mode == "implicit-tls")
-        s.mode = listener_mode::implicit_tls;
-      else if (mode == "starttls")
-        s.mode = listener_mode::starttls;
-      else
-        r.fail(sh->get("mode"), reader::join(sp, "mode"), "must be \"implicit-tls\" or \"starttls\"");
-      s.username = r.str(*sh, sp, "username", "");
-      auto pf = r.str(*sh, sp, "password_file", "");
-      if (!pf.empty()) {
-        s.password_file = resolve(dir, pf);
-        std::ifstream probe(s.password_file);
-        if (!probe) r.fail(sh->get("password_file"), reader::join(sp, "password_file"),
-                           fmt::format("cannot read {}", s.password_file.string()));
-      }
-      if (!s.username.empty() && pf.empty())
-        r.fail(sh->get("username"), reader::join(sp, "password_file"), "is required with a username");
-      if (auto ca = r.str(*sh, sp, "ca_file", ""); !ca.empty()) {
-        s.ca_file = resolve(dir, ca);
-        std::ifstream probe(s.ca_file);
-        if (!probe) r.fail(sh->get("ca_file"), reader::join(sp, "ca_file"), fmt::format("cannot read {}", s.ca_file.string()));
-      }
-      d.relay = s;
-    }
+    if (auto* sh = r.table(*t, p, "smarthost")) d.relay = parse_smarthost(r, *t, *sh, dir);
   }
+}
 
+void parse_storage(const reader& r, const toml::table& root, const std::filesystem::path& dir, config& c) {
   if (auto* t = r.table(root, "", "storage")) {
     r.check_keys(*t, "storage", {"backend", "postgres_url", "redis_url"});
     c.storage.backend = r.str(*t, "storage", "backend", "embedded");
@@ -311,14 +301,18 @@ config parse(std::string_view text, const std::filesystem::path& file) {
     if (!c.storage.redis_url.empty() && !base::istarts_with(c.storage.redis_url, "redis://"))
       r.fail(t->get("redis_url"), "storage.redis_url", "must be a redis:// URL");
   }
+}
 
+void parse_admin(const reader& r, const toml::table& root, const std::filesystem::path& dir, config& c) {
   if (auto* t = r.table(root, "", "admin")) {
     r.check_keys(*t, "admin", {"listen"});
     if (!r.str(*t, "admin", "listen", "").empty()) c.admin_listen = parse_address(r, *t, "admin", "listen", false);
   } else {
     c.admin_listen = base::host_port{"127.0.0.1", 8025};
   }
+}
 
+void parse_events(const reader& r, const toml::table& root, const std::filesystem::path& dir, config& c) {
   if (auto* t = r.table(root, "", "events")) {
     r.check_keys(*t, "events", {"webhook"});
     c.events_webhook = r.str(*t, "events", "webhook", "");
@@ -326,7 +320,9 @@ config parse(std::string_view text, const std::filesystem::path& file) {
         !base::istarts_with(c.events_webhook, "https://"))
       r.fail(t->get("webhook"), "events.webhook", "must be an http:// or https:// URL");
   }
+}
 
+void parse_log(const reader& r, const toml::table& root, const std::filesystem::path& dir, config& c) {
   if (auto* t = r.table(root, "", "log")) {
     r.check_keys(*t, "log", {"level", "format"});
     c.log.level = r.str(*t, "log", "level", "info");
@@ -337,6 +333,44 @@ config parse(std::string_view text, const std::filesystem::path& file) {
     if (c.log.format != "json" && c.log.format != "text")
       r.fail(t->get("format"), "log.format", "must be \"json\" or \"text\"");
   }
+}
+
+}  // namespace
+
+std::string_view to_string(listener_mode m) { return m == listener_mode::implicit_tls ? "implicit-tls" : "starttls"; }
+
+std::string listener::name() const { return address.to_string(); }
+
+config parse(std::string_view text, const std::filesystem::path& file) {
+  reader r(file.string());
+  toml::table root;
+  try {
+    root = toml::parse(text, file.string());
+  } catch (const toml::parse_error& e) {
+    throw config_error(fmt::format("{}:{}:{}: {}", file.string(), e.source().begin.line, e.source().begin.column,
+                                   e.description()));
+  }
+  const auto dir = std::filesystem::absolute(file).parent_path();
+  config c;
+  c.file = std::filesystem::absolute(file);
+  r.check_keys(root, "", {"hostname", "data_dir", "user", "allow_root", "threads", "tls", "listeners", "limits", "auth", "delivery",
+                          "storage", "admin", "events", "log"});
+  c.hostname = r.str(root, "", "hostname", "localhost");
+  if (c.hostname.empty() || c.hostname.size() > 253 || c.hostname.find_first_of(" \t\r\n;()[]") != std::string::npos)
+    r.fail(root.get("hostname"), "hostname", "must be a host name such as mail.example.com");
+  c.data_dir = resolve(dir, r.str(root, "", "data_dir", "data"));
+  c.user = r.str(root, "", "user", "");
+  c.allow_root = r.boolean(root, "", "allow_root", false);
+  c.threads = static_cast<unsigned>(r.integer(root, "", "threads", 0, 0, 256));
+  parse_tls(r, root, dir, c);
+  parse_listeners(r, root, dir, c);
+  parse_limits(r, root, dir, c);
+  parse_auth(r, root, dir, c);
+  parse_delivery(r, root, dir, c);
+  parse_storage(r, root, dir, c);
+  parse_admin(r, root, dir, c);
+  parse_events(r, root, dir, c);
+  parse_log(r, root, dir, c);
   return c;
 }
 

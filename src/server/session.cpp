@@ -138,7 +138,10 @@ net::awaitable<bool> session::admit() {
   counted_ = !over;
   if (!over && svc_.auth->throttled(client_ip_))
     over = policy::rejection{smtp::replies::auth_throttled(), "auth_throttled", fmt::format("ip={}", client_ip_)};
-  if (implicit && !co_await start_tls()) co_return false;
+  if (implicit) {
+    const bool secured = co_await start_tls();
+    if (!secured) co_return false;
+  }
   if (over) {
     refused.inc();
     refuse(*over);

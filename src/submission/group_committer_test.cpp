@@ -1,1 +1,137 @@
+// The group committer: what arrives while a batch syncs shares the next sync;
+// a failed sync or commit answers every message of its batch with the
+// storage reply and leaves no body behind.
+#include "submission/group_committer.hpp"
+
 #include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <future>
+
+#include "base/ids.hpp"
+#include "base/time_format.hpp"
+#include "store/memory/memory_stores.hpp"
+
+using namespace smtpsd;
+
+namespace {
+
+// A spool whose syncs can be held and counted, or fail.
+class gated_spool final : public store::spool {
+ public:
+  explicit gated_spool(std::shared_ptr<store::spool> inner) : inner_(std::move(inner)) {}
+  std::unique_ptr<store::spool_writer> create(std::string_view id) override { return inner_->create(id); }
+  void sync(std::span<store::spool_writer* const> entries) override {
+    std::unique_lock l(mu_);
+    batches_.push_back(entries.size());
+    cv_.notify_all();
+    cv_.wait(l, [&] { return !held_; });
+    if (fail_) throw store::storage_full("spool: no space left on device");
+    inner_->sync(entries);
+  }
+  void remove(std::string_view id) override { inner_->remove(id); }
+  std::unique_ptr<store::spool_reader> open(std::string_view id) override { return inner_->open(id); }
+  std::vector<std::string> ids() override { return inner_->ids(); }
+  void quarantine(std::string_view id) override { inner_->quarantine(id); }
+
+  void hold() {
+    std::lock_guard l(mu_);
+    held_ = true;
+  }
+  void release() {
+    std::lock_guard l(mu_);
+    held_ = false;
+    cv_.notify_all();
+  }
+  void fail() { fail_ = true; }
+  void wait_batches(std::size_t n) {
+    std::unique_lock l(mu_);
+    cv_.wait(l, [&] { return batches_.size() >= n; });
+  }
+  std::vector<std::size_t> batches() {
+    std::lock_guard l(mu_);
+    return batches_;
+  }
+
+ private:
+  std::shared_ptr<store::spool> inner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::size_t> batches_;
+  bool held_ = false;
+  std::atomic<bool> fail_{false};
+};
+
+struct fixture {
+  store::stores s = store::memory::open();
+  std::shared_ptr<gated_spool> spool = std::make_shared<gated_spool>(s.bodies);
+  submission::group_committer committer{spool, s.queue};
+  int serial = 0;
+
+  std::future<submission::commit_result> submit() {
+    auto done = std::make_shared<std::promise<submission::commit_result>>();
+    auto result = done->get_future();
+    submission::group_committer::request r;
+    r.meta.id = base::make_queue_id(base::from_unix_seconds(1'800'000'000), static_cast<std::uint32_t>(++serial));
+    r.meta.from = "alice@example.com";
+    r.meta.recipients.push_back({"bob@example.org", "", {}, store::rcpt_status::queued, 0, std::nullopt, ""});
+    r.body = spool->create(r.meta.id);
+    r.body->write_body("body\r\n");
+    r.body->finish("Subject: x\r\n");
+    r.done = [done](const submission::commit_result& c) { done->set_value(c); };
+    committer.submit(std::move(r));
+    return result;
+  }
+};
+
+}  // namespace
+
+TEST(group_committer, what_arrives_during_a_sync_shares_the_next_one) {
+  fixture f;
+  f.spool->hold();
+  auto first = f.submit();
+  f.spool->wait_batches(1);  // the first batch is syncing (held)
+  std::vector<std::future<submission::commit_result>> more;
+  for (int i = 0; i < 10; ++i) more.push_back(f.submit());
+  f.spool->release();
+  EXPECT_FALSE(first.get());
+  for (auto& m : more) EXPECT_FALSE(m.get()) << "committed";
+  EXPECT_EQ(f.spool->batches(), (std::vector<std::size_t>{1, 10}));
+  EXPECT_EQ(f.s.queue->count(), 11u);
+}
+
+TEST(group_committer, the_reply_comes_only_after_the_sync) {
+  fixture f;
+  f.spool->hold();
+  auto r = f.submit();
+  f.spool->wait_batches(1);
+  EXPECT_EQ(r.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  EXPECT_EQ(f.s.queue->count(), 0u) << "metadata is committed after the bodies are synced";
+  f.spool->release();
+  EXPECT_FALSE(r.get());
+  EXPECT_EQ(f.s.queue->count(), 1u);
+}
+
+TEST(group_committer, a_failed_sync_refuses_the_whole_batch_and_removes_the_bodies) {
+  fixture f;
+  f.spool->fail();
+  auto a = f.submit();
+  auto b = f.submit();
+  for (auto* r : {&a, &b}) {
+    auto got = r->get();
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->reply.code, 452);
+    EXPECT_EQ(got->reply.enhanced, "4.3.1");
+    EXPECT_EQ(got->rule, "storage_full");
+  }
+  EXPECT_EQ(f.s.queue->count(), 0u);
+  EXPECT_TRUE(f.s.bodies->ids().empty()) << "no body is left without metadata";
+}
+
+TEST(group_committer, stop_commits_what_is_waiting) {
+  fixture f;
+  auto r = f.submit();
+  f.committer.stop();
+  EXPECT_FALSE(r.get());
+  EXPECT_EQ(f.s.queue->count(), 1u);
+}

@@ -1,0 +1,245 @@
+// A session in this process, over a loopback socket pair, with in-memory
+// stores: the whole submission dialogue without starting `smtpsd serve`.
+#include "server/session.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
+
+#include <filesystem>
+#include <thread>
+
+#include "base/base64.hpp"
+#include "net/coro.hpp"
+#include "net/listener.hpp"
+#include "store/memory/memory_stores.hpp"
+
+using namespace smtpsd;
+using namespace std::chrono_literals;
+namespace asio = net::asio;
+
+namespace {
+
+class recording_events final : public events::sink {
+ public:
+  void emit(const events::event& e) override {
+    std::lock_guard l(mu_);
+    all_.push_back(e);
+  }
+  std::vector<events::event> of(const std::string& type) {
+    std::lock_guard l(mu_);
+    std::vector<events::event> out;
+    for (auto& e : all_)
+      if (e.type == type) out.push_back(e);
+    return out;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<events::event> all_;
+};
+
+std::shared_ptr<net::server_tls> test_tls() {
+  static auto tls = [] {
+    auto dir = std::filesystem::temp_directory_path() / ("smtpsd-session-test-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    net::write_self_signed("mail.test", dir / "cert.pem", dir / "key.pem");
+    net::server_tls_options o;
+    o.certificates.push_back({dir / "cert.pem", dir / "key.pem"});
+    auto t = net::server_tls::load(o);
+    std::filesystem::remove_all(dir);
+    return t;
+  }();
+  return tls;
+}
+
+const std::string password = "correct horse";
+
+// The server side: real session objects on an io_context thread.
+struct server_side {
+  store::stores s = store::memory::open();
+  net::worker_pool pool{2};
+  recording_events events;
+  policy::auth_throttle throttle{base::real_clock(), 5, 600s};
+  policy::authenticator auth{s.accounts, base::real_clock(), 5min, &throttle};
+  policy::submission_policy policy{s.accounts, s.suppressions, s.queue, base::real_clock(), {}};
+  policy::connection_limits connections{100, 100};
+  submission::group_committer committer{s.bodies, s.queue};
+  submission::submitter submit{s, committer, {"mail.test", 1024 * 1024, nullptr}, base::real_clock(),
+                               base::real_random(), &events};
+  asio::io_context io{1};
+  net::tcp::acceptor acceptor = net::bind_acceptor(io, "127.0.0.1", 0);
+  std::shared_ptr<server::session_settings> settings = std::make_shared<server::session_settings>();
+  std::thread thread;
+
+  explicit server_side(std::optional<std::uint64_t> max_24h = std::nullopt) {
+    store::account a;
+    a.name = "acme";
+    a.max_24h = max_24h;
+    auto acct = *s.accounts->create_account(a);
+    s.accounts->add_identity(acct.id, "example.com", store::identity_kind::domain);
+    s.accounts->create_credential(acct.id, "alice", policy::authenticator::hash_password(password));
+    settings->hostname = "mail.test";
+    settings->listener.mode = config::listener_mode::starttls;
+    net::spawn(io.get_executor(), accept(), "test acceptor");
+    thread = std::thread([this] {
+      auto guard = asio::make_work_guard(io);
+      io.run();
+    });
+  }
+  ~server_side() {
+    io.stop();
+    thread.join();
+    committer.stop();
+  }
+  net::awaitable<void> accept() {
+    for (;;) {
+      auto a = co_await net::accept(acceptor);
+      if (a.ec) co_return;
+      auto s = std::make_shared<server::session>(
+          std::move(a.socket), test_tls(), settings,
+          server::services{&pool, &auth, &policy, &connections, &submit, &events});
+      asio::co_spawn(io, s->run(), [s](std::exception_ptr) {});  // the handler keeps the session alive
+    }
+  }
+};
+
+// The client side: blocking Asio in the test's thread.
+class client {
+ public:
+  explicit client(std::uint16_t port) : sock_(io_), ctx_(net::ssl::context::tls_client) {
+    sock_.connect({asio::ip::make_address("127.0.0.1"), port});
+  }
+  void send(const std::string& bytes) {
+    if (tls_)
+      asio::write(*tls_, asio::buffer(bytes));
+    else
+      asio::write(sock_, asio::buffer(bytes));
+  }
+  // One reply, its lines joined by '\n'.
+  std::string reply() {
+    std::string all;
+    for (;;) {
+      std::size_t n = tls_ ? asio::read_until(*tls_, buf_, "\r\n") : asio::read_until(sock_, buf_, "\r\n");
+      std::string line(asio::buffers_begin(buf_.data()), asio::buffers_begin(buf_.data()) + static_cast<long>(n) - 2);
+      buf_.consume(n);
+      all += (all.empty() ? "" : "\n") + line;
+      if (line.size() < 4 || line[3] != '-') return all;
+    }
+  }
+  std::string cmd(const std::string& line) {
+    send(line + "\r\n");
+    return reply();
+  }
+  void start_tls() {
+    tls_ = std::make_unique<net::ssl::stream<net::tcp::socket&>>(sock_, ctx_);
+    tls_->handshake(net::ssl::stream_base::client);
+  }
+  void login() {
+    cmd("EHLO client.test");
+    ASSERT_EQ(cmd("STARTTLS").substr(0, 3), "220");
+    start_tls();
+    cmd("EHLO client.test");
+    const std::string token = std::string(1, '\0') + "alice" + std::string(1, '\0') + password;
+    ASSERT_EQ(cmd("AUTH PLAIN " + base::base64_encode(token)).substr(0, 3), "235");
+  }
+
+ private:
+  asio::io_context io_;
+  net::tcp::socket sock_;
+  net::ssl::context ctx_;
+  std::unique_ptr<net::ssl::stream<net::tcp::socket&>> tls_;
+  asio::streambuf buf_;
+};
+
+}  // namespace
+
+TEST(session, a_whole_submission_over_starttls) {
+  server_side srv;
+  client c(srv.acceptor.local_endpoint().port());
+  EXPECT_EQ(c.reply().substr(0, 15), "220 mail.test E");
+  auto ehlo = c.cmd("EHLO client.test");
+  EXPECT_NE(ehlo.find("STARTTLS"), std::string::npos);
+  EXPECT_EQ(ehlo.find("AUTH"), std::string::npos) << "no AUTH before TLS";
+  EXPECT_EQ(c.cmd("AUTH PLAIN AGFsaWNlAHg="), "538 5.7.11 Encryption required for requested authentication mechanism");
+  ASSERT_EQ(c.cmd("STARTTLS").substr(0, 3), "220");
+  c.start_tls();
+  EXPECT_NE(c.cmd("EHLO client.test").find("AUTH PLAIN LOGIN"), std::string::npos);
+  const std::string token = std::string(1, '\0') + "alice" + std::string(1, '\0') + password;
+  EXPECT_EQ(c.cmd("AUTH PLAIN " + base::base64_encode(token)).substr(0, 3), "235");
+  EXPECT_EQ(c.cmd("MAIL FROM:<alice@example.com>"), "250 2.1.0 Ok");
+  EXPECT_EQ(c.cmd("RCPT TO:<bob@example.org>"), "250 2.1.5 Ok");
+  EXPECT_EQ(c.cmd("DATA").substr(0, 3), "354");
+  auto queued = c.cmd("From: alice@example.com\r\nSubject: hi\r\n\r\n..dot\r\n.");
+  ASSERT_EQ(queued.substr(0, 24), "250 2.0.0 Ok: queued as ") << queued;
+  const auto id = queued.substr(24);
+  auto m = srv.s.queue->get(id);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->account, "acme");
+  EXPECT_EQ(m->recipients.at(0).address, "bob@example.org");
+  auto body = srv.s.bodies->open(id)->read_all();
+  EXPECT_TRUE(body.ends_with("\r\n\r\n.dot\r\n")) << "dot-unstuffed";
+  ASSERT_EQ(srv.events.of("send").size(), 1u);
+  EXPECT_EQ(srv.events.of("send")[0].queue_id, id);
+  EXPECT_EQ(c.cmd("QUIT").substr(0, 3), "221");
+}
+
+TEST(session, plaintext_pipelined_behind_starttls_is_discarded) {
+  server_side srv;
+  client c(srv.acceptor.local_endpoint().port());
+  c.reply();
+  c.cmd("EHLO client.test");
+  c.send("STARTTLS\r\nMAIL FROM:<evil@example.com>\r\n");
+  ASSERT_EQ(c.reply().substr(0, 3), "220");
+  c.start_tls();
+  EXPECT_EQ(c.cmd("NOOP").substr(0, 3), "250") << "the injected MAIL is never answered inside TLS";
+}
+
+TEST(session, wrong_password_and_unknown_account) {
+  server_side srv;
+  client c(srv.acceptor.local_endpoint().port());
+  c.reply();
+  c.cmd("EHLO client.test");
+  c.cmd("STARTTLS");
+  c.start_tls();
+  c.cmd("EHLO client.test");
+  const std::string token = std::string(1, '\0') + "alice" + std::string(1, '\0') + "wrong";
+  EXPECT_EQ(c.cmd("AUTH PLAIN " + base::base64_encode(token)).substr(0, 9), "535 5.7.8");
+  EXPECT_EQ(c.cmd("MAIL FROM:<alice@example.com>").substr(0, 9), "530 5.7.0");
+}
+
+TEST(session, recipients_of_an_abandoned_transaction_go_back_to_the_quota) {
+  server_side srv(1);  // one recipient per 24 hours
+  client c(srv.acceptor.local_endpoint().port());
+  c.reply();
+  c.login();
+  EXPECT_EQ(c.cmd("MAIL FROM:<alice@example.com>"), "250 2.1.0 Ok");
+  EXPECT_EQ(c.cmd("RCPT TO:<bob@example.org>"), "250 2.1.5 Ok");
+  EXPECT_EQ(c.cmd("RCPT TO:<carol@example.org>"), "454 4.7.0 Throttling failure: Daily message quota exceeded.");
+  EXPECT_EQ(c.cmd("RSET").substr(0, 3), "250");
+  EXPECT_EQ(c.cmd("MAIL FROM:<alice@example.com>"), "250 2.1.0 Ok");
+  EXPECT_EQ(c.cmd("RCPT TO:<carol@example.org>"), "250 2.1.5 Ok") << "the reservation was given back at RSET";
+  EXPECT_EQ(c.cmd("DATA").substr(0, 3), "354");
+  EXPECT_EQ(c.cmd("From: alice@example.com\r\n\r\nx\r\n.").substr(0, 3), "250");
+  EXPECT_EQ(c.cmd("MAIL FROM:<alice@example.com>"), "250 2.1.0 Ok");
+  EXPECT_EQ(c.cmd("RCPT TO:<dave@example.org>"), "454 4.7.0 Throttling failure: Daily message quota exceeded.")
+      << "a queued message's recipients stay counted";
+}
+
+TEST(session, a_message_refused_after_the_data_leaves_nothing_queued) {
+  server_side srv;
+  client c(srv.acceptor.local_endpoint().port());
+  c.reply();
+  c.login();
+  c.cmd("MAIL FROM:<alice@example.com>");
+  c.cmd("RCPT TO:<bob@example.org>");
+  EXPECT_EQ(c.cmd("DATA").substr(0, 3), "354");
+  auto r = c.cmd("Subject: x\r\n\r\nno From header\r\n.");
+  EXPECT_EQ(r, "554 5.6.0 Message has no From: header field");
+  EXPECT_EQ(srv.s.queue->count(), 0u);
+  EXPECT_TRUE(srv.s.bodies->ids().empty()) << "the streamed body was removed";
+}
