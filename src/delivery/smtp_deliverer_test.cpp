@@ -5,11 +5,10 @@
 
 #include <gtest/gtest.h>
 
-#include <unistd.h>
 
-#include <filesystem>
 
 #include "delivery/testing/fake_smtp_server.hpp"
+#include "net/testing/test_certificate.hpp"
 
 using namespace smtpsd;
 using namespace smtpsd::delivery;
@@ -47,19 +46,6 @@ class failing_source final : public content_source {
   int calls_ = 0;
 };
 
-std::shared_ptr<net::server_tls> test_certificate() {
-  static std::shared_ptr<net::server_tls> tls = [] {
-    auto dir = std::filesystem::temp_directory_path() / ("smtpsd-deliverer-test-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
-    net::write_self_signed("fake.test", dir / "cert.pem", dir / "key.pem");
-    net::server_tls_options o;
-    o.certificates.push_back({dir / "cert.pem", dir / "key.pem"});
-    auto t = net::server_tls::load(o);
-    std::filesystem::remove_all(dir);
-    return t;
-  }();
-  return tls;
-}
 
 struct harness {
   net::asio::io_context io;
@@ -193,47 +179,55 @@ INSTANTIATE_TEST_SUITE_P(steps, smtp_deliverer_drops,
                                            drop_case{"DATA", outcome_kind::deferred, "lost"},
                                            drop_case{".", outcome_kind::deferred, "lost"}));
 
-TEST(smtp_deliverer, refusals_at_each_step) {
-  {
-    fake_script s;
-    s.replies["BANNER"] = "554 5.7.1 go away";
-    harness h(s);
-    auto o = h.deliver(h.make_job({"bob@example.org"}))[0];
-    EXPECT_EQ(o.kind, outcome_kind::deferred);
-    EXPECT_EQ(o.status, "4.4.1");
-    EXPECT_NE(o.response.find("greeting 554 5.7.1 go away"), std::string::npos) << o.response;
+// A refusal at one step, and what every recipient comes to.
+struct refusal_case {
+  const char* step;
+  const char* reply;
+  outcome_kind kind;
+  const char* status;
+  const char* in_response;
+};
+
+class smtp_deliverer_refusals : public ::testing::TestWithParam<refusal_case> {};
+
+TEST_P(smtp_deliverer_refusals, decide_every_recipient) {
+  const auto& c = GetParam();
+  fake_script s;
+  s.replies[c.step] = c.reply;
+  harness h(s);
+  for (auto& o : h.deliver(h.make_job({"bob@example.org", "carol@example.org"}))) {
+    EXPECT_EQ(o.kind, c.kind) << o.response;
+    EXPECT_EQ(o.status, c.status);
+    EXPECT_NE(o.response.find(c.in_response), std::string::npos) << o.response;
   }
-  {
-    fake_script s;
-    s.replies["DATA"] = "554 5.6.0 content refused";
-    harness h(s);
-    auto o = h.deliver(h.make_job({"bob@example.org"}))[0];
-    EXPECT_EQ(o.kind, outcome_kind::failed);
-    EXPECT_EQ(o.status, "5.6.0");
-  }
-  {
-    fake_script s;
-    s.replies["."] = "452 4.3.1 disk full";
-    harness h(s);
-    auto o = h.deliver(h.make_job({"bob@example.org"}))[0];
-    EXPECT_EQ(o.kind, outcome_kind::deferred);
-    EXPECT_EQ(o.response, "452 4.3.1 disk full");
-  }
-  {
-    fake_script s;
-    s.replies["RCPT"] = "550 5.1.1 unknown";
-    harness h(s);
-    auto out = h.deliver(h.make_job({"bob@example.org", "carol@example.org"}));
-    EXPECT_EQ(out[0].kind, outcome_kind::failed);
-    EXPECT_EQ(out[1].kind, outcome_kind::failed);
-    EXPECT_TRUE(h.server->messages.empty());
-    EXPECT_EQ(h.server->commands.back(), "RSET") << "no recipient: the data is not sent, the connection is reset";
-  }
+  EXPECT_TRUE(h.server->messages.empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    steps, smtp_deliverer_refusals,
+    ::testing::Values(
+        refusal_case{"BANNER", "554 5.7.1 go away", outcome_kind::deferred, "4.4.1", "greeting 554 5.7.1 go away"},
+        refusal_case{"RCPT", "550 5.1.1 unknown", outcome_kind::failed, "5.1.1", "550 5.1.1 unknown"},
+        refusal_case{"DATA", "554 5.6.0 content refused", outcome_kind::failed, "5.6.0", "content refused"},
+        refusal_case{".", "452 4.3.1 disk full", outcome_kind::deferred, "4.3.1", "452 4.3.1 disk full"},
+        refusal_case{".", "554 5.7.1 spam", outcome_kind::failed, "5.7.1", "554 5.7.1 spam"}));
+
+TEST(smtp_deliverer, no_accepted_recipient_means_no_data_and_a_reset) {
+  fake_script s;
+  s.replies["RCPT"] = "550 5.1.1 unknown";
+  harness h(s);
+  h.deliver(h.make_job({"bob@example.org", "carol@example.org"}));
+  // The pipelined DATA got 554 from the server; no content follows, and RSET
+  // leaves the connection ready for the next transaction.
+  EXPECT_EQ(h.server->commands.back(), "RSET");
+  EXPECT_TRUE(h.server->messages.empty());
+  EXPECT_EQ(h.deliver(h.make_job({"dave@example.org"}, content))[0].kind, outcome_kind::failed);
+  EXPECT_EQ(h.server->connections, 1);
 }
 
 TEST(smtp_deliverer, failed_starttls_never_falls_back_to_plaintext) {
   fake_script s;
-  s.tls = test_certificate();
+  s.tls = net::testing::test_certificate("fake.test");
   s.broken_tls = true;
   harness h(s);
   auto o = h.deliver(h.make_job({"bob@example.org"}))[0];
@@ -244,7 +238,7 @@ TEST(smtp_deliverer, failed_starttls_never_falls_back_to_plaintext) {
 
 TEST(smtp_deliverer, opportunistic_starttls_with_a_self_signed_certificate) {
   fake_script s;
-  s.tls = test_certificate();
+  s.tls = net::testing::test_certificate("fake.test");
   harness h(s);
   EXPECT_EQ(h.deliver(h.make_job({"bob@example.org"}))[0].kind, outcome_kind::delivered);
   ASSERT_EQ(h.server->messages.size(), 1u);

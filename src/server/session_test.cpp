@@ -3,18 +3,17 @@
 #include "server/session.hpp"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
 
-#include <filesystem>
 #include <thread>
 
 #include "base/base64.hpp"
 #include "net/coro.hpp"
+#include "net/testing/test_certificate.hpp"
 #include "net/listener.hpp"
 #include "store/memory/memory_stores.hpp"
 
@@ -43,19 +42,6 @@ class recording_events final : public events::sink {
   std::vector<events::event> all_;
 };
 
-std::shared_ptr<net::server_tls> test_tls() {
-  static auto tls = [] {
-    auto dir = std::filesystem::temp_directory_path() / ("smtpsd-session-test-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
-    net::write_self_signed("mail.test", dir / "cert.pem", dir / "key.pem");
-    net::server_tls_options o;
-    o.certificates.push_back({dir / "cert.pem", dir / "key.pem"});
-    auto t = net::server_tls::load(o);
-    std::filesystem::remove_all(dir);
-    return t;
-  }();
-  return tls;
-}
 
 const std::string password = "correct horse";
 
@@ -101,7 +87,7 @@ struct server_side {
       auto a = co_await net::accept(acceptor);
       if (a.ec) co_return;
       auto s = std::make_shared<server::session>(
-          std::move(a.socket), test_tls(), settings,
+          std::move(a.socket), net::testing::test_certificate("mail.test"), settings,
           server::services{&pool, &auth, &policy, &connections, &submit, &events});
       asio::co_spawn(io, s->run(), [s](std::exception_ptr) {});  // the handler keeps the session alive
     }
