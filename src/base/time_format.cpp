@@ -21,6 +21,13 @@ std::string rfc3339(time_point t) {
                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
+std::string rfc3339_ms(time_point t) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
+  auto s = rfc3339(t);
+  s.insert(s.size() - 1, fmt::format(".{:03}", ms < 0 ? ms + 1000 : ms));
+  return s;
+}
+
 std::optional<time_point> parse_rfc3339(std::string_view s) {
   std::tm tm{};
   int y, mo, d, h, mi, sec;

@@ -12,13 +12,15 @@ namespace smtpsd::cli {
 namespace {
 
 struct limit_options {
-  std::optional<std::string> rate, day, size, suspended;
+  std::optional<std::string> rate, day, size, suspended, configuration_set;
 };
 
 void add_limit_options(CLI::App* cmd, limit_options& o, bool with_suspended) {
   cmd->add_option("--max-send-rate", o.rate, "recipients per second (\"default\": the configured default)");
   cmd->add_option("--max-24h", o.day, "recipients per rolling 24 hours (\"default\": the configured default)");
   cmd->add_option("--max-message-bytes", o.size, "largest message in octets (\"default\": the configured limit)");
+  cmd->add_option("--configuration-set", o.configuration_set,
+                  "configuration set for messages that name none (\"none\" clears it)");
   if (with_suspended) cmd->add_option("--suspended", o.suspended, "true or false: refuse the account's logins");
 }
 
@@ -39,7 +41,7 @@ void apply_number(const std::optional<std::string>& text, std::optional<T>& targ
   target = static_cast<T>(v);
 }
 
-void apply(const limit_options& o, store::account& a) {
+void apply(const limit_options& o, store::account& a, const config::config& c) {
   apply_number(o.rate, a.max_send_rate, "--max-send-rate", 0.001, 1e6);
   apply_number(o.day, a.max_24h, "--max-24h", 1, 1e12);
   apply_number(o.size, a.max_message_bytes, "--max-message-bytes", 1024, 1099511627776.0);
@@ -51,6 +53,18 @@ void apply(const limit_options& o, store::account& a) {
     else
       throw failure("--suspended must be true or false, got \"" + *o.suspended + "\"");
   }
+  if (o.configuration_set) {
+    if (*o.configuration_set == "none" || o.configuration_set->empty()) {
+      a.configuration_set.clear();
+    } else {
+      bool known = false;
+      for (auto& set : c.configuration_sets) known = known || set.name == *o.configuration_set;
+      if (!known)
+        throw failure(fmt::format("{}: there is no [[configuration_sets]] named \"{}\"", c.file.string(),
+                                  *o.configuration_set));
+      a.configuration_set = *o.configuration_set;
+    }
+  }
 }
 
 nlohmann::json account_json(const store::account& a, const config::config& c, store::queue_store& q) {
@@ -60,6 +74,7 @@ nlohmann::json account_json(const store::account& a, const config::config& c, st
           {"max_24h", a.max_24h.value_or(c.limit.default_max_24h)},
           {"max_message_bytes", a.max_message_bytes.value_or(c.limit.max_message_bytes)},
           {"suspended", a.suspended},
+          {"configuration_set", a.configuration_set.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.configuration_set)},
           {"created", base::rfc3339(a.created)}};
 }
 
@@ -67,12 +82,12 @@ std::string account_text(const store::account& a, const config::config& c, store
   auto src = [](bool own) { return own ? "" : " (default)"; };
   return fmt::format(
       "account {}\n  sent last 24 hours {}\n  max send rate      {}/s{}\n  max 24 hours       {}{}\n"
-      "  max message bytes  {}{}\n  suspended          {}\n  created            {}\n",
+      "  max message bytes  {}{}\n  suspended          {}\n  configuration set  {}\n  created            {}\n",
       a.name, policy::usage_24h(q, a.id, base::real_clock().now()), a.max_send_rate.value_or(c.limit.default_max_send_rate),
       src(a.max_send_rate.has_value()),
       a.max_24h.value_or(c.limit.default_max_24h), src(a.max_24h.has_value()),
       a.max_message_bytes.value_or(c.limit.max_message_bytes), src(a.max_message_bytes.has_value()),
-      a.suspended ? "yes" : "no", base::rfc3339(a.created));
+      a.suspended ? "yes" : "no", a.configuration_set.empty() ? "-" : a.configuration_set, base::rfc3339(a.created));
 }
 
 }  // namespace
@@ -93,7 +108,7 @@ void add_account(CLI::App& app, context& ctx) {
     store::account a;
     a.name = *name;
     a.created = base::from_unix_seconds(base::unix_seconds(base::real_clock().now()));
-    apply(*opts, a);
+    apply(*opts, a, c);
     auto created = s.accounts->create_account(a);
     if (!created) throw failure("an account named \"" + *name + "\" already exists");
     ctx.print(account_json(*created, c, *s.queue), account_text(*created, c, *s.queue));
@@ -133,7 +148,7 @@ void add_account(CLI::App& app, context& ctx) {
     auto c = ctx.load_config();
     auto s = ctx.open_stores(c);
     auto a = require_account(*s.accounts, *set_name);
-    apply(*set_opts, a);
+    apply(*set_opts, a, c);
     if (!s.accounts->update_account(a)) throw failure("account \"" + *set_name + "\" was removed meanwhile");
     ctx.print(account_json(a, c, *s.queue), account_text(a, c, *s.queue));
   });

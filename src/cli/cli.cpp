@@ -54,6 +54,7 @@ int run(int argc, char** argv, backends b) {
   add_queue(app, ctx);
   add_send(app, ctx);
   add_probe(app, ctx);
+  add_events(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -50,6 +50,7 @@ void add_identity(CLI::App& app, context& ctx);
 void add_suppression(CLI::App& app, context& ctx);
 void add_send(CLI::App& app, context& ctx);
 void add_probe(CLI::App& app, context& ctx);
+void add_events(CLI::App& app, context& ctx);
 
 // Shared helpers.
 nlohmann::json time_json(const std::optional<base::time_point>& t);

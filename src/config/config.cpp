@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "base/strings.hpp"
+#include "base/url.hpp"
 
 namespace smtpsd::config {
 
@@ -312,13 +313,101 @@ void parse_admin(const reader& r, const toml::table& root, const std::filesystem
   }
 }
 
+// The event types of SPEC §5 (events/event.hpp has the same list; config
+// may not include events).
+bool events_type_known(const std::string& t) {
+  static const std::set<std::string> types = {"send", "reject", "delivery", "bounce", "delivery_delay", "complaint"};
+  return types.count(t) > 0;
+}
+
+// One webhook table; `path` names it in errors ("events.webhooks[0]").
+webhook parse_webhook(const reader& r, const toml::table& t, const std::string& path, const std::filesystem::path& dir,
+                      const std::string& name_prefix) {
+  r.check_keys(t, path, {"name", "url", "secret", "secret_file", "types", "accounts", "format", "ca_file",
+                         "max_in_flight", "max_age_s", "timeout_s", "max_backoff_s"});
+  webhook w;
+  w.url = r.str(t, path, "url", "");
+  if (w.url.empty()) r.fail(&t, reader::join(path, "url"), "is required");
+  if (!base::parse_http_url(w.url))
+    r.fail(t.get("url"), reader::join(path, "url"), fmt::format("\"{}\" is not an http:// or https:// URL", w.url));
+  w.name = r.str(t, path, "name", name_prefix + w.url);
+  w.secret = r.str(t, path, "secret", "");
+  if (auto f = r.str(t, path, "secret_file", ""); !f.empty()) {
+    if (t.get("secret")) r.fail(t.get("secret_file"), reader::join(path, "secret_file"), "give secret or secret_file, not both");
+    const auto file = resolve(dir, f);
+    std::ifstream in(file);
+    if (!in) r.fail(t.get("secret_file"), reader::join(path, "secret_file"), fmt::format("cannot read {}", file.string()));
+    std::getline(in, w.secret);
+    if (!w.secret.empty() && w.secret.back() == '\r') w.secret.pop_back();
+  }
+  for (auto& [type, node] : r.strings(t, path, "types")) {
+    if (!events_type_known(type))
+      r.fail(node, reader::join(path, "types"),
+             fmt::format("\"{}\" is not an event type (send, reject, delivery, bounce, delivery_delay, complaint)", type));
+    w.types.push_back(type);
+  }
+  for (auto& [account, node] : r.strings(t, path, "accounts")) w.accounts.push_back(account);
+  w.format = r.str(t, path, "format", "smtpsd");
+  if (w.format != "smtpsd" && w.format != "ses") r.fail(t.get("format"), reader::join(path, "format"), "must be \"smtpsd\" or \"ses\"");
+  if (auto ca = r.str(t, path, "ca_file", ""); !ca.empty()) {
+    w.ca_file = resolve(dir, ca);
+    std::ifstream probe(w.ca_file);
+    if (!probe) r.fail(t.get("ca_file"), reader::join(path, "ca_file"), fmt::format("cannot read {}", w.ca_file.string()));
+  }
+  w.max_in_flight = static_cast<unsigned>(r.integer(t, path, "max_in_flight", w.max_in_flight, 1, 256));
+  w.max_age_s = r.integer(t, path, "max_age_s", w.max_age_s, 1, 86400ull * 365);
+  w.timeout_s = static_cast<unsigned>(r.integer(t, path, "timeout_s", w.timeout_s, 1, 3600));
+  w.max_backoff_s = static_cast<unsigned>(r.integer(t, path, "max_backoff_s", w.max_backoff_s, 1, 86400));
+  return w;
+}
+
+std::vector<webhook> parse_webhooks(const reader& r, const toml::table& t, const std::string& path,
+                                    const std::filesystem::path& dir, const std::string& name_prefix) {
+  std::vector<webhook> out;
+  auto* n = t.get("webhooks");
+  if (!n) return out;
+  if (!n->is_array_of_tables() && !(n->is_array() && n->as_array()->empty()))
+    r.fail(n, reader::join(path, "webhooks"), "must be an array of tables ([[" + reader::join(path, "webhooks") + "]])");
+  std::size_t i = 0;
+  for (auto& e : *n->as_array()) out.push_back(parse_webhook(r, *e.as_table(), fmt::format("{}.webhooks[{}]", path, i++), dir, name_prefix));
+  return out;
+}
+
 void parse_events(const reader& r, const toml::table& root, const std::filesystem::path& dir, config& c) {
-  if (auto* t = r.table(root, "", "events")) {
-    r.check_keys(*t, "events", {"webhook"});
-    c.events_webhook = r.str(*t, "events", "webhook", "");
-    if (!c.events_webhook.empty() && !base::istarts_with(c.events_webhook, "http://") &&
-        !base::istarts_with(c.events_webhook, "https://"))
-      r.fail(t->get("webhook"), "events.webhook", "must be an http:// or https:// URL");
+  auto* t = r.table(root, "", "events");
+  if (!t) return;
+  r.check_keys(*t, "events", {"webhook", "webhooks", "retention_days"});
+  if (auto url = r.str(*t, "events", "webhook", ""); !url.empty()) {
+    if (!base::parse_http_url(url))
+      r.fail(t->get("webhook"), "events.webhook", fmt::format("\"{}\" is not an http:// or https:// URL", url));
+    webhook w;
+    w.name = w.url = url;
+    c.events.webhooks.push_back(w);
+  }
+  for (auto& w : parse_webhooks(r, *t, "events", dir, "")) c.events.webhooks.push_back(std::move(w));
+  c.events.retention_days = static_cast<unsigned>(r.integer(*t, "events", "retention_days", c.events.retention_days, 1, 3650));
+}
+
+void parse_configuration_sets(const reader& r, const toml::table& root, const std::filesystem::path& dir, config& c) {
+  auto* n = root.get("configuration_sets");
+  if (!n) return;
+  if (!n->is_array_of_tables() && !(n->is_array() && n->as_array()->empty()))
+    r.fail(n, "configuration_sets", "must be an array of tables ([[configuration_sets]])");
+  std::set<std::string> seen;
+  std::size_t i = 0;
+  for (auto& e : *n->as_array()) {
+    const auto path = fmt::format("configuration_sets[{}]", i++);
+    auto& t = *e.as_table();
+    r.check_keys(t, path, {"name", "webhooks"});
+    configuration_set s;
+    s.name = r.str(t, path, "name", "");
+    if (s.name.empty() || s.name.size() > 64 ||
+        s.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != std::string::npos)
+      r.fail(t.get("name") ? t.get("name") : &e, reader::join(path, "name"),
+             "is required: 1 to 64 letters, digits, '-' and '_'");
+    if (!seen.insert(s.name).second) r.fail(t.get("name"), reader::join(path, "name"), fmt::format("\"{}\" is defined twice", s.name));
+    s.webhooks = parse_webhooks(r, t, path, dir, s.name + ":");
+    c.configuration_sets.push_back(std::move(s));
   }
 }
 
@@ -354,7 +443,7 @@ config parse(std::string_view text, const std::filesystem::path& file) {
   config c;
   c.file = std::filesystem::absolute(file);
   r.check_keys(root, "", {"hostname", "data_dir", "user", "allow_root", "threads", "tls", "listeners", "limits", "auth", "delivery",
-                          "storage", "admin", "events", "log"});
+                          "storage", "admin", "events", "configuration_sets", "log"});
   c.hostname = r.str(root, "", "hostname", "localhost");
   if (c.hostname.empty() || c.hostname.size() > 253 || c.hostname.find_first_of(" \t\r\n;()[]") != std::string::npos)
     r.fail(root.get("hostname"), "hostname", "must be a host name such as mail.example.com");
@@ -370,6 +459,7 @@ config parse(std::string_view text, const std::filesystem::path& file) {
   parse_storage(r, root, dir, c);
   parse_admin(r, root, dir, c);
   parse_events(r, root, dir, c);
+  parse_configuration_sets(r, root, dir, c);
   parse_log(r, root, dir, c);
   return c;
 }

@@ -86,6 +86,31 @@ struct storage_settings {
   std::string redis_url;
 };
 
+// [[events.webhooks]] and [[configuration_sets.webhooks]] (docs/events.md).
+struct webhook {
+  std::string name;  // the key of its cursor; default: the URL (prefixed by its configuration set)
+  std::string url;
+  std::string secret;  // from `secret` or `secret_file`; never logged
+  std::vector<std::string> types;     // empty: every type
+  std::vector<std::string> accounts;  // empty: every account
+  std::string format = "smtpsd";      // "smtpsd" or "ses"
+  std::filesystem::path ca_file;
+  unsigned max_in_flight = 4;
+  std::uint64_t max_age_s = 86400;
+  unsigned timeout_s = 10;
+  unsigned max_backoff_s = 3600;
+};
+
+struct events_settings {
+  std::vector<webhook> webhooks;  // [[events.webhooks]], and the single `webhook = URL` of earlier versions
+  unsigned retention_days = 14;   // the event log keeps events this long (past every webhook's cursor)
+};
+
+struct configuration_set {
+  std::string name;
+  std::vector<webhook> webhooks;  // get only the events of messages in this set
+};
+
 struct log_settings {
   std::string level = "info";
   std::string format = "json";
@@ -105,7 +130,8 @@ struct config {
   delivery_settings delivery;
   storage_settings storage;
   std::optional<base::host_port> admin_listen;
-  std::string events_webhook;
+  events_settings events;
+  std::vector<configuration_set> configuration_sets;
   log_settings log;
 };
 

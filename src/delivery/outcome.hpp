@@ -34,6 +34,7 @@ struct outcome {
   std::string response;    // "250 2.0.0 Ok", the remote's reply or our reason
   std::string status;      // enhanced status: "2.0.0", "5.1.1", "4.4.1"
   std::string remote_mta;  // the host that answered, or empty
+  std::string remote_ip;   // its address, when it answered
   bool remote = false;     // the response is the remote server's, not ours
   bool attempted = true;   // false: stopped before trying; nothing to record
 

@@ -252,7 +252,11 @@ net::awaitable<void> transaction::reset() {
 
 net::awaitable<transaction_result> run_transaction(smtp_client& c, const job& j) {
   transaction t(c, j);
-  co_return co_await t.run();
+  auto r = co_await t.run();
+  const auto ip = c.stream().remote().address().to_string();
+  for (auto& o : r.outcomes)
+    if (o.remote) o.remote_ip = ip;
+  co_return r;
 }
 
 }  // namespace smtpsd::delivery

@@ -5,6 +5,7 @@
 #include "base/strings.hpp"
 #include "base/time_format.hpp"
 #include "message/headers.hpp"
+#include "message/ses_headers.hpp"
 
 namespace smtpsd::message {
 
@@ -36,6 +37,11 @@ std::optional<fixed_headers> apply_submission_fixups(std::string_view section, c
   out.section += received_field(t);
   for (auto& f : *fields) {
     if (base::iequals(f.name, "Bcc")) continue;
+    if (is_ses_header(f.name)) {
+      auto& slot = base::iequals(f.name, "X-SES-CONFIGURATION-SET") ? out.configuration_set : out.message_tags;
+      if (!slot) slot = unfold(f.value);
+      continue;
+    }
     out.section += f.raw;
   }
   if (!find_field(*fields, "Date")) out.section += fmt::format("Date: {}\r\n", base::rfc5322_date(t.now));

@@ -1,6 +1,7 @@
 #pragma once
 // The submission fix-ups of RFC 6409 §8: a Received: trace field, Date: and
-// Message-ID: where missing; Bcc: removed.
+// Message-ID: where missing; Bcc: removed; and SES's X-SES-CONFIGURATION-SET
+// and X-SES-MESSAGE-TAGS taken out (their values kept for the events).
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,6 +25,9 @@ struct trace_info {
 struct fixed_headers {
   std::string section;     // the new header section, each field ending in CRLF
   std::string message_id;  // the Message-ID field's value, as it leaves
+  // SES's event-publishing fields, taken out of the section (unfolded values).
+  std::optional<std::string> configuration_set;
+  std::optional<std::string> message_tags;
 };
 
 // nullopt when the header section cannot be parsed.

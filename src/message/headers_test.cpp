@@ -60,3 +60,21 @@ TEST(fixups, received_date_message_id_and_bcc) {
   EXPECT_EQ(kept->message_id, "<x@y>");
   EXPECT_EQ(kept->section.find("Date: Sun"), std::string::npos);
 }
+
+TEST(fixups, ses_event_publishing_fields_are_taken_out) {
+  trace_info t;
+  t.hostname = "mail.example.com";
+  t.queue_id = "Q";
+  auto r = apply_submission_fixups(
+      "From: a@example.com\r\nX-SES-CONFIGURATION-SET: marketing\r\nx-ses-message-tags: campaign=fall,\r\n team=growth\r\n"
+      "Subject: s\r\n",
+      t);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->section.find("X-SES"), std::string::npos);
+  EXPECT_EQ(r->section.find("x-ses"), std::string::npos);
+  EXPECT_EQ(r->configuration_set, "marketing");
+  EXPECT_EQ(r->message_tags, "campaign=fall, team=growth") << "unfolded";
+  auto none = apply_submission_fixups("From: a@example.com\r\n", t);
+  EXPECT_FALSE(none->configuration_set);
+  EXPECT_FALSE(none->message_tags);
+}

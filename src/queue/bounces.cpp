@@ -4,6 +4,9 @@
 #include "base/log.hpp"
 #include "base/metrics.hpp"
 #include "base/strings.hpp"
+#include "events/classify.hpp"
+
+#include <algorithm>
 
 namespace smtpsd::queue {
 
@@ -17,48 +20,109 @@ std::shared_ptr<spdlog::logger> log() {
 constexpr delivery::outcome_kind kinds[] = {delivery::outcome_kind::delivered, delivery::outcome_kind::deferred,
                                             delivery::outcome_kind::failed};
 
-const char* event_type(delivery::outcome_kind k) {
-  switch (k) {
-    case delivery::outcome_kind::delivered: return "delivery";
-    case delivery::outcome_kind::deferred: return "delivery_delay";
-    case delivery::outcome_kind::failed: return "bounce";
-  }
-  return "";
+
+}  // namespace
+
+base::counter& deliveries_metric(delivery::outcome_kind k) {
+  return base::metrics().get_counter("smtpsd_deliveries_total", "Recipients by delivery result",
+                                     {{"result", std::string(delivery::to_string(k))}});
 }
 
-base::counter& deliveries(delivery::outcome_kind k) {
-  static auto& delivered = base::metrics().get_counter("smtpsd_deliveries_total", "Recipients by delivery result",
-                                                       {{"result", "delivered"}});
-  static auto& deferred = base::metrics().get_counter("smtpsd_deliveries_total", "Recipients by delivery result",
-                                                      {{"result", "deferred"}});
-  static auto& failed = base::metrics().get_counter("smtpsd_deliveries_total", "Recipients by delivery result",
-                                                    {{"result", "failed"}});
-  return k == delivery::outcome_kind::delivered ? delivered : k == delivery::outcome_kind::deferred ? deferred : failed;
+base::histogram& attempt_seconds_metric() {
+  static auto& h = base::metrics().get_histogram(
+      "smtpsd_delivery_attempt_seconds", "Time to attempt the delivery of one message", base::latency_buckets());
+  return h;
+}
+
+base::counter& corrupt_entries_metric() {
+  static auto& c = base::metrics().get_counter("smtpsd_queue_corrupt_total", "Queue entries moved aside as corrupt");
+  return c;
+}
+
+void set_queue_size_gauge(std::function<double()> size) {
+  base::metrics().set_gauge_callback("smtpsd_queue_messages", "Messages in the queue", std::move(size));
+}
+
+void register_metrics() {
+  for (auto k : kinds) deliveries_metric(k);
+  attempt_seconds_metric();
+  corrupt_entries_metric();
+}
+
+namespace {
+
+// The fields every event of the attempt shares.
+events::event base_event(const finished_attempt& f, const event_context& ctx, const char* type) {
+  const auto& m = f.m;
+  events::event e;
+  e.id = ctx.next_id();
+  e.type = type;
+  e.time = ctx.now;
+  e.queue_id = m.id;
+  e.message_id = m.message_id;
+  e.account = m.account;
+  e.from = m.from;
+  e.configuration_set = m.configuration_set;
+  e.tags = m.tags;
+  e.mail.submitted = m.created;
+  for (auto& r : m.recipients) e.mail.destination.push_back(r.address);
+  e.mail.client_ip = m.client_ip;
+  if (ctx.headers) e.mail = events::headers_of(f.headers, std::move(e.mail));
+  return e;
+}
+
+void add(events::event& e, const std::string& address, const delivery::outcome& o) {
+  if (e.recipients.empty()) {
+    e.smtp_response = o.response;
+    e.remote_mta = o.remote_mta;
+    e.remote_ip = o.remote_ip;
+  }
+  e.recipients.push_back(address);
+  e.details.push_back({address, o.status, o.response});
 }
 
 }  // namespace
 
-std::vector<events::event> attempt_events(const finished_attempt& f, base::time_point now) {
+std::vector<events::event> attempt_events(const finished_attempt& f, const event_context& ctx) {
   std::vector<events::event> out;
-  for (auto kind : kinds) {
-    events::event e;
-    for (auto& it : f.items) {
-      if (it.o.kind != kind) continue;
-      if (e.recipients.empty()) {
-        e.smtp_response = it.o.response;
-        e.remote_mta = it.o.remote_mta;
+  std::optional<events::event> delivered, delayed;
+  std::vector<events::event> bounced;  // one per bounce class
+  for (auto& it : f.items) {
+    const auto& address = f.m.recipients[it.index].address;
+    switch (it.o.kind) {
+      case delivery::outcome_kind::delivered:
+        if (!delivered) delivered = base_event(f, ctx, "delivery");
+        add(*delivered, address, it.o);
+        break;
+      case delivery::outcome_kind::deferred:
+        if (!delayed) delayed = base_event(f, ctx, "delivery_delay");
+        add(*delayed, address, it.o);
+        break;
+      case delivery::outcome_kind::failed: {
+        auto c = events::classify_bounce(it.o.status, it.o.response);
+        auto match = std::find_if(bounced.begin(), bounced.end(), [&](const events::event& b) {
+          return b.bounce_type == c.type && b.bounce_sub_type == c.sub_type;
+        });
+        if (match == bounced.end()) {
+          bounced.push_back(base_event(f, ctx, "bounce"));
+          bounced.back().bounce_type = c.type;
+          bounced.back().bounce_sub_type = c.sub_type;
+          match = std::prev(bounced.end());
+        }
+        add(*match, address, it.o);
+        break;
       }
-      e.recipients.push_back(f.m.recipients[it.index].address);
     }
-    if (e.recipients.empty()) continue;
-    e.type = event_type(kind);
-    e.time = now;
-    e.queue_id = f.m.id;
-    e.message_id = f.m.message_id;
-    e.account = f.m.account;
-    e.from = f.m.from;
-    out.push_back(std::move(e));
   }
+  if (delivered) {
+    delivered->processing = std::chrono::duration_cast<std::chrono::milliseconds>(ctx.now - f.m.created);
+    out.push_back(std::move(*delivered));
+  }
+  if (delayed) {
+    delayed->expires = f.m.created + ctx.max_queue_age;
+    out.push_back(std::move(*delayed));
+  }
+  for (auto& b : bounced) out.push_back(std::move(b));
   return out;
 }
 
@@ -86,18 +150,35 @@ std::optional<submission::generated_message> failure_dsn(const finished_attempt&
 }
 
 bounces::bounces(store::stores stores, net::worker_pool& pool, events::sink& events, submission::queue_writer& writer,
-                 const base::clock& clock, base::random_source& random, std::string hostname)
+                 const base::clock& clock, base::random_source& random, std::string hostname,
+                 std::chrono::seconds max_queue_age)
     : stores_(std::move(stores)),
       pool_(pool),
       events_(events),
       writer_(writer),
       clock_(clock),
       random_(random),
-      hostname_(std::move(hostname)) {}
+      hostname_(std::move(hostname)),
+      max_queue_age_(max_queue_age) {}
 
-net::awaitable<void> bounces::after_recorded(const std::vector<finished_attempt>& batch,
-                                             const std::vector<bool>& removed) {
-  for (std::size_t i = 0; i < batch.size(); ++i) report(batch[i], removed[i]);
+std::vector<std::vector<events::event>> bounces::events_for(const std::vector<finished_attempt>& batch) {
+  event_context ctx;
+  ctx.now = clock_.now();
+  ctx.max_queue_age = max_queue_age_;
+  ctx.headers = events_.wants_headers();
+  ctx.next_id = [this, now = ctx.now] { return events::make_event_id(now, random_); };
+  std::vector<std::vector<events::event>> out;
+  out.reserve(batch.size());
+  for (auto& f : batch) out.push_back(attempt_events(f, ctx));
+  return out;
+}
+
+net::awaitable<void> bounces::after_recorded(const std::vector<finished_attempt>& batch, const std::vector<bool>& removed,
+                                             const std::vector<std::vector<events::event>>& events) {
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    report(batch[i], removed[i]);
+    events_.stored(events[i]);
+  }
   co_await tidy(batch, removed);
 }
 
@@ -105,11 +186,10 @@ net::awaitable<void> bounces::after_recorded(const std::vector<finished_attempt>
 void bounces::report(const finished_attempt& f, bool removed) {
   for (auto& it : f.items) {
     const auto& r = f.m.recipients[it.index];
-    deliveries(it.o.kind).inc();
+    deliveries_metric(it.o.kind).inc();
     log()->info("queue_id={} to={} result={} attempts={} mta={} response=\"{}\"", f.m.id, r.address,
                 delivery::to_string(it.o.kind), r.attempts, it.o.remote_mta, base::printable(it.o.response, 300));
   }
-  for (auto& e : attempt_events(f, clock_.now())) events_.emit(e);
   if (removed) log()->info("queue_id={} done: removed from the queue", f.m.id);
 }
 

@@ -5,11 +5,14 @@
 // suppression list, and one DSN per message for the recipients that failed
 // in this attempt (RFC 3461: unless NOTIFY excludes FAILURE, and never for a
 // bounce itself), queued through submission.
+#include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "base/clock.hpp"
+#include "base/metrics.hpp"
 #include "base/random.hpp"
 #include "events/event.hpp"
 #include "message/dsn.hpp"
@@ -20,22 +23,46 @@
 
 namespace smtpsd::queue {
 
-// One event per kind of result (delivery, delivery_delay, bounce), naming
-// its recipients. Pure.
-std::vector<events::event> attempt_events(const finished_attempt& f, base::time_point now);
+// What the events of an attempt need besides the attempt.
+struct event_context {
+  base::time_point now{};
+  std::chrono::seconds max_queue_age{0};  // for a delay's expirationTime
+  bool headers = false;                   // keep the header fields (an SES-format webhook wants them)
+  std::function<std::string()> next_id;   // a new event id
+};
+
+// The events of an attempt: one delivery event for the recipients
+// delivered, one delivery_delay for those deferred, and one bounce per
+// bounce class (type and sub-type) for those that failed, each naming its
+// recipients with their status and the reply. Pure.
+std::vector<events::event> attempt_events(const finished_attempt& f, const event_context& ctx);
 
 // The failure report for the sender, or nullopt when none is due. Pure: the
 // DSN's own id comes in.
 std::optional<submission::generated_message> failure_dsn(const finished_attempt& f, const std::string& hostname,
                                                           const std::string& dsn_id, base::time_point now);
 
+// The queue's metrics, each defined once.
+base::counter& deliveries_metric(delivery::outcome_kind k);  // smtpsd_deliveries_total{result}
+base::histogram& attempt_seconds_metric();
+base::counter& corrupt_entries_metric();
+// smtpsd_queue_messages, read from `size` when /metrics is read.
+void set_queue_size_gauge(std::function<double()> size);
+// Every series at zero (start-up).
+void register_metrics();
+
 class bounces {
  public:
   bounces(store::stores stores, net::worker_pool& pool, events::sink& events, submission::queue_writer& writer,
-          const base::clock& clock, base::random_source& random, std::string hostname);
+          const base::clock& clock, base::random_source& random, std::string hostname,
+          std::chrono::seconds max_queue_age);
 
-  // After a batch was recorded; removed[i]: the batch[i] message left the queue.
-  net::awaitable<void> after_recorded(const std::vector<finished_attempt>& batch, const std::vector<bool>& removed);
+  // The events of each attempt of a batch, to be recorded with it.
+  std::vector<std::vector<events::event>> events_for(const std::vector<finished_attempt>& batch);
+  // After a batch was recorded with its events; removed[i]: the batch[i]
+  // message left the queue.
+  net::awaitable<void> after_recorded(const std::vector<finished_attempt>& batch, const std::vector<bool>& removed,
+                                      const std::vector<std::vector<events::event>>& events);
 
  private:
   void report(const finished_attempt& f, bool removed);
@@ -48,6 +75,7 @@ class bounces {
   const base::clock& clock_;
   base::random_source& random_;
   std::string hostname_;
+  std::chrono::seconds max_queue_age_;
 };
 
 }  // namespace smtpsd::queue

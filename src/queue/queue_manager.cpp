@@ -38,7 +38,8 @@ queue_manager::queue_manager(store::stores stores, std::unique_ptr<delivery::del
       io_(std::make_unique<net::asio::io_context>(1)),
       deliverer_(std::move(d)),
       bodies_(stores_.bodies, *svc.pool),
-      bounces_(stores_, *svc.pool, *svc.events, *svc.writer, *svc.clock, *svc.random, settings_.hostname),
+      bounces_(stores_, *svc.pool, *svc.events, *svc.writer, *svc.clock, *svc.random, settings_.hostname,
+               settings_.max_queue_age),
       recorder_(io_->get_executor(), stores_.queue, *svc.pool, bounces_),
       scheduler_(io_->get_executor(), stores_.queue, *svc.pool, *svc.clock,
                  scheduler::settings{settings_.lease, settings_.window}, [this](store::queued_message m) {
@@ -58,8 +59,7 @@ queue_manager::~queue_manager() {
 }
 
 void queue_manager::start() {
-  base::metrics().set_gauge_callback("smtpsd_queue_messages", "Messages in the queue",
-                                     [this] { return static_cast<double>(queue_size_.load()); });
+  set_queue_size_gauge([this] { return static_cast<double>(queue_size_.load()); });
   svc_.writer->on_committed([this] { wake(); });
   net::spawn(io_->get_executor(), run(), "queue manager");
   net::spawn(io_->get_executor(), housekeeping(), "queue housekeeping");
@@ -131,9 +131,8 @@ net::awaitable<void> queue_manager::housekeeping() {
 }
 
 net::awaitable<void> queue_manager::deliver(store::queued_message m) {
-  static auto& attempt_seconds = base::metrics().get_histogram(
-      "smtpsd_delivery_attempt_seconds", "Time to attempt the delivery of one message", base::latency_buckets());
-  static auto& corrupt = base::metrics().get_counter("smtpsd_queue_corrupt_total", "Queue entries moved aside as corrupt");
+  auto& attempt_seconds = attempt_seconds_metric();
+  auto& corrupt = corrupt_entries_metric();
   struct done_guard {
     scheduler& s;
     ~done_guard() { s.finished(); }

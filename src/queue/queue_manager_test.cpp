@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "base/ids.hpp"
+#include "events/testing/recording_sink.hpp"
 #include "store/memory/memory_stores.hpp"
 
 using namespace smtpsd;
@@ -71,27 +72,6 @@ class fake_deliverer final : public delivery::deliverer {
   std::map<std::string, std::size_t> tries;
 };
 
-class recording_events final : public events::sink {
- public:
-  void emit(const events::event& e) override {
-    std::lock_guard l(mu_);
-    all_.push_back(e);
-  }
-  std::vector<events::event> all() {
-    std::lock_guard l(mu_);
-    return all_;
-  }
-  std::vector<events::event> of(const std::string& type) {
-    std::vector<events::event> out;
-    for (auto& e : all())
-      if (e.type == type) out.push_back(e);
-    return out;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<events::event> all_;
-};
 
 class recording_writer final : public submission::queue_writer {
  public:
@@ -130,7 +110,7 @@ struct fixture {
   net::worker_pool pool{2};
   base::manual_clock clock;
   fixed_random random;
-  recording_events events;
+  events::testing::recording_sink events;
   recording_writer writer;
   fake_deliverer* d = nullptr;
   std::unique_ptr<queue::queue_manager> qm;

@@ -5,6 +5,13 @@
 
 namespace smtpsd::queue {
 
+namespace {
+std::shared_ptr<spdlog::logger> log() {
+  static auto l = base::logger("queue");
+  return l;
+}
+}  // namespace
+
 recorder::recorder(net::asio::any_io_executor ex, std::shared_ptr<store::queue_store> queue, net::worker_pool& pool,
                    bounces& after)
     : ex_(std::move(ex)), queue_(std::move(queue)), pool_(pool), after_(after) {}
@@ -23,13 +30,22 @@ net::awaitable<void> recorder::flush() {
     std::vector<store::queued_message> ms;
     ms.reserve(batch.size());
     for (auto& f : batch) ms.push_back(f.m);
+    auto events = after_.events_for(batch);
+    std::vector<store::stored_event> stored;
+    for (auto& per : events)
+      for (auto& e : per) stored.push_back(events::to_stored(e));
+    std::vector<bool> removed;
     try {
-      auto write = [q = queue_, &ms] { return q->record_attempts(ms); };
-      auto removed = co_await pool_.run(std::move(write));
-      co_await after_.after_recorded(batch, removed);
+      auto write = [q = queue_, &ms, &stored] { return q->record_attempts(ms, stored); };
+      removed = co_await pool_.run(std::move(write));
     } catch (const std::exception& e) {
-      static auto log = base::logger("queue");
-      log->error("cannot record {} delivery attempts: {}", batch.size(), e.what());
+      log()->error("cannot record {} delivery attempts: {}", batch.size(), e.what());
+      continue;
+    }
+    try {
+      co_await after_.after_recorded(batch, removed, events);
+    } catch (const std::exception& e) {
+      log()->error("after recording {} delivery attempts: {}", batch.size(), e.what());
     }
   }
   flushing_ = false;

@@ -19,6 +19,8 @@
 #include <thread>
 
 #include "admin/http_server.hpp"
+#include "events/dispatcher.hpp"
+#include "events/publisher.hpp"
 #include "base/log.hpp"
 #include "base/metrics.hpp"
 #include "delivery/smtp_deliverer.hpp"
@@ -29,6 +31,7 @@
 #include "policy/connections.hpp"
 #include "policy/submission_policy.hpp"
 #include "queue/queue_manager.hpp"
+#include "server/metrics.hpp"
 #include "server/session.hpp"
 #include "submission/group_committer.hpp"
 #include "submission/recovery.hpp"
@@ -80,6 +83,44 @@ std::unique_ptr<delivery::deliverer> make_deliverer(net::worker_pool& pool, cons
   return std::make_unique<delivery::smtp_deliverer>(pool, std::move(t));
 }
 
+// The webhooks of the configuration: [[events.webhooks]] get every event
+// their filters take; a configuration set's own get only its messages'.
+std::vector<events::webhook_settings> webhooks(const config::config& c) {
+  std::vector<events::webhook_settings> out;
+  auto add = [&](const config::webhook& w, const std::string& set) {
+    events::webhook_settings s;
+    s.name = w.name;
+    s.url = w.url;
+    s.secret = w.secret;
+    s.types = {w.types.begin(), w.types.end()};
+    s.accounts = {w.accounts.begin(), w.accounts.end()};
+    s.configuration_set = set;
+    s.fmt = w.format == "ses" ? events::webhook_settings::format::ses : events::webhook_settings::format::smtpsd;
+    s.ca_file = w.ca_file.string();
+    s.max_in_flight = w.max_in_flight;
+    s.max_age = std::chrono::seconds(w.max_age_s);
+    s.timeout = std::chrono::seconds(w.timeout_s);
+    s.max_backoff = std::chrono::seconds(w.max_backoff_s);
+    out.push_back(std::move(s));
+  };
+  for (auto& w : c.events.webhooks) add(w, "");
+  for (auto& set : c.configuration_sets)
+    for (auto& w : set.webhooks) add(w, set.name);
+  return out;
+}
+
+bool any_ses_webhook(const config::config& c) {
+  for (auto& w : webhooks(c))
+    if (w.fmt == events::webhook_settings::format::ses) return true;
+  return false;
+}
+
+submission::settings submission_settings(const config::config& c, std::shared_ptr<dkim::keystore> dkim) {
+  submission::settings s{c.hostname, 1024 * 1024, std::move(dkim), {}};
+  for (auto& set : c.configuration_sets) s.configuration_sets.insert(set.name);
+  return s;
+}
+
 // Every domain's DKIM keys load now: a missing, unreadable or wrong key stops
 // serve with a message naming the file.
 std::shared_ptr<dkim::keystore> load_dkim(const config::config& c) {
@@ -109,9 +150,11 @@ class server {
                 policy::policy_defaults{cfg.limit.default_max_send_rate, cfg.limit.default_max_24h,
                                         cfg.limit.max_message_bytes}),
         connections_(cfg.limit.max_connections, cfg.limit.max_connections_per_ip),
-        events_(std::make_unique<events::jsonl_sink>(cfg.data_dir / "events.jsonl")),
+        events_(std::make_unique<events::publisher>(stores_.events, cfg.data_dir / "events.jsonl", any_ses_webhook(cfg))),
+        dispatcher_(stores_.events, pool_, webhooks(cfg), cfg.hostname, base::real_clock(),
+                    std::chrono::hours(24 * cfg.events.retention_days)),
         dkim_(load_dkim(cfg)),
-        submit_(stores_, committer_, submission::settings{cfg.hostname, 1024 * 1024, dkim_}, base::real_clock(),
+        submit_(stores_, committer_, submission_settings(cfg, dkim_), base::real_clock(),
                 base::real_random(), events_.get()),
         tls_(net::server_tls::load(tls_options(cfg))) {
     unsigned n = cfg.threads ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
@@ -125,6 +168,9 @@ class server {
     sweep_orphans();
     bind_all();
     drop_privileges();
+    register_metrics(cfg_, listener_labels_);
+    events_->on_stored([this] { dispatcher_.wake(); });
+    dispatcher_.start();
     if (cfg_.delivery.enabled) {
       queue::manager_settings ms;
       ms.hostname = cfg_.hostname;
@@ -137,6 +183,10 @@ class server {
       queue_->start();
       log()->info("delivery started: concurrency={} per_destination={}", cfg_.delivery.concurrency,
                   cfg_.delivery.per_destination);
+    } else {
+      // No queue manager to count the queue: count it here, so the gauge exists all the same.
+      queue::set_queue_size_gauge([this] { return static_cast<double>(queue_size_.load()); });
+      net::spawn(threads_[0]->io.get_executor(), count_queue(), "queue size");
     }
     if (cfg_.admin_listen) {
       admin_ = std::make_unique<admin::http_server>(threads_[0]->io, *cfg_.admin_listen);
@@ -174,6 +224,9 @@ class server {
     for (auto& t : threads_) t->thread.join();
     if (queue_) queue_->stop(std::chrono::seconds(cfg_.limit.drain_timeout_s));
     committer_.stop();
+    events_->stop();  // the rejects still waiting go to the store
+    events_->on_stored({});
+    dispatcher_.stop();
     pool_.stop();
     log()->info("stopped");
     return 0;
@@ -215,15 +268,16 @@ class server {
         t->acceptors.push_back(net::bind_acceptor(t->io, l.address.host, port));
         port = t->acceptors.back().local_endpoint().port();  // port 0: the others join the first
       }
-      log()->info("listening on {} mode={} listener={}", net::to_string(threads_[0]->acceptors.back().local_endpoint()),
-                  config::to_string(l.mode), l.name());
+      const auto bound = net::to_string(threads_[0]->acceptors.back().local_endpoint());
+      // The metrics label: the configured address, or the bound one when the port was left to the system.
+      listener_labels_.push_back(l.address.port ? l.name() : bound);
+      log()->info("listening on {} mode={} listener={}", bound, config::to_string(l.mode), l.name());
     }
   }
 
   net::awaitable<void> accept_loop(io_thread& t, std::size_t li) {
     auto& acceptor = t.acceptors[li];
-    auto& connections = base::metrics().get_counter("smtpsd_connections_total", "Accepted connections, by listener",
-                                                    {{"listener", cfg_.listeners[li].name()}});
+    auto& connections = connections_metric(listener_labels_[li]);
     for (;;) {
       auto a = co_await net::accept(acceptor);
       if (draining_) co_return;
@@ -302,6 +356,17 @@ class server {
     return settings_[li];
   }
 
+  net::awaitable<void> count_queue() {
+    while (!draining_) {
+      try {
+        auto count = [q = stores_.queue] { return q->count(); };
+        queue_size_ = co_await pool_.run(std::move(count));
+      } catch (const std::exception&) {
+      }
+      co_await net::sleep_for(std::chrono::seconds(2));
+    }
+  }
+
   void begin_drain() {
     draining_ = true;
     if (admin_) net::asio::post(threads_[0]->io, [this] { admin_->stop(); });
@@ -331,7 +396,8 @@ class server {
   policy::authenticator auth_;
   policy::submission_policy policy_;
   policy::connection_limits connections_;
-  std::unique_ptr<events::jsonl_sink> events_;
+  std::unique_ptr<events::publisher> events_;
+  events::dispatcher dispatcher_;
   std::shared_ptr<dkim::keystore> dkim_;
   submission::submitter submit_;
   std::unique_ptr<queue::queue_manager> queue_;
@@ -343,6 +409,8 @@ class server {
   std::shared_ptr<config::config> current_;  // after a reload
   std::atomic<bool> draining_{false};
   std::atomic<int> active_{0};
+  std::atomic<std::size_t> queue_size_{0};  // with delivery off
+  std::vector<std::string> listener_labels_;
   std::chrono::steady_clock::time_point drain_deadline_;
 };
 

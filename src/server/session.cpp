@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include "base/log.hpp"
-#include "base/metrics.hpp"
+#include "server/metrics.hpp"
 #include "base/random.hpp"
 #include "base/strings.hpp"
 #include "net/proxy_protocol.hpp"
@@ -67,30 +67,41 @@ void session::request_stop() {
   if (waiting_for_command_) stream_.cancel();
 }
 
-void session::refuse(const policy::rejection& r) {
-  base::metrics()
-      .get_counter("smtpsd_messages_rejected_total", "Messages, recipients and senders refused, by reason",
-                   {{"reason", r.rule}})
-      .inc();
+session::refused session::whole_envelope() const {
+  refused what{fsm_.transaction().from.str(), {}};
+  for (auto& rc : fsm_.transaction().rcpts) what.recipients.push_back(rc.box.str());
+  return what;
+}
+
+// Logged and counted once; a refused sender, recipient or message of a
+// logged-in account is also a "reject" event. Refused connections and
+// logins are only logged.
+void session::refuse(const policy::rejection& r, const std::optional<refused>& what) {
+  rejected_metric(r.rule).inc();
   log()->info("session={} rejected rule={} {} reply=\"{}\"", id_, r.rule, r.detail, r.reply.summary());
-  // A refused message (or sender, or recipient) of a logged-in account is a
-  // "reject" event; refused connections and logins are only logged.
-  if (svc_.events && account_) {
-    events::event e;
-    e.type = "reject";
-    e.time = std::chrono::system_clock::now();
-    e.account = account_->name;
-    const auto& t = fsm_.transaction();
-    e.from = t.from.str();
-    for (auto& rc : t.rcpts) e.recipients.push_back(rc.box.str());
-    e.smtp_response = r.reply.summary();
-    svc_.events->emit(e);
-  }
+  if (!svc_.events || !account_ || !what) return;
+  events::event e;
+  e.id = events::make_event_id(base::real_clock().now(), base::real_random());
+  e.type = "reject";
+  e.time = base::real_clock().now();
+  e.account = account_->name;
+  e.from = what->from;
+  e.recipients = what->recipients;
+  e.smtp_response = r.reply.summary();
+  e.reason = r.rule;
+  e.configuration_set = account_->configuration_set;
+  e.mail.client_ip = client_ip_;
+  e.mail.submitted = e.time;
+  e.mail.destination = e.recipients;
+  svc_.events->emit(std::move(e));
 }
 
 void session::log_limit_hit() {
-  if (auto hit = fsm_.take_limit_hit())
-    refuse({hit->r, hit->rule, fmt::format("value={} limit={}", hit->value, hit->limit)});
+  auto hit = fsm_.take_limit_hit();
+  if (!hit) return;
+  refused what{hit->address, {}};
+  if (hit->rule != "size") what = refused{fsm_.transaction().from.str(), {hit->address}};  // a recipient too many
+  refuse({hit->r, hit->rule, fmt::format("value={} limit={}", hit->value, hit->limit)}, what);
 }
 
 net::awaitable<void> session::run() {
@@ -110,8 +121,7 @@ net::awaitable<void> session::run() {
 // Access lists, connection caps and the AUTH throttle. A refused client on an
 // implicit-TLS listener costs no TLS work when the lists refuse it.
 net::awaitable<bool> session::admit() {
-  static auto& refused = base::metrics().get_counter("smtpsd_connections_refused_total",
-                                                    "Connections refused before the banner");
+  auto& refused = connections_refused_metric();
   const auto& l = settings_->listener;
   const bool implicit = l.mode == config::listener_mode::implicit_tls;
   if (l.proxy_protocol) {
@@ -185,7 +195,7 @@ net::awaitable<session::read_result> session::read_more(std::chrono::seconds tim
 }
 
 net::awaitable<bool> session::start_tls() {
-  static auto& failures = base::metrics().get_counter("smtpsd_tls_handshake_failures_total", "Failed TLS handshakes");
+  auto& failures = tls_failures_metric();
   const auto timeout = std::chrono::seconds(settings_->limit.command_timeout_s);
   // No TLS state (some 50 KiB) until the ClientHello arrives.
   auto ec = co_await stream_.wait_readable(timeout);
@@ -300,8 +310,8 @@ net::awaitable<smtp::action> session::perform(smtp::action a) {
 }
 
 net::awaitable<smtp::action> session::authenticate() {
-  static auto& auth_ok = base::metrics().get_counter("smtpsd_auth_successes_total", "Successful AUTH commands");
-  static auto& auth_failed = base::metrics().get_counter("smtpsd_auth_failures_total", "Failed AUTH commands");
+  auto& auth_ok = auth_successes_metric();
+  auto& auth_failed = auth_failures_metric();
   auto res = co_await svc_.pool->run([this] {
     const auto& c = fsm_.pending_credentials();
     return svc_.auth->verify(c.username, c.password, client_ip_);
@@ -344,8 +354,14 @@ net::awaitable<smtp::action> session::check_mail() {
     return p;
   });
   if (auto* rej = std::get_if<policy::rejection>(&r)) {
-    refuse(*rej);
+    refuse(*rej, refused{fsm_.pending_mail().from.str(), {}});
     co_return fsm_.on_mail_verdict({rej->reply, false}, out_);
+  }
+  if (svc_.events && !svc_.events->accepting()) {
+    // The event log cannot take more (a full disk): no mail whose events would be lost.
+    const policy::rejection full{smtp::replies::insufficient_storage(), "storage_full", "the event log cannot be written"};
+    refuse(full, refused{fsm_.pending_mail().from.str(), {}});
+    co_return fsm_.on_mail_verdict({full.reply, false}, out_);
   }
   txn_.emplace(*svc_.policy, std::move(std::get<policy::sender_profile>(r)));
   fsm_.set_max_message_bytes(txn_->profile().max_message_bytes);
@@ -355,7 +371,7 @@ net::awaitable<smtp::action> session::check_mail() {
 net::awaitable<smtp::action> session::check_rcpt() {
   auto rej = co_await svc_.pool->run([this] { return svc_.policy->check_rcpt(txn_->profile(), fsm_.pending_rcpt().to); });
   if (rej) {
-    refuse(*rej);
+    refuse(*rej, refused{fsm_.transaction().from.str(), {fsm_.pending_rcpt().to.str()}});
     co_return fsm_.on_rcpt_verdict({rej->reply, false}, out_);
   }
   txn_->add();
@@ -374,6 +390,7 @@ submission::session_facts session::facts() const {
     f.account_id = account_->id;
     f.account = account_->name;
   }
+  if (txn_) f.configuration_set = txn_->profile().account.configuration_set;
   return f;
 }
 
@@ -455,7 +472,7 @@ net::awaitable<smtp::reply> session::finish_message() {
   auto v = co_await message_->finish(*svc_.pool);
   message_.reset();
   if (v.refused) {
-    refuse(*v.refused);
+    refuse(*v.refused, whole_envelope());
     co_return v.refused->reply;
   }
   txn_->commit();

@@ -72,7 +72,14 @@ class session : public std::enable_shared_from_this<session> {
   std::unique_ptr<intake> start_message(smtp::data_reader::mode mode);
   void end_transaction_if_over();
   submission::session_facts facts() const;
-  void refuse(const policy::rejection& r);
+  // What a refusal refused, for its reject event: the sender at MAIL, one
+  // recipient at RCPT, the whole envelope after the data.
+  struct refused {
+    std::string from;
+    std::vector<std::string> recipients;
+  };
+  refused whole_envelope() const;
+  void refuse(const policy::rejection& r, const std::optional<refused>& what = std::nullopt);
   void log_limit_hit();
 
   std::string id_;

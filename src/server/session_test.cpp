@@ -15,6 +15,7 @@
 #include "net/coro.hpp"
 #include "net/testing/test_certificate.hpp"
 #include "net/listener.hpp"
+#include "events/testing/recording_sink.hpp"
 #include "store/memory/memory_stores.hpp"
 
 using namespace smtpsd;
@@ -23,24 +24,6 @@ namespace asio = net::asio;
 
 namespace {
 
-class recording_events final : public events::sink {
- public:
-  void emit(const events::event& e) override {
-    std::lock_guard l(mu_);
-    all_.push_back(e);
-  }
-  std::vector<events::event> of(const std::string& type) {
-    std::lock_guard l(mu_);
-    std::vector<events::event> out;
-    for (auto& e : all_)
-      if (e.type == type) out.push_back(e);
-    return out;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<events::event> all_;
-};
 
 
 const std::string password = "correct horse";
@@ -49,13 +32,13 @@ const std::string password = "correct horse";
 struct server_side {
   store::stores s = store::memory::open();
   net::worker_pool pool{2};
-  recording_events events;
+  events::testing::recording_sink events;
   policy::auth_throttle throttle{base::real_clock(), 5, 600s};
   policy::authenticator auth{s.accounts, base::real_clock(), 5min, &throttle};
   policy::submission_policy policy{s.accounts, s.suppressions, s.queue, base::real_clock(), {}};
   policy::connection_limits connections{100, 100};
   submission::group_committer committer{s.bodies, s.queue};
-  submission::submitter submit{s, committer, {"mail.test", 1024 * 1024, nullptr}, base::real_clock(),
+  submission::submitter submit{s, committer, {"mail.test", 1024 * 1024, nullptr, {}}, base::real_clock(),
                                base::real_random(), &events};
   asio::io_context io{1};
   net::tcp::acceptor acceptor = net::bind_acceptor(io, "127.0.0.1", 0);

@@ -85,4 +85,11 @@ reply no_valid_recipients() { return make_reply(554, "5.5.1", "Error: no valid r
 reply malformed_headers() { return make_reply(554, "5.6.0", "Message headers are malformed"); }
 reply binarymime_unsupported() { return make_reply(504, "5.5.4", "BODY=BINARYMIME is not supported"); }
 
+reply configuration_set_unknown(std::string_view name) {
+  return make_reply(554, "5.3.0", fmt::format("Configuration set {} does not exist", name));
+}
+reply bad_message_tags() {
+  return make_reply(554, "5.6.0", "X-SES-MESSAGE-TAGS must be name=value pairs of letters, digits, '-' and '_'");
+}
+
 }  // namespace smtpsd::smtp::replies

@@ -70,5 +70,7 @@ reply no_local_recipients();      // 550 5.1.1
 reply no_valid_recipients();      // 554 5.5.1
 reply malformed_headers();        // 554 5.6.0
 reply binarymime_unsupported();   // 504 5.5.4
+reply configuration_set_unknown(std::string_view name);  // 554 5.3.0 (SPEC §5)
+reply bad_message_tags();         // 554 5.6.0
 
 }  // namespace smtpsd::smtp::replies

@@ -144,7 +144,7 @@ action server_fsm::do_mail(const command& c, std::string& out) {
   if (m.params.body == body_type::binary_mime) return fail(replies::binarymime_unsupported(), out);
   if (!m.from.is_ascii() && !m.params.smtputf8) return fail(replies::smtputf8_required(), out);
   if (m.params.size && *m.params.size > max_message_bytes_) {
-    limit_hit_ = limit_hit{replies::message_too_big(), "size", *m.params.size, max_message_bytes_};
+    limit_hit_ = limit_hit{replies::message_too_big(), "size", *m.params.size, max_message_bytes_, m.from.str()};
     replies::message_too_big().append_to(out);
     return action::read;
   }
@@ -172,7 +172,7 @@ action server_fsm::do_rcpt(const command& c, std::string& out) {
   if (!rc.to.is_ascii() && !txn_.params.smtputf8) return fail(replies::smtputf8_required(), out);
   if (txn_.rcpts.size() >= settings_.max_recipients) {
     limit_hit_ = limit_hit{replies::too_many_recipients(), "too_many_recipients", txn_.rcpts.size() + 1,
-                           settings_.max_recipients};
+                           settings_.max_recipients, rc.to.str()};
     replies::too_many_recipients().append_to(out);
     return action::read;
   }

@@ -70,6 +70,7 @@ struct limit_hit {
   std::string rule;
   std::uint64_t value = 0;
   std::uint64_t limit = 0;
+  std::string address;  // the sender (SIZE at MAIL) or recipient (RCPT) refused
 };
 
 class server_fsm {

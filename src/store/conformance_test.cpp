@@ -315,6 +315,133 @@ TEST_P(store_conformance, claim_shares_between_new_and_retried) {
   EXPECT_EQ(news, 2) << "half the window for new mail";
 }
 
+namespace {
+stored_event sample_event(std::string id, std::string type, std::int64_t minute, std::string account = "acme") {
+  stored_event e;
+  e.id = std::move(id);
+  e.type = std::move(type);
+  e.time = base::from_unix_seconds(1'800'000'000 + minute * 60);
+  e.account = std::move(account);
+  e.record = "{\"event_id\":\"" + e.id + "\"}";
+  return e;
+}
+}  // namespace
+
+TEST_P(store_conformance, events_in_order_with_cursors) {
+  auto& ev = *s_.events;
+  EXPECT_EQ(ev.last_seq(), 0);
+  std::vector<stored_event> batch{sample_event("e1", "send", 0), sample_event("e2", "delivery", 1),
+                                  sample_event("e3", "reject", 2, "other")};
+  auto seqs = ev.append(batch);
+  ASSERT_EQ(seqs.size(), 3u);
+  EXPECT_LT(seqs[0], seqs[1]);
+  EXPECT_LT(seqs[1], seqs[2]);
+  EXPECT_EQ(ev.last_seq(), seqs[2]);
+  auto after = ev.read_after(seqs[0], 10);
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_EQ(after[0].id, "e2");
+  EXPECT_EQ(after[0].type, "delivery");
+  EXPECT_EQ(after[0].record, "{\"event_id\":\"e2\"}");
+  EXPECT_EQ(after[0].time, base::from_unix_seconds(1'800'000'060));
+  EXPECT_EQ(ev.read_after(0, 1).size(), 1u) << "limit";
+
+  EXPECT_FALSE(ev.cursor("hook"));
+  ev.set_cursor("hook", seqs[1]);
+  ev.set_cursor("hook", seqs[0]);
+  EXPECT_EQ(ev.cursor("hook"), seqs[0]);
+
+  event_query q;
+  q.type = "send";
+  EXPECT_EQ(ev.query(q).size(), 1u);
+  q = {};
+  q.account = "other";
+  ASSERT_EQ(ev.query(q).size(), 1u);
+  EXPECT_EQ(ev.query(q)[0].id, "e3");
+  q = {};
+  q.limit = 2;
+  auto newest = ev.query(q);
+  ASSERT_EQ(newest.size(), 2u);
+  EXPECT_EQ(newest[0].id, "e3") << "newest first";
+  q.before_seq = newest[1].seq;
+  ASSERT_EQ(ev.query(q).size(), 1u);
+  EXPECT_EQ(ev.query(q)[0].id, "e1") << "the next page";
+  q = {};
+  q.since = base::from_unix_seconds(1'800'000'060);
+  q.until = base::from_unix_seconds(1'800'000'060);
+  ASSERT_EQ(ev.query(q).size(), 1u);
+  EXPECT_EQ(ev.query(q)[0].id, "e2");
+}
+
+TEST_P(store_conformance, dead_letters_are_kept_until_redelivered) {
+  auto& ev = *s_.events;
+  auto seqs = ev.append(std::vector<stored_event>{sample_event("e1", "bounce", 0), sample_event("e2", "send", 1)});
+  const auto when = base::from_unix_seconds(1'900'000'000);
+  ev.add_dead_letter("a", seqs[0], "HTTP 400", when);
+  ev.add_dead_letter("b", seqs[0], "timed out", when);
+  ev.add_dead_letter("b", seqs[1], "HTTP 410", when);
+  auto all = ev.dead_letters("");
+  EXPECT_EQ(all.size(), 3u);
+  auto b = ev.dead_letters("b");
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_EQ(b[0].event.id, "e1");
+  EXPECT_EQ(b[0].reason, "timed out");
+  EXPECT_FALSE(b[0].redeliver);
+  EXPECT_EQ(ev.request_redelivery("b", "e2"), 1u);
+  EXPECT_TRUE(ev.dead_letters("b")[1].redeliver);
+  EXPECT_FALSE(ev.dead_letters("b")[0].redeliver);
+  EXPECT_EQ(ev.request_redelivery("", ""), 3u);
+  ev.remove_dead_letter("b", seqs[1]);
+  EXPECT_EQ(ev.dead_letters("b").size(), 1u);
+}
+
+TEST_P(store_conformance, prune_keeps_what_a_cursor_or_a_dead_letter_needs) {
+  auto& ev = *s_.events;
+  auto seqs = ev.append(std::vector<stored_event>{sample_event("e1", "send", 0), sample_event("e2", "send", 1),
+                                                  sample_event("e3", "send", 2), sample_event("e4", "send", 500)});
+  ev.set_cursor("hook", seqs[2]);
+  ev.add_dead_letter("hook", seqs[0], "HTTP 400", base::from_unix_seconds(1'900'000'000));
+  EXPECT_EQ(ev.prune(base::from_unix_seconds(1'800'000'000 + 100 * 60)), 2u) << "e2 and e3";
+  auto left = ev.read_after(0, 10);
+  ASSERT_EQ(left.size(), 2u);
+  EXPECT_EQ(left[0].id, "e1") << "held by a dead letter";
+  EXPECT_EQ(left[1].id, "e4") << "too new";
+  EXPECT_EQ(ev.last_seq(), seqs[3]) << "numbers are never reused";
+  ev.append(std::vector<stored_event>{sample_event("e5", "send", 501)});
+  EXPECT_GT(ev.last_seq(), seqs[3]);
+}
+
+TEST_P(store_conformance, queue_changes_and_their_events_are_stored_together) {
+  auto id = base::make_queue_id(base::from_unix_seconds(1'800'000'000), 9);
+  auto m = sample(id, 1);
+  m.configuration_set = "marketing";
+  m.tags = {{"campaign", "fall-2026"}, {"team", "growth"}};
+  m.client_ip = "192.0.2.7";
+  s_.queue->enqueue(std::vector<queued_message>{m}, std::vector<stored_event>{sample_event("sent", "send", 0)});
+  auto got = s_.queue->get(id);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->configuration_set, "marketing");
+  EXPECT_EQ(got->tags, m.tags);
+  EXPECT_EQ(got->client_ip, "192.0.2.7");
+  ASSERT_EQ(s_.events->read_after(0, 10).size(), 1u);
+  m.recipients[0].status = rcpt_status::delivered;
+  m.recipients[1].status = rcpt_status::delivered;
+  EXPECT_TRUE(s_.queue->record_attempts(std::vector<queued_message>{m},
+                                        std::vector<stored_event>{sample_event("done", "delivery", 1)})[0]);
+  auto evs = s_.events->read_after(0, 10);
+  ASSERT_EQ(evs.size(), 2u);
+  EXPECT_EQ(evs[1].id, "done");
+}
+
+TEST_P(store_conformance, an_account_keeps_its_default_configuration_set) {
+  account in;
+  in.name = "acme";
+  auto a = *s_.accounts->create_account(in);
+  EXPECT_EQ(a.configuration_set, "");
+  a.configuration_set = "transactional";
+  ASSERT_TRUE(s_.accounts->update_account(a));
+  EXPECT_EQ(s_.accounts->find_account("acme")->configuration_set, "transactional");
+}
+
 INSTANTIATE_TEST_SUITE_P(backends, store_conformance,
                          ::testing::Values(backend{"memory", [](auto&) { return memory::open(); }},
                                            backend{"embedded", [](auto& p) { return embedded::open(p); }}),

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "store/event_store.hpp"
 #include "store/types.hpp"
 
 namespace smtpsd::store {
@@ -16,8 +17,9 @@ class queue_store {
 
   // All messages in one transaction: every one is committed, or none. Each
   // message's recipients count toward its account's 24-hour usage in the
-  // same transaction, so the quota survives a restart.
-  virtual void enqueue(std::span<const queued_message> batch) = 0;
+  // same transaction, so the quota survives a restart; `events` (their send
+  // events) are appended to the event log in it too.
+  virtual void enqueue(std::span<const queued_message> batch, std::span<const stored_event> events = {}) = 0;
   // Per-minute recipient counts of an account since `since`, oldest first.
   virtual std::vector<usage_bucket> usage(std::int64_t account_id, time_point since) = 0;
   virtual std::optional<queued_message> get(std::string_view id) = 0;
@@ -35,10 +37,12 @@ class queue_store {
   // starve new mail (nor the reverse).
   virtual std::vector<queued_message> claim_due(time_point now, time_point lease_until, std::size_t limit) = 0;
   // Records attempts, all in one transaction: each message's recipients as
-  // they now stand (matched by position), and its lease released. A message
-  // with no recipient left to deliver is removed; its entry in the result is
-  // true then (the caller drops the body).
-  virtual std::vector<bool> record_attempts(std::span<const queued_message> batch) = 0;
+  // they now stand (matched by position), and its lease released, with
+  // `events` (what the attempts came to) appended to the event log. A
+  // message with no recipient left to deliver is removed; its entry in the
+  // result is true then (the caller drops the body).
+  virtual std::vector<bool> record_attempts(std::span<const queued_message> batch,
+                                            std::span<const stored_event> events = {}) = 0;
   bool record_attempt(const queued_message& m) { return record_attempts(std::span(&m, 1)).front(); }
   // Releases every lease: on one node, nothing can hold one after a restart.
   virtual void release_leases() = 0;

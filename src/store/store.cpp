@@ -13,6 +13,28 @@ std::string_view to_string(rcpt_status s) {
   return "queued";
 }
 
+std::string encode_tags(const std::vector<std::pair<std::string, std::string>>& tags) {
+  std::string out;
+  for (auto& [k, v] : tags) {
+    if (!out.empty()) out += '\n';
+    out.append(k).append("=").append(v);
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> decode_tags(std::string_view text) {
+  std::vector<std::pair<std::string, std::string>> out;
+  while (!text.empty()) {
+    auto nl = text.find('\n');
+    auto item = text.substr(0, nl);
+    auto eq = item.find('=');
+    if (eq != std::string_view::npos) out.emplace_back(std::string(item.substr(0, eq)), std::string(item.substr(eq + 1)));
+    if (nl == std::string_view::npos) break;
+    text.remove_prefix(nl + 1);
+  }
+  return out;
+}
+
 std::string spool_reader::read_all() {
   std::string out = header_section();
   out += "\r\n";

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "store/account_store.hpp"
+#include "store/event_store.hpp"
 #include "store/queue_store.hpp"
 #include "store/spool.hpp"
 #include "store/suppression_store.hpp"
@@ -14,6 +15,7 @@ struct stores {
   std::shared_ptr<queue_store> queue;
   std::shared_ptr<spool> bodies;
   std::shared_ptr<suppression_store> suppressions;
+  std::shared_ptr<event_store> events;
 };
 
 }  // namespace smtpsd::store

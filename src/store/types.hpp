@@ -4,6 +4,8 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/clock.hpp"
@@ -39,6 +41,7 @@ struct account {
   std::optional<std::uint64_t> max_message_bytes;
   bool suspended = false;
   time_point created{};
+  std::string configuration_set;  // used when a message names none; "" = none
 };
 
 struct credential {
@@ -107,6 +110,13 @@ struct queued_message {
   base::body_type body = base::body_type::unspecified;
   bool smtputf8 = false;
   std::vector<queued_recipient> recipients;
+  std::string configuration_set;  // X-SES-CONFIGURATION-SET or the account's default
+  std::vector<std::pair<std::string, std::string>> tags;  // X-SES-MESSAGE-TAGS, in order
+  std::string client_ip;  // who submitted it (SES's ses:source-ip tag)
 };
+
+// Tags as one line of text ("k=v\nk2=v2"; keys and values are [A-Za-z0-9_-]).
+std::string encode_tags(const std::vector<std::pair<std::string, std::string>>& tags);
+std::vector<std::pair<std::string, std::string>> decode_tags(std::string_view text);
 
 }  // namespace smtpsd::store

@@ -5,6 +5,29 @@
 
 namespace smtpsd::submission {
 
+base::histogram& commit_batch_metric() {
+  static auto& h = base::metrics().get_histogram(
+      "smtpsd_commit_batch_size", "Messages committed together by one group commit", {1, 2, 4, 8, 16, 32, 64, 128, 256});
+  return h;
+}
+
+base::histogram& commit_seconds_metric() {
+  static auto& h =
+      base::metrics().get_histogram("smtpsd_commit_seconds", "Time to make a batch durable", base::latency_buckets());
+  return h;
+}
+
+base::counter& accepted_metric() {
+  static auto& c = base::metrics().get_counter("smtpsd_messages_accepted_total", "Messages queued");
+  return c;
+}
+
+void register_metrics() {
+  commit_batch_metric();
+  commit_seconds_metric();
+  accepted_metric();
+}
+
 group_committer::group_committer(std::shared_ptr<store::spool> spool, std::shared_ptr<store::queue_store> queue)
     : spool_(std::move(spool)), queue_(std::move(queue)), thread_([this] { run(); }) {}
 
@@ -43,23 +66,23 @@ void group_committer::run() {
 
 void group_committer::commit(std::vector<request>& batch) {
   static auto log = base::logger("submission");
-  static auto& batches = base::metrics().get_histogram(
-      "smtpsd_commit_batch_size", "Messages committed together by one group commit", {1, 2, 4, 8, 16, 32, 64, 128, 256});
-  static auto& latency = base::metrics().get_histogram("smtpsd_commit_seconds", "Time to make a batch durable",
-                                                       base::latency_buckets());
+  auto& batches = commit_batch_metric();
+  auto& latency = commit_seconds_metric();
   auto t0 = std::chrono::steady_clock::now();
   std::vector<store::spool_writer*> writers;
   std::vector<store::queued_message> metas;
+  std::vector<store::stored_event> events;
   writers.reserve(batch.size());
   metas.reserve(batch.size());
   for (auto& r : batch) {
     writers.push_back(r.body.get());
     metas.push_back(r.meta);
+    for (auto& e : r.events) events.push_back(e);
   }
   commit_result result;
   try {
     spool_->sync(writers);  // bodies first: metadata never points at a body that is not on disk
-    queue_->enqueue(metas);
+    queue_->enqueue(metas, events);
   } catch (const std::exception& e) {
     log->error("commit of {} messages failed: {}", batch.size(), e.what());
     result = policy::storage_failure(e);

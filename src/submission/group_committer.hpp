@@ -12,6 +12,7 @@
 #include <optional>
 #include <thread>
 
+#include "base/metrics.hpp"
 #include "policy/rejection.hpp"
 #include "store/stores.hpp"
 
@@ -20,11 +21,19 @@ namespace smtpsd::submission {
 // nullopt: committed; else why not (policy::storage_failure).
 using commit_result = std::optional<policy::rejection>;
 
+// Submission's metrics, each defined once; register_metrics() makes them
+// exist at zero from start-up.
+base::histogram& commit_batch_metric();
+base::histogram& commit_seconds_metric();
+base::counter& accepted_metric();  // smtpsd_messages_accepted_total
+void register_metrics();
+
 class group_committer {
  public:
   struct request {
     std::unique_ptr<store::spool_writer> body;
     store::queued_message meta;
+    std::vector<store::stored_event> events;  // stored with the message, in its transaction
     std::function<void(const commit_result&)> done;  // runs on the committer thread
   };
 

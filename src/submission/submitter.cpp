@@ -10,6 +10,7 @@
 #include "base/time_format.hpp"
 #include "message/address_list.hpp"
 #include "message/fixups.hpp"
+#include "message/ses_headers.hpp"
 #include "smtp/replies.hpp"
 
 namespace smtpsd::submission {
@@ -41,6 +42,7 @@ message_builder::message_builder(std::string queue_id, std::shared_ptr<store::sp
   meta_.ret = env.params.ret;
   meta_.body = env.params.body;
   meta_.smtputf8 = env.params.smtputf8;
+  meta_.client_ip = facts.client_ip;
   for (const auto& r : env.rcpts) {
     store::queued_recipient q;
     q.address = r.box.str();
@@ -101,27 +103,8 @@ std::optional<policy::rejection> message_builder::seal() {
   auto fixed = message::apply_submission_fixups(splitter_.section(), t);
   if (!fixed) return policy::rejection{smtp::replies::malformed_headers(), "malformed_headers", "unparseable header section"};
   meta_.message_id = fixed->message_id;
-  if (body_hash_) {
-    // Signed once, here, after the fix-ups: the signature covers exactly the
-    // bytes that leave. A message from a domain without keys leaves unsigned.
-    try {
-      auto signed_fields = message::parse_header_section(fixed->section);
-      const auto* from = signed_fields ? message::find_field(*signed_fields, "From") : nullptr;
-      auto addresses = from ? message::parse_address_list(from->value) : std::nullopt;
-      if (!addresses || addresses->empty())
-        return policy::rejection{smtp::replies::malformed_headers(), "malformed_headers", "no From: address to sign for"};
-      const auto& first = addresses->front();
-      const auto domain = base::to_lower(first.substr(first.rfind('@') + 1));
-      auto keys = settings_.dkim->signing_keys(domain);
-      if (!keys.empty()) {
-        auto sigs = dkim::sign(keys, fixed->section, body_hash_->finish_base64(), base::unix_seconds(now_));
-        fixed->section.insert(0, sigs);
-      }
-    } catch (const std::exception& e) {
-      log()->error("session={} queue_id={} cannot sign: {}", facts_.session_id, meta_.id, e.what());
-      return policy::rejection{smtp::replies::temporary_failure(), "dkim", e.what()};
-    }
-  }
+  if (auto r = take_ses_fields(*fixed)) return r;
+  if (auto r = sign(fixed->section)) return r;
   try {
     body_->finish(fixed->section);
   } catch (const std::exception& e) {
@@ -129,6 +112,42 @@ std::optional<policy::rejection> message_builder::seal() {
     return failure_;
   }
   meta_.size = body_->size();
+  header_section_ = std::move(fixed->section);
+  return std::nullopt;
+}
+
+// X-SES-CONFIGURATION-SET (else the account's default) and X-SES-MESSAGE-TAGS.
+std::optional<policy::rejection> message_builder::take_ses_fields(const message::fixed_headers& fixed) {
+  meta_.configuration_set = fixed.configuration_set.value_or(facts_.configuration_set);
+  if (!meta_.configuration_set.empty() && !settings_.configuration_sets.count(meta_.configuration_set))
+    return policy::rejection{smtp::replies::configuration_set_unknown(meta_.configuration_set), "configuration_set",
+                             fmt::format("configuration_set=\"{}\"", base::printable(meta_.configuration_set, 64))};
+  if (fixed.message_tags) {
+    auto tags = message::parse_message_tags(*fixed.message_tags);
+    if (!tags) return policy::rejection{smtp::replies::bad_message_tags(), "message_tags", "unparseable X-SES-MESSAGE-TAGS"};
+    meta_.tags = std::move(*tags);
+  }
+  return std::nullopt;
+}
+
+// Signed once, here, after the fix-ups: the signature covers exactly the
+// bytes that leave. A message from a domain without keys leaves unsigned.
+std::optional<policy::rejection> message_builder::sign(std::string& section) {
+  if (!body_hash_) return std::nullopt;
+  try {
+    auto signed_fields = message::parse_header_section(section);
+    const auto* from = signed_fields ? message::find_field(*signed_fields, "From") : nullptr;
+    auto addresses = from ? message::parse_address_list(from->value) : std::nullopt;
+    if (!addresses || addresses->empty())
+      return policy::rejection{smtp::replies::malformed_headers(), "malformed_headers", "no From: address to sign for"};
+    const auto& first = addresses->front();
+    const auto domain = base::to_lower(first.substr(first.rfind('@') + 1));
+    auto keys = settings_.dkim->signing_keys(domain);
+    if (!keys.empty()) section.insert(0, dkim::sign(keys, section, body_hash_->finish_base64(), base::unix_seconds(now_)));
+  } catch (const std::exception& e) {
+    log()->error("session={} queue_id={} cannot sign: {}", facts_.session_id, meta_.id, e.what());
+    return policy::rejection{smtp::replies::temporary_failure(), "dkim", e.what()};
+  }
   return std::nullopt;
 }
 
@@ -160,33 +179,44 @@ std::unique_ptr<message_builder> submitter::begin(const smtp::envelope& env, con
 }
 
 void submitter::commit(std::unique_ptr<message_builder> m, std::function<void(const commit_result&)> done) {
-  static auto& accepted = base::metrics().get_counter("smtpsd_messages_accepted_total", "Messages queued");
   group_committer::request r;
   r.body = m->take_body();
   r.meta = m->meta();
   m->committed();
-  auto id = r.meta.id;
-  events::event sent;
+  std::vector<events::event> sent;
   if (events_) {
-    sent.type = "send";
-    sent.queue_id = id;
-    sent.message_id = r.meta.message_id;
-    sent.account = r.meta.account;
-    sent.from = r.meta.from;
-    for (auto& rc : r.meta.recipients) sent.recipients.push_back(rc.address);
+    sent.push_back(send_event(r.meta, m->header_section()));
+    r.events.push_back(events::to_stored(sent.back()));
   }
-  r.done = [this, id, sent = std::move(sent), done = std::move(done)](const commit_result& failed) mutable {
-    done(failed);
-    if (failed) return;
-    accepted.inc();
-    if (events_) {
-      sent.time = clock_.now();
-      sent.smtp_response = smtp::replies::queued(id).summary();
-      events_->emit(sent);
+  r.done = [this, sent = std::move(sent), done = std::move(done)](const commit_result& failed) {
+    if (!failed) {
+      accepted_metric().inc();
+      if (events_) events_->stored(sent);
+      committed();
     }
-    committed();
+    done(failed);  // last: the session (and in tests the submitter) may be gone right after
   };
   committer_.submit(std::move(r));
+}
+
+events::event submitter::send_event(const store::queued_message& m, const std::string& header_section) {
+  events::event e;
+  e.id = events::make_event_id(clock_.now(), random_);
+  e.type = "send";
+  e.time = clock_.now();
+  e.queue_id = m.id;
+  e.message_id = m.message_id;
+  e.account = m.account;
+  e.from = m.from;
+  for (auto& rc : m.recipients) e.recipients.push_back(rc.address);
+  e.smtp_response = smtp::replies::queued(m.id).summary();
+  e.configuration_set = m.configuration_set;
+  e.tags = m.tags;
+  e.mail.submitted = m.created;
+  e.mail.destination = e.recipients;
+  e.mail.client_ip = m.client_ip;
+  if (events_->wants_headers()) e.mail = events::headers_of(header_section, std::move(e.mail));
+  return e;
 }
 
 void submitter::on_committed(std::function<void()> f) {

@@ -7,12 +7,14 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "base/clock.hpp"
 #include "base/random.hpp"
 #include "dkim/keystore.hpp"
 #include "events/event.hpp"
+#include "message/fixups.hpp"
 #include "message/headers.hpp"
 #include "policy/rejection.hpp"
 #include "smtp/reply.hpp"
@@ -33,6 +35,7 @@ struct session_facts {
   bool esmtp = true;
   std::int64_t account_id = 0;
   std::string account;
+  std::string configuration_set;  // the account's default
 };
 
 // The after-data policy: the parsed header section, accepted or refused.
@@ -42,6 +45,7 @@ struct settings {
   std::string hostname;
   std::size_t max_header_bytes = 1024 * 1024;
   std::shared_ptr<dkim::keystore> dkim;  // sign for the From domain when it has keys
+  std::set<std::string> configuration_sets;  // the names X-SES-CONFIGURATION-SET may use
 };
 
 class message_builder {
@@ -64,9 +68,13 @@ class message_builder {
   const store::queued_message& meta() const { return meta_; }
   std::unique_ptr<store::spool_writer> take_body() { return std::move(body_); }
   void committed() { done_ = true; }
+  // After seal(): the header section as it leaves (fixed up, signed).
+  const std::string& header_section() const { return header_section_; }
 
  private:
   void storage_failed(const std::exception& e);
+  std::optional<policy::rejection> take_ses_fields(const message::fixed_headers& fixed);
+  std::optional<policy::rejection> sign(std::string& section);
 
   store::queued_message meta_;
   std::shared_ptr<store::spool> spool_;
@@ -78,6 +86,7 @@ class message_builder {
   header_check check_;
   std::optional<policy::rejection> failure_;
   std::unique_ptr<dkim::body_hash> body_hash_;
+  std::string header_section_;
   bool done_ = false;
 };
 
@@ -101,6 +110,7 @@ class submitter final : public queue_writer {
 
  private:
   void committed();
+  events::event send_event(const store::queued_message& m, const std::string& header_section);
 
   events::sink* events_;
   std::mutex committed_mu_;

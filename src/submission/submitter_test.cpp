@@ -14,7 +14,7 @@ struct fixture {
   store::stores s = store::memory::open();
   base::manual_clock clock;
   submission::group_committer committer{s.bodies, s.queue};
-  submission::submitter sub{s, committer, {"mail.example.com", 4096, nullptr}, clock, base::real_random()};
+  submission::submitter sub{s, committer, {"mail.example.com", 4096, nullptr, {"marketing"}}, clock, base::real_random()};
   smtp::envelope env;
   submission::session_facts facts;
   fixture() {

@@ -64,8 +64,8 @@ def test_delivers_through_mx_records(server_factory, sink_factory, dnsmasq_facto
     kinds = [e["type"] for e in ev]
     assert kinds.count("send") == 1 and kinds.count("delivery") == 1, kinds
     d = next(e for e in ev if e["type"] == "delivery")
-    assert set(d) == {"type", "time", "queue_id", "message_id", "account", "from", "recipients", "smtp_response",
-                      "remote_mta"}
+    assert set(d) == {"type", "event_id", "time", "queue_id", "message_id", "account", "from", "recipients",
+                      "smtp_response", "remote_mta", "configuration_set", "tags"}  # SPEC §5
     assert d["account"] == "acme" and d["from"] == FROM
     assert d["remote_mta"] == "mail-a.mx.test", "the preferred MX answered"
     assert d["smtp_response"].startswith("250")

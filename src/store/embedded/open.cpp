@@ -18,6 +18,7 @@ stores open(const std::filesystem::path& data_dir) {
   s.queue = std::make_shared<sqlite_queue_store>(db);
   s.bodies = std::make_shared<file_spool>(data_dir / "spool");
   s.suppressions = std::make_shared<sqlite_suppression_store>(db);
+  s.events = std::make_shared<sqlite_event_store>(db);
   return s;
 }
 

@@ -71,6 +71,32 @@ CREATE TABLE usage(
 ALTER TABLE messages ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX recipients_due ON recipients(next_attempt) WHERE status IN (0, 1);
 )sql",
+      // 4: the event log for webhooks, configuration sets and tags
+      R"sql(
+ALTER TABLE messages ADD COLUMN configuration_set TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN tags TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN client_ip TEXT NOT NULL DEFAULT '';
+ALTER TABLE accounts ADD COLUMN configuration_set TEXT NOT NULL DEFAULT '';
+CREATE TABLE events(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL,
+  time INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  account TEXT NOT NULL DEFAULT '',
+  configuration_set TEXT NOT NULL DEFAULT '',
+  record TEXT NOT NULL);
+CREATE INDEX events_time ON events(time);
+CREATE INDEX events_type ON events(type, seq);
+CREATE INDEX events_account ON events(account, seq);
+CREATE TABLE event_cursors(consumer TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE event_dead_letters(
+  consumer TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  time INTEGER NOT NULL,
+  redeliver INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(consumer, seq));
+)sql",
   };
   return m;
 }

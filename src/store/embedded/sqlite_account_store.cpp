@@ -15,6 +15,7 @@ account read_account(const statement& s, int base = 0) {
   if (auto v = s.opt_int64(base + 4)) a.max_message_bytes = static_cast<std::uint64_t>(*v);
   a.suspended = s.int64(base + 5) != 0;
   a.created = base::from_unix_seconds(s.int64(base + 6));
+  a.configuration_set = s.text(base + 7);
   return a;
 }
 
@@ -31,7 +32,8 @@ credential read_credential(const statement& s) {
 void bump_generation(connection& c) { c.prepare("UPDATE meta SET value = value + 1 WHERE key = 'generation'").run(); }
 
 std::optional<account> find(connection& c, std::string_view name) {
-  auto s = c.prepare("SELECT id, name, max_send_rate, max_24h, max_message_bytes, suspended, created FROM accounts WHERE name = ?");
+  auto s = c.prepare("SELECT id, name, max_send_rate, max_24h, max_message_bytes, suspended, created, configuration_set "
+                     "FROM accounts WHERE name = ?");
   s.bind(1, name);
   if (!s.step()) return std::nullopt;
   return read_account(s);
@@ -43,13 +45,15 @@ std::optional<account> sqlite_account_store::create_account(const account& a) {
   return db_->with([&](connection& c) -> std::optional<account> {
     transaction t(c);
     if (find(c, a.name)) return std::nullopt;
-    c.prepare("INSERT INTO accounts(name, max_send_rate, max_24h, max_message_bytes, suspended, created) VALUES (?,?,?,?,?,?)")
+    c.prepare("INSERT INTO accounts(name, max_send_rate, max_24h, max_message_bytes, suspended, created, configuration_set) "
+              "VALUES (?,?,?,?,?,?,?)")
         .bind(1, a.name)
         .bind(2, a.max_send_rate)
         .bind(3, a.max_24h)
         .bind(4, a.max_message_bytes)
         .bind(5, a.suspended ? 1 : 0)
         .bind(6, base::unix_seconds(a.created))
+        .bind(7, a.configuration_set)
         .run();
     account out = a;
     out.id = c.last_insert_id();
@@ -66,7 +70,8 @@ std::optional<account> sqlite_account_store::find_account(std::string_view name)
 std::vector<account> sqlite_account_store::list_accounts() {
   return db_->with([&](connection& c) {
     std::vector<account> out;
-    auto s = c.prepare("SELECT id, name, max_send_rate, max_24h, max_message_bytes, suspended, created FROM accounts ORDER BY name");
+    auto s = c.prepare("SELECT id, name, max_send_rate, max_24h, max_message_bytes, suspended, created, configuration_set "
+                       "FROM accounts ORDER BY name");
     while (s.step()) out.push_back(read_account(s));
     return out;
   });
@@ -75,12 +80,14 @@ std::vector<account> sqlite_account_store::list_accounts() {
 bool sqlite_account_store::update_account(const account& a) {
   return db_->with([&](connection& c) {
     transaction t(c);
-    c.prepare("UPDATE accounts SET max_send_rate = ?, max_24h = ?, max_message_bytes = ?, suspended = ? WHERE id = ?")
+    c.prepare("UPDATE accounts SET max_send_rate = ?, max_24h = ?, max_message_bytes = ?, suspended = ?, "
+              "configuration_set = ? WHERE id = ?")
         .bind(1, a.max_send_rate)
         .bind(2, a.max_24h)
         .bind(3, a.max_message_bytes)
         .bind(4, a.suspended ? 1 : 0)
-        .bind(5, a.id)
+        .bind(5, a.configuration_set)
+        .bind(6, a.id)
         .run();
     bool changed = c.changes() > 0;
     bump_generation(c);
@@ -126,7 +133,7 @@ std::optional<login> sqlite_account_store::find_login(std::string_view username)
   return db_->with([&](connection& c) -> std::optional<login> {
     auto s = c.prepare(
         "SELECT c.id, c.username, c.account_id, c.hash, c.created, "
-        "a.id, a.name, a.max_send_rate, a.max_24h, a.max_message_bytes, a.suspended, a.created "
+        "a.id, a.name, a.max_send_rate, a.max_24h, a.max_message_bytes, a.suspended, a.created, a.configuration_set "
         "FROM credentials c JOIN accounts a ON a.id = c.account_id WHERE c.username = ?");
     s.bind(1, username);
     if (!s.step()) return std::nullopt;

@@ -19,6 +19,9 @@ queued_message read_message(const statement& s) {
   m.ret = static_cast<base::dsn_ret>(s.int64(8));
   m.body = static_cast<base::body_type>(s.int64(9));
   m.smtputf8 = s.int64(10) != 0;
+  m.configuration_set = s.text(11);
+  m.tags = decode_tags(s.text(12));
+  m.client_ip = s.text(13);
   return m;
 }
 
@@ -42,13 +45,13 @@ void load_recipients(connection& c, queued_message& m) {
 
 }  // namespace
 
-void sqlite_queue_store::enqueue(std::span<const queued_message> batch) {
+void sqlite_queue_store::enqueue(std::span<const queued_message> batch, std::span<const stored_event> events) {
   db_->with([&](connection& c) {
     transaction t(c);
     for (const auto& m : batch) {
       c.prepare(
-           "INSERT INTO messages(id, account_id, account, sender, size, created, message_id, envid, ret, body, smtputf8) "
-           "VALUES (?,?,?,?,?,?,?,?,?,?,?)")
+           "INSERT INTO messages(id, account_id, account, sender, size, created, message_id, envid, ret, body, smtputf8, "
+           "configuration_set, tags, client_ip) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
           .bind(1, m.id)
           .bind(2, m.account_id)
           .bind(3, m.account)
@@ -60,6 +63,9 @@ void sqlite_queue_store::enqueue(std::span<const queued_message> batch) {
           .bind(9, static_cast<int>(m.ret))
           .bind(10, static_cast<int>(m.body))
           .bind(11, m.smtputf8 ? 1 : 0)
+          .bind(12, m.configuration_set)
+          .bind(13, encode_tags(m.tags))
+          .bind(14, m.client_ip)
           .run();
       int idx = 0;
       for (const auto& r : m.recipients) {
@@ -92,6 +98,7 @@ void sqlite_queue_store::enqueue(std::span<const queued_message> batch) {
           .bind(2, minute - 2 * 86400)
           .run();
     }
+    append_events(c, events);
     t.commit();
   });
 }
@@ -109,7 +116,8 @@ std::vector<usage_bucket> sqlite_queue_store::usage(std::int64_t account_id, tim
 std::optional<queued_message> sqlite_queue_store::get(std::string_view id) {
   return db_->with([&](connection& c) -> std::optional<queued_message> {
     auto s = c.prepare(
-        "SELECT id, account_id, account, sender, size, created, message_id, envid, ret, body, smtputf8 FROM messages "
+        "SELECT id, account_id, account, sender, size, created, message_id, envid, ret, body, smtputf8, configuration_set, tags, "
+        "client_ip FROM messages "
         "WHERE id = ?");
     s.bind(1, id);
     if (!s.step()) return std::nullopt;
@@ -124,7 +132,8 @@ std::vector<queued_message> sqlite_queue_store::list(std::size_t limit) {
     std::vector<queued_message> out;
     {
       auto s = c.prepare(
-          "SELECT id, account_id, account, sender, size, created, message_id, envid, ret, body, smtputf8 FROM messages "
+          "SELECT id, account_id, account, sender, size, created, message_id, envid, ret, body, smtputf8, configuration_set, tags, "
+        "client_ip FROM messages "
           "ORDER BY id LIMIT ?");
       s.bind(1, limit == 0 ? INT64_MAX : static_cast<std::int64_t>(limit));
       while (s.step()) out.push_back(read_message(s));
@@ -200,7 +209,8 @@ std::vector<queued_message> sqlite_queue_store::claim_due(time_point now, time_p
     for (const auto& id : ids) {
       c.prepare("UPDATE messages SET lease_until = ? WHERE id = ?").bind(1, base::unix_seconds(lease_until)).bind(2, id).run();
       auto s = c.prepare(
-          "SELECT id, account_id, account, sender, size, created, message_id, envid, ret, body, smtputf8 FROM messages "
+          "SELECT id, account_id, account, sender, size, created, message_id, envid, ret, body, smtputf8, configuration_set, tags, "
+        "client_ip FROM messages "
           "WHERE id = ?");
       s.bind(1, id);
       if (!s.step()) continue;
@@ -212,7 +222,8 @@ std::vector<queued_message> sqlite_queue_store::claim_due(time_point now, time_p
   });
 }
 
-std::vector<bool> sqlite_queue_store::record_attempts(std::span<const queued_message> batch) {
+std::vector<bool> sqlite_queue_store::record_attempts(std::span<const queued_message> batch,
+                                                      std::span<const stored_event> events) {
   return db_->with([&](connection& c) {
     transaction tx(c);
     std::vector<bool> finished;
@@ -240,6 +251,7 @@ std::vector<bool> sqlite_queue_store::record_attempts(std::span<const queued_mes
       c.prepare("DELETE FROM messages WHERE id = ?").bind(1, m.id).run();
     finished.push_back(!open);
     }
+    append_events(c, events);
     tx.commit();
     return finished;
   });

@@ -31,10 +31,32 @@ class sqlite_account_store final : public account_store {
   std::shared_ptr<database> db_;
 };
 
+// Appends events inside the caller's transaction; returns their seqs.
+std::vector<std::int64_t> append_events(connection& c, std::span<const stored_event> events);
+
+class sqlite_event_store final : public event_store {
+ public:
+  explicit sqlite_event_store(std::shared_ptr<database> db) : db_(std::move(db)) {}
+  std::vector<std::int64_t> append(std::span<const stored_event> events) override;
+  std::vector<stored_event> read_after(std::int64_t seq, std::size_t limit) override;
+  std::int64_t last_seq() override;
+  std::vector<stored_event> query(const event_query& q) override;
+  std::optional<std::int64_t> cursor(std::string_view consumer) override;
+  void set_cursor(std::string_view consumer, std::int64_t seq) override;
+  void add_dead_letter(std::string_view consumer, std::int64_t seq, std::string_view reason, time_point when) override;
+  std::vector<dead_letter> dead_letters(std::string_view consumer) override;
+  std::size_t request_redelivery(std::string_view consumer, std::string_view event_id) override;
+  void remove_dead_letter(std::string_view consumer, std::int64_t seq) override;
+  std::size_t prune(time_point before) override;
+
+ private:
+  std::shared_ptr<database> db_;
+};
+
 class sqlite_queue_store final : public queue_store {
  public:
   explicit sqlite_queue_store(std::shared_ptr<database> db) : db_(std::move(db)) {}
-  void enqueue(std::span<const queued_message> batch) override;
+  void enqueue(std::span<const queued_message> batch, std::span<const stored_event> events) override;
   std::vector<usage_bucket> usage(std::int64_t account_id, time_point since) override;
   std::optional<queued_message> get(std::string_view id) override;
   std::vector<queued_message> list(std::size_t limit) override;
@@ -43,7 +65,7 @@ class sqlite_queue_store final : public queue_store {
   std::vector<std::string> ids() override;
   std::size_t retry(std::string_view id, time_point now) override;
   std::vector<queued_message> claim_due(time_point now, time_point lease_until, std::size_t limit) override;
-  std::vector<bool> record_attempts(std::span<const queued_message> batch) override;
+  std::vector<bool> record_attempts(std::span<const queued_message> batch, std::span<const stored_event> events) override;
   void release_leases() override;
 
  private:

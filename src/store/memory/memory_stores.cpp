@@ -129,17 +129,126 @@ class accounts final : public account_store {
   std::uint64_t gen_ = 0;
 };
 
+class events final : public event_store {
+ public:
+  std::vector<std::int64_t> append(std::span<const stored_event> batch) override {
+    std::lock_guard l(mu_);
+    std::vector<std::int64_t> seqs;
+    for (auto e : batch) {
+      e.seq = ++last_;
+      seqs.push_back(e.seq);
+      log_[e.seq] = std::move(e);
+    }
+    return seqs;
+  }
+  std::vector<stored_event> read_after(std::int64_t seq, std::size_t limit) override {
+    std::lock_guard l(mu_);
+    std::vector<stored_event> out;
+    for (auto it = log_.upper_bound(seq); it != log_.end() && out.size() < limit; ++it) out.push_back(it->second);
+    return out;
+  }
+  std::int64_t last_seq() override {
+    std::lock_guard l(mu_);
+    return last_;
+  }
+  std::vector<stored_event> query(const event_query& q) override {
+    std::lock_guard l(mu_);
+    std::vector<stored_event> out;
+    for (auto it = log_.rbegin(); it != log_.rend() && out.size() < q.limit; ++it) {
+      const auto& e = it->second;
+      if (q.before_seq && e.seq >= q.before_seq) continue;
+      if ((!q.type.empty() && e.type != q.type) || (!q.account.empty() && e.account != q.account)) continue;
+      if ((q.since && e.time < *q.since) || (q.until && e.time > *q.until)) continue;
+      out.push_back(e);
+    }
+    return out;
+  }
+  std::optional<std::int64_t> cursor(std::string_view consumer) override {
+    std::lock_guard l(mu_);
+    auto it = cursors_.find(std::string(consumer));
+    if (it == cursors_.end()) return std::nullopt;
+    return it->second;
+  }
+  void set_cursor(std::string_view consumer, std::int64_t seq) override {
+    std::lock_guard l(mu_);
+    cursors_[std::string(consumer)] = seq;
+  }
+  void add_dead_letter(std::string_view consumer, std::int64_t seq, std::string_view reason, time_point when) override {
+    std::lock_guard l(mu_);
+    dead_[{std::string(consumer), seq}] = {std::string(reason), when, false};
+  }
+  std::vector<dead_letter> dead_letters(std::string_view consumer) override {
+    std::lock_guard l(mu_);
+    std::vector<dead_letter> out;
+    for (auto& [key, d] : dead_) {
+      if (!consumer.empty() && key.first != consumer) continue;
+      auto it = log_.find(key.second);
+      if (it == log_.end()) continue;
+      out.push_back({key.first, it->second, d.reason, d.when, d.redeliver});
+    }
+    return out;
+  }
+  std::size_t request_redelivery(std::string_view consumer, std::string_view event_id) override {
+    std::lock_guard l(mu_);
+    std::size_t n = 0;
+    for (auto& [key, d] : dead_) {
+      if (!consumer.empty() && key.first != consumer) continue;
+      if (!event_id.empty() && log_[key.second].id != event_id) continue;
+      d.redeliver = true;
+      ++n;
+    }
+    return n;
+  }
+  void remove_dead_letter(std::string_view consumer, std::int64_t seq) override {
+    std::lock_guard l(mu_);
+    dead_.erase({std::string(consumer), seq});
+  }
+  std::size_t prune(time_point before) override {
+    std::lock_guard l(mu_);
+    std::int64_t floor = INT64_MAX;
+    for (auto& [c, s] : cursors_) floor = std::min(floor, s);
+    std::size_t n = 0;
+    for (auto it = log_.begin(); it != log_.end();) {
+      bool held = false;
+      for (auto& [key, d] : dead_) held = held || key.second == it->first;
+      if (it->second.time < before && it->first <= floor && !held) {
+        it = log_.erase(it);
+        ++n;
+      } else {
+        ++it;
+      }
+    }
+    return n;
+  }
+
+ private:
+  struct dead {
+    std::string reason;
+    time_point when;
+    bool redeliver;
+  };
+  std::mutex mu_;
+  std::int64_t last_ = 0;
+  std::map<std::int64_t, stored_event> log_;
+  std::map<std::string, std::int64_t> cursors_;
+  std::map<std::pair<std::string, std::int64_t>, dead> dead_;
+};
+
 class queue final : public queue_store {
  public:
-  void enqueue(std::span<const queued_message> batch) override {
-    std::lock_guard l(mu_);
-    for (auto& m : batch)
-      if (messages_.count(m.id)) throw store_error("duplicate queue id " + m.id, false);
-    for (auto& m : batch) {
-      messages_[m.id] = m;
-      auto minute = base::from_unix_seconds(base::unix_seconds(m.created) / 60 * 60);
-      usage_[m.account_id][minute] += m.recipients.size();
+  explicit queue(std::shared_ptr<events> log) : log_(std::move(log)) {}
+  void enqueue(std::span<const queued_message> batch, std::span<const stored_event> evs) override {
+    {
+      std::lock_guard l(mu_);
+      for (auto& m : batch)
+        if (messages_.count(m.id)) throw store_error("duplicate queue id " + m.id, false);
+      for (auto& m : batch) {
+        messages_[m.id] = m;
+        auto minute = base::from_unix_seconds(base::unix_seconds(m.created) / 60 * 60);
+        usage_[m.account_id][minute] += m.recipients.size();
+      }
     }
+    log_->append(evs);
   }
   std::vector<usage_bucket> usage(std::int64_t account_id, time_point since) override {
     std::lock_guard l(mu_);
@@ -218,10 +327,13 @@ class queue final : public queue_store {
     for (auto& m : out) leases_[m.id] = lease_until;
     return out;
   }
-  std::vector<bool> record_attempts(std::span<const queued_message> batch) override {
-    std::lock_guard l(mu_);
+  std::vector<bool> record_attempts(std::span<const queued_message> batch, std::span<const stored_event> evs) override {
     std::vector<bool> out;
-    for (auto& m : batch) out.push_back(record(m));
+    {
+      std::lock_guard l(mu_);
+      for (auto& m : batch) out.push_back(record(m));
+    }
+    log_->append(evs);
     return out;
   }
   void release_leases() override {
@@ -242,6 +354,7 @@ class queue final : public queue_store {
     return true;
   }
 
+  std::shared_ptr<events> log_;
   std::mutex mu_;
   std::map<std::string, time_point> leases_;
   std::map<std::string, queued_message> messages_;
@@ -354,7 +467,9 @@ class bodies final : public spool {
 stores open() {
   stores s;
   s.accounts = std::make_shared<accounts>();
-  s.queue = std::make_shared<queue>();
+  auto log = std::make_shared<events>();
+  s.events = log;
+  s.queue = std::make_shared<queue>(log);
   s.bodies = std::make_shared<bodies>();
   s.suppressions = std::make_shared<suppressions>();
   return s;
