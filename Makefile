@@ -79,13 +79,14 @@ fuzz-smoke:
 bench-build: release
 	@cmake -S . -B build/bench -G "$(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo 'Unix Makefiles')" \
 	  -DCMAKE_BUILD_TYPE=Release -DSMTPSD_TESTS=OFF -DSMTPSD_BENCH=ON >/dev/null
-	@cmake --build build/bench -j $(JOBS) --target smtpsd-loadgen smtpsd-policy-bench smtpsd-sink smtpsd-dkim-bench
+	@cmake --build build/bench -j $(JOBS) --target smtpsd-loadgen smtpsd-policy-bench smtpsd-sink smtpsd-dkim-bench smtpsd-webhook-sink
 
 bench: bench-build
 	bench/submit_fsync.sh 64 5000 4096
 	bench/policy_share.sh
 	bench/delivery.sh 10000 4096
 	build/bench/bench/smtpsd-dkim-bench
+	bench/webhooks.sh 8 5000 4096
 
 # TLS audit with testssl.sh (not part of make test: it takes minutes).
 audit: release

@@ -82,3 +82,35 @@ TEST(config, routes_and_smarthost) {
   EXPECT_EQ(c.delivery.relay->mode, listener_mode::implicit_tls);
   EXPECT_EQ(c.delivery.relay->password_file, d.path / "pw");
 }
+
+TEST(config, webhooks_and_configuration_sets) {
+  auto c = smtpsd::config::parse(R"(
+[events]
+webhook = "https://old.example.com/hook"
+[[events.webhooks]]
+url = "http://127.0.0.1:9000/h"
+secret = "k"
+types = ["bounce", "complaint"]
+accounts = ["acme"]
+format = "ses"
+max_backoff_s = 5
+[[configuration_sets]]
+name = "marketing"
+[[configuration_sets.webhooks]]
+url = "https://crm.example.com/e"
+)",
+                                 "/tmp/t.toml");
+  ASSERT_EQ(c.events.webhooks.size(), 2u);
+  EXPECT_EQ(c.events.webhooks[0].url, "https://old.example.com/hook") << "the single webhook of earlier versions";
+  EXPECT_EQ(c.events.webhooks[0].format, "smtpsd");
+  EXPECT_EQ(c.events.webhooks[1].types, (std::vector<std::string>{"bounce", "complaint"}));
+  EXPECT_EQ(c.events.webhooks[1].format, "ses");
+  EXPECT_EQ(c.events.webhooks[1].max_backoff_s, 5u);
+  EXPECT_EQ(c.events.webhooks[1].name, "http://127.0.0.1:9000/h");
+  ASSERT_EQ(c.configuration_sets.size(), 1u);
+  EXPECT_EQ(c.configuration_sets[0].webhooks[0].name, "marketing:https://crm.example.com/e");
+  EXPECT_THROW(smtpsd::config::parse("[[events.webhooks]]\nurl = \"http://x/\"\nformat = \"xml\"\n", "/tmp/t.toml"),
+               smtpsd::config::config_error);
+  EXPECT_THROW(smtpsd::config::parse("[[configuration_sets]]\nname = \"a b\"\n", "/tmp/t.toml"),
+               smtpsd::config::config_error);
+}

@@ -84,7 +84,20 @@ redis_url = ""                       # shared counters when several nodes run
 listen = "127.0.0.1:8025"            # HTTP: /metrics, /healthz, /api/v1/…, dashboard at /
 
 [events]
-webhook = ""                         # URL that receives each event as JSON (POST), with retries
+retention_days = 14                  # the event log keeps events this long (docs/events.md)
+# Each event is POSTed, signed (Smtpsd-Signature), at least once, to each webhook:
+# [[events.webhooks]]
+# url = "https://hooks.example.com/smtpsd"
+# secret_file = "webhook.secret"     # or secret = "…"
+# types = ["bounce", "complaint"]    # default: every type
+# format = "smtpsd"                  # or "ses": Amazon SES's event records
+
+# Configuration sets (X-SES-CONFIGURATION-SET), each with its own webhooks:
+# [[configuration_sets]]
+# name = "marketing"
+# [[configuration_sets.webhooks]]
+# url = "https://crm.example.com/events"
+# secret = "…"
 
 [log]
 level = "info"                       # trace, debug, info, warn, error

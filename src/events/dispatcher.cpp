@@ -17,12 +17,12 @@ void register_webhook_metrics() {
                                 base::latency_buckets());
 }
 
-dispatcher::dispatcher(std::shared_ptr<store::event_store> store, net::worker_pool& pool,
-                       std::vector<webhook_settings> hooks, std::string hostname, const base::clock& clock,
-                       std::chrono::hours retention)
-    : store_(std::move(store)), pool_(pool), clock_(clock), retention_(retention) {
+dispatcher::dispatcher(std::shared_ptr<store::event_store> store, std::shared_ptr<const recent_events> recent,
+                       net::worker_pool& pool, std::vector<webhook_settings> hooks, std::string hostname,
+                       const base::clock& clock, std::chrono::hours retention)
+    : store_(std::move(store)), pool_(pool), clock_(clock), retention_(retention), log_(store_) {
   for (auto& s : hooks)
-    hooks_.push_back(std::make_unique<webhook>(io_.get_executor(), std::move(s), store_, pool_, clock_, hostname));
+    hooks_.push_back(std::make_unique<webhook>(io_.get_executor(), std::move(s), log_, store_, recent, pool_, clock_, hostname));
   register_webhook_metrics();
   base::metrics().set_gauge_callback("smtpsd_webhook_backlog", "Events not yet taken by a webhook", [this] {
     double n = 0;

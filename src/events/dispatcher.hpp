@@ -16,8 +16,9 @@ namespace smtpsd::events {
 
 class dispatcher {
  public:
-  dispatcher(std::shared_ptr<store::event_store> store, net::worker_pool& pool, std::vector<webhook_settings> hooks,
-             std::string hostname, const base::clock& clock, std::chrono::hours retention);
+  dispatcher(std::shared_ptr<store::event_store> store, std::shared_ptr<const recent_events> recent,
+             net::worker_pool& pool, std::vector<webhook_settings> hooks, std::string hostname,
+             const base::clock& clock, std::chrono::hours retention);
   ~dispatcher();
 
   void start();
@@ -35,6 +36,7 @@ class dispatcher {
   const base::clock& clock_;
   std::chrono::hours retention_;
   net::asio::io_context io_{1};
+  log_reader log_;
   std::vector<std::unique_ptr<webhook>> hooks_;
   std::atomic<bool> stopping_{false};
   unsigned running_ = 0;  // webhooks still running (io thread only)

@@ -146,6 +146,25 @@ store::stored_event to_stored(const event& e) {
   return s;
 }
 
+event about_message(const store::queued_message& m, std::string type, std::string id, base::time_point now,
+                    const std::string* header_section) {
+  event e;
+  e.id = std::move(id);
+  e.type = std::move(type);
+  e.time = now;
+  e.queue_id = m.id;
+  e.message_id = m.message_id;
+  e.account = m.account;
+  e.from = m.from;
+  e.configuration_set = m.configuration_set;
+  e.tags = m.tags;
+  e.mail.submitted = m.created;
+  for (auto& r : m.recipients) e.mail.destination.push_back(r.address);
+  e.mail.client_ip = m.client_ip;
+  if (header_section) e.mail = headers_of(*header_section, std::move(e.mail));
+  return e;
+}
+
 mail_info headers_of(std::string_view header_section, mail_info m) {
   m.headers.clear();
   m.headers_truncated = false;

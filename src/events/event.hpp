@@ -77,6 +77,12 @@ event from_record(std::string_view record);
 // The row the event store keeps.
 store::stored_event to_stored(const event& e);
 
+// An event about a queued message: its ids, account, sender, set, tags and
+// the SES mail object (header fields too when `header_section` is given);
+// no recipients yet.
+event about_message(const store::queued_message& m, std::string type, std::string id, base::time_point now,
+                    const std::string* header_section);
+
 // At most this much of the header section is kept for the SES format.
 constexpr std::size_t max_header_bytes = 10 * 1024;
 // The fields of a header section (CRLF lines), unfolded, cut at max_header_bytes.

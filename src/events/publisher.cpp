@@ -32,6 +32,7 @@ void publisher::emit(event e) {
   static auto& lost = base::metrics().get_counter("smtpsd_events_lost_total",
                                                   "Events dropped because the event store refused them too long");
   journal_.write(e);
+  recent_->add(e);
   {
     std::lock_guard l(mu_);
     if (waiting_.size() >= max_waiting) {
@@ -44,7 +45,10 @@ void publisher::emit(event e) {
 }
 
 void publisher::stored(std::span<const event> events) {
-  for (auto& e : events) journal_.write(e);
+  for (auto& e : events) {
+    journal_.write(e);
+    recent_->add(e);
+  }
   if (!events.empty()) notify();
 }
 

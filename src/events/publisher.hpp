@@ -18,6 +18,7 @@
 
 #include "events/event.hpp"
 #include "events/journal.hpp"
+#include "events/recent.hpp"
 #include "store/event_store.hpp"
 
 namespace smtpsd::events {
@@ -35,6 +36,8 @@ class publisher final : public sink {
 
   // f runs after events reach the store (on any thread).
   void on_stored(std::function<void()> f);
+  // The events of the last moments, for the webhooks.
+  std::shared_ptr<recent_events> recent() const { return recent_; }
   // Stores what is waiting (trying for at most `patience`), then stops the thread.
   void stop(std::chrono::seconds patience = std::chrono::seconds(5));
 
@@ -45,6 +48,7 @@ class publisher final : public sink {
   std::shared_ptr<store::event_store> store_;
   journal journal_;
   bool headers_;
+  std::shared_ptr<recent_events> recent_ = std::make_shared<recent_events>();
   std::atomic<bool> accepting_{true};
   std::mutex mu_;
   std::condition_variable cv_;

@@ -57,10 +57,13 @@ std::chrono::seconds backoff(unsigned failures, std::chrono::seconds cap) {
   return std::min(cap, std::chrono::seconds(std::int64_t{1} << shift));
 }
 
-webhook::webhook(net::asio::any_io_executor ex, webhook_settings s, std::shared_ptr<store::event_store> store,
+webhook::webhook(net::asio::any_io_executor ex, webhook_settings s, log_reader& log,
+                 std::shared_ptr<store::event_store> store, std::shared_ptr<const recent_events> recent,
                  net::worker_pool& pool, const base::clock& clock, std::string hostname)
     : s_(std::move(s)),
+      log_(log),
       store_(std::move(store)),
+      recent_(std::move(recent)),
       pool_(pool),
       clock_(clock),
       hostname_(std::move(hostname)),
@@ -87,8 +90,12 @@ bool webhook::wanted(const store::stored_event& e) const {
 }
 
 std::string webhook::body_of(const store::stored_event& row) const {
-  auto e = from_record(row.record);
-  return s_.fmt == webhook_settings::format::ses ? to_ses_json(e, hostname_) : to_json(e);
+  auto render = [&](const event& e) {
+    return s_.fmt == webhook_settings::format::ses ? to_ses_json(e, hostname_) : to_json(e);
+  };
+  if (recent_)
+    if (auto e = recent_->find(row.id)) return render(*e);
+  return render(from_record(row.record));
 }
 
 net::awaitable<void> webhook::run() {
@@ -96,7 +103,7 @@ net::awaitable<void> webhook::run() {
   while (!stopping_) {
     woken_ = false;
     try {
-      co_await load();
+      load();
       co_await load_redeliveries();
     } catch (const std::exception& e) {
       log()->error("webhook {}: cannot read the event log: {}", s_.name, e.what());
@@ -132,32 +139,26 @@ net::awaitable<void> webhook::start_cursor() {
 
 // Drops what is done from the front of the window (moving the cursor), and
 // reads more of the log when the window has room.
-net::awaitable<void> webhook::load() {
+void webhook::load() {
   while (!window_.empty() && window_.front()->done) {
-    cursor_ = window_.front()->row.seq;
+    cursor_ = window_.front()->row->seq;
     window_.pop_front();
   }
   if (window_.empty()) cursor_ = read_up_to_;
   std::int64_t last = read_up_to_;
   if (window_.size() < window_size) {
     const auto want = window_size - window_.size();
-    auto read = [store = store_, from = read_up_to_, want] { return store->read_after(from, want); };
-    auto rows = co_await pool_.run(std::move(read));
+    auto rows = log_.after(read_up_to_, want);
     for (auto& r : rows) {
-      read_up_to_ = r.seq;
-      if (!wanted(r)) continue;
+      read_up_to_ = r->seq;
+      if (!wanted(*r)) continue;
       auto e = std::make_shared<entry>();
-      e->body = body_of(r);
+      e->body = body_of(*r);
       e->row = std::move(r);
       window_.push_back(std::move(e));
     }
     if (window_.empty()) cursor_ = read_up_to_;
-    if (rows.size() == want) {
-      auto last_seq = [store = store_] { return store->last_seq(); };
-      last = co_await pool_.run(std::move(last_seq));
-    } else {
-      last = read_up_to_;
-    }
+    last = rows.size() == want ? log_.last_seq() : read_up_to_;
   }
   std::int64_t pending = 0;
   for (auto& e : window_) pending += !e->done;
@@ -174,7 +175,7 @@ net::awaitable<void> webhook::load_redeliveries() {
     if (!d.redeliver) continue;
     auto e = std::make_shared<entry>();
     e->body = body_of(d.event);
-    e->row = std::move(d.event);
+    e->row = std::make_shared<const store::stored_event>(std::move(d.event));
     e->redelivery = true;
     redelivery_.push_back(std::move(e));
   }
@@ -207,8 +208,8 @@ net::awaitable<void> webhook::send(entry_ptr e) {
   const auto t = base::unix_seconds(clock_.now());
   const net::http_headers headers{{"Content-Type", "application/json"},
                                   {"Smtpsd-Signature", signature_header(s_.secret, t, e->body)},
-                                  {"Smtpsd-Event-Id", e->row.id},
-                                  {"Smtpsd-Event-Type", e->row.type}};
+                                  {"Smtpsd-Event-Id", e->row->id},
+                                  {"Smtpsd-Event-Type", e->row->type}};
   auto r = co_await client_.post(e->body, headers);
   ++e->attempts;
   const auto verdict = r.status ? judge(r.status) : answer::retry;
@@ -216,16 +217,16 @@ net::awaitable<void> webhook::send(entry_ptr e) {
   const auto why = r.status ? fmt::format("HTTP {}", r.status) : r.error;
   if (verdict == answer::delivered) {
     requests("success").inc();
-    latency.observe(std::chrono::duration<double>(now - e->row.time).count());
+    latency.observe(std::chrono::duration<double>(now - e->row->time).count());
     failing_ = 0;
     e->done = true;
     if (e->redelivery) {
-      auto forget = [store = store_, name = s_.name, seq = e->row.seq] { store->remove_dead_letter(name, seq); };
+      auto forget = [store = store_, name = s_.name, seq = e->row->seq] { store->remove_dead_letter(name, seq); };
       co_await pool_.run(std::move(forget));
     }
   } else {
     requests(r.status == 0 ? "network_error" : r.status >= 500 ? "server_error" : "client_error").inc();
-    if (verdict == answer::dead || e->redelivery || now - e->row.time > s_.max_age) {
+    if (verdict == answer::dead || e->redelivery || now - e->row->time > s_.max_age) {
       std::string reason = why;
       if (verdict != answer::dead) reason += fmt::format(" (after {} attempts)", e->attempts);
       co_await dead_letter(*e, reason);
@@ -233,7 +234,7 @@ net::awaitable<void> webhook::send(entry_ptr e) {
       ++failing_;
       e->not_before = now + backoff(e->attempts, s_.max_backoff);
       paused_until_ = now + backoff(failing_, s_.max_backoff);
-      log()->warn("webhook {}: event {} not taken ({}); attempt {} again in {}s", s_.name, e->row.id, why,
+      log()->warn("webhook {}: event {} not taken ({}); attempt {} again in {}s", s_.name, e->row->id, why,
                   e->attempts + 1, backoff(e->attempts, s_.max_backoff).count());
     }
   }
@@ -245,8 +246,8 @@ net::awaitable<void> webhook::send(entry_ptr e) {
 net::awaitable<void> webhook::dead_letter(entry& e, const std::string& reason) {
   static auto& dead = base::metrics().get_counter("smtpsd_webhook_dead_letters_total",
                                                   "Events a webhook gave up on, kept as dead letters");
-  log()->warn("webhook {}: event {} ({}) dead-lettered: {}", s_.name, e.row.id, e.row.type, reason);
-  auto keep = [store = store_, name = s_.name, seq = e.row.seq, reason, now = clock_.now()] {
+  log()->warn("webhook {}: event {} ({}) dead-lettered: {}", s_.name, e.row->id, e.row->type, reason);
+  auto keep = [store = store_, name = s_.name, seq = e.row->seq, reason, now = clock_.now()] {
     store->add_dead_letter(name, seq, reason, now);
   };
   try {
@@ -254,7 +255,7 @@ net::awaitable<void> webhook::dead_letter(entry& e, const std::string& reason) {
     dead.inc();
     e.done = true;
   } catch (const std::exception& x) {
-    log()->error("webhook {}: cannot keep dead letter {}: {}; trying again later", s_.name, e.row.id, x.what());
+    log()->error("webhook {}: cannot keep dead letter {}: {}; trying again later", s_.name, e.row->id, x.what());
     e.not_before = clock_.now() + std::chrono::seconds(5);
   }
 }

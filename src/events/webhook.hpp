@@ -18,6 +18,8 @@
 #include <string>
 
 #include "base/clock.hpp"
+#include "events/log_reader.hpp"
+#include "events/recent.hpp"
 #include "net/http_client.hpp"
 #include "net/worker_pool.hpp"
 #include "store/event_store.hpp"
@@ -47,8 +49,11 @@ std::chrono::seconds backoff(unsigned failures, std::chrono::seconds cap);
 
 class webhook {
  public:
-  webhook(net::asio::any_io_executor ex, webhook_settings s, std::shared_ptr<store::event_store> store,
-          net::worker_pool& pool, const base::clock& clock, std::string hostname);
+  // log: the event log, read on this thread; store: cursors and dead
+  // letters, written on the pool; recent: events still in memory (may be null).
+  webhook(net::asio::any_io_executor ex, webhook_settings s, log_reader& log, std::shared_ptr<store::event_store> store,
+          std::shared_ptr<const recent_events> recent, net::worker_pool& pool, const base::clock& clock,
+          std::string hostname);
   ~webhook();
 
   net::awaitable<void> run();
@@ -59,7 +64,7 @@ class webhook {
 
  private:
   struct entry {
-    store::stored_event row;
+    log_reader::row row;
     std::string body;
     unsigned attempts = 0;
     base::time_point not_before{};
@@ -72,7 +77,7 @@ class webhook {
   bool wanted(const store::stored_event& e) const;
   std::string body_of(const store::stored_event& e) const;
   net::awaitable<void> start_cursor();
-  net::awaitable<void> load();
+  void load();
   net::awaitable<void> load_redeliveries();
   void launch();
   net::awaitable<void> send(entry_ptr e);
@@ -81,7 +86,9 @@ class webhook {
   base::time_point next_wake() const;
 
   webhook_settings s_;
+  log_reader& log_;
   std::shared_ptr<store::event_store> store_;
+  std::shared_ptr<const recent_events> recent_;
   net::worker_pool& pool_;
   const base::clock& clock_;
   std::string hostname_;

@@ -22,6 +22,7 @@ struct harness {
   net::worker_pool pool{1};
   store::stores s = store::memory::open();
   net::testing::fake_http_server receiver{io};
+  std::unique_ptr<events::log_reader> log;
   std::unique_ptr<events::webhook> hook;
   bool running = false;
 
@@ -32,7 +33,9 @@ struct harness {
     w.secret = "s3cret";
     w.max_backoff = 1s;
     if (tweak) tweak(w);
-    hook = std::make_unique<events::webhook>(io.get_executor(), w, s.events, pool, base::real_clock(), "mail.test");
+    log = std::make_unique<events::log_reader>(s.events);
+    hook = std::make_unique<events::webhook>(io.get_executor(), w, *log, s.events, nullptr, pool, base::real_clock(),
+                                             "mail.test");
   }
   ~harness() {
     if (running) {

@@ -25,12 +25,12 @@ std::string describe(const error_code& ec) {
   return ec.message();
 }
 
-// One request and its response on an open stream (plain or TLS).
+// One request and its response on an open stream (plain or TLS). The
+// deadline is the client's watchdog's, not a timer per operation.
 template <class Stream>
-net::awaitable<exchanged> exchange(Stream& s, beast::tcp_stream& low, beast::flat_buffer& buf,
-                                   http::request<http::string_body>& req, const http_client::options& o) {
+net::awaitable<exchanged> exchange(Stream& s, beast::flat_buffer& buf, http::request<http::string_body>& req,
+                                   const http_client::options& o) {
   exchanged out;
-  low.expires_after(o.timeout);
   auto written = co_await http::async_write(s, req, as_tuple_awaitable);
   if (std::get<0>(written)) {
     out.ec = std::get<0>(written);
@@ -61,10 +61,10 @@ class http_client::connection {
   beast::tcp_stream& lowest() { return tls_ ? beast::get_lowest_layer(*tls_) : plain_; }
   net::awaitable<exchanged> send(http::request<http::string_body>& req, const options& o) {
     if (tls_) {
-      auto r = co_await exchange(*tls_, lowest(), buf_, req, o);
+      auto r = co_await exchange(*tls_, buf_, req, o);
       co_return r;
     }
-    auto r = co_await exchange(plain_, plain_, buf_, req, o);
+    auto r = co_await exchange(plain_, buf_, req, o);
     co_return r;
   }
   // TLS with SNI and the host name checked against the certificate.
@@ -73,9 +73,18 @@ class http_client::connection {
     tls_->set_verify_callback(ssl::host_name_verification(host));
     lowest().expires_after(timeout);
     auto r = co_await tls_->async_handshake(ssl::stream_base::client, as_tuple_awaitable);
+    lowest().expires_never();
     co_return std::get<0>(r);
   }
   bool is_tls() const { return tls_ != nullptr; }
+  // Past its deadline: the watchdog closes the socket and the request fails as timed out.
+  void expire() {
+    timed_out = true;
+    error_code ignored;
+    lowest().socket().close(ignored);
+  }
+  std::chrono::steady_clock::time_point deadline{};
+  bool timed_out = false;
 
  private:
   beast::tcp_stream plain_;
@@ -84,9 +93,38 @@ class http_client::connection {
 };
 
 http_client::http_client(asio::any_io_executor ex, http_url url, std::shared_ptr<ssl::context> tls, options o)
-    : ex_(std::move(ex)), url_(std::move(url)), tls_(std::move(tls)), o_(o) {}
+    : ex_(std::move(ex)), url_(std::move(url)), tls_(std::move(tls)), o_(o), watchdog_(ex_) {}
 
 http_client::~http_client() = default;
+
+// One timer for every request in flight, armed once per timeout period
+// rather than once per read and per write.
+void http_client::watch(connection& c) {
+  c.deadline = std::chrono::steady_clock::now() + o_.timeout;
+  busy_.push_back(&c);
+  arm();
+}
+
+void http_client::arm() {
+  if (watching_ || busy_.empty()) return;
+  watching_ = true;
+  auto first = busy_.front()->deadline;
+  for (auto* c : busy_) first = std::min(first, c->deadline);
+  watchdog_.expires_at(first);
+  watchdog_.async_wait([this](const error_code& ec) {
+    if (ec) return;  // cancelled: the client is going away
+    watching_ = false;
+    const auto now = std::chrono::steady_clock::now();
+    std::erase_if(busy_, [&](connection* c) {
+      if (c->deadline > now) return false;
+      c->expire();
+      return true;
+    });
+    arm();
+  });
+}
+
+void http_client::unwatch(connection& c) { std::erase(busy_, &c); }
 
 net::awaitable<std::unique_ptr<http_client::connection>> http_client::open(std::string& error) {
   tcp::resolver resolver(ex_);
@@ -99,6 +137,7 @@ net::awaitable<std::unique_ptr<http_client::connection>> http_client::open(std::
   auto c = std::make_unique<connection>(ex_, url_.https ? tls_.get() : nullptr);
   c->lowest().expires_after(o_.timeout);
   auto connected = co_await c->lowest().async_connect(std::get<1>(found), as_tuple_awaitable);
+  c->lowest().expires_never();
   if (std::get<0>(connected)) {
     error = "cannot connect to " + url_.origin() + ": " + describe(std::get<0>(connected));
     co_return nullptr;
@@ -134,7 +173,10 @@ net::awaitable<http_result> http_client::request(http::verb verb, const std::str
       c = co_await open(error);
       if (!c) co_return http_result{0, error, {}};
     }
+    watch(*c);
     auto got = co_await c->send(req, o_);
+    unwatch(*c);
+    if (got.ec && c->timed_out) got.ec = beast::error::timeout;
     if (!got.ec) {
       if (got.keep_alive && idle_.size() < o_.max_idle) idle_.push_back(std::move(c));
       co_return http_result{got.status, {}, std::move(got.body)};

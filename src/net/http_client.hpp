@@ -50,12 +50,18 @@ class http_client {
   class connection;
   net::awaitable<http_result> request(beast::http::verb verb, const std::string& body, const http_headers& headers);
   net::awaitable<std::unique_ptr<connection>> open(std::string& error);
+  void watch(connection& c);
+  void unwatch(connection& c);
+  void arm();
 
   asio::any_io_executor ex_;
   http_url url_;
   std::shared_ptr<ssl::context> tls_;
   options o_;
   std::vector<std::unique_ptr<connection>> idle_;
+  std::vector<connection*> busy_;  // requests in flight, for the watchdog
+  asio::steady_timer watchdog_;
+  bool watching_ = false;
 };
 
 }  // namespace smtpsd::net

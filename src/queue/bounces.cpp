@@ -51,24 +51,8 @@ void register_metrics() {
 
 namespace {
 
-// The fields every event of the attempt shares.
 events::event base_event(const finished_attempt& f, const event_context& ctx, const char* type) {
-  const auto& m = f.m;
-  events::event e;
-  e.id = ctx.next_id();
-  e.type = type;
-  e.time = ctx.now;
-  e.queue_id = m.id;
-  e.message_id = m.message_id;
-  e.account = m.account;
-  e.from = m.from;
-  e.configuration_set = m.configuration_set;
-  e.tags = m.tags;
-  e.mail.submitted = m.created;
-  for (auto& r : m.recipients) e.mail.destination.push_back(r.address);
-  e.mail.client_ip = m.client_ip;
-  if (ctx.headers) e.mail = events::headers_of(f.headers, std::move(e.mail));
-  return e;
+  return events::about_message(f.m, type, ctx.next_id(), ctx.now, ctx.headers ? &f.headers : nullptr);
 }
 
 void add(events::event& e, const std::string& address, const delivery::outcome& o) {

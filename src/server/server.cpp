@@ -151,7 +151,7 @@ class server {
                                         cfg.limit.max_message_bytes}),
         connections_(cfg.limit.max_connections, cfg.limit.max_connections_per_ip),
         events_(std::make_unique<events::publisher>(stores_.events, cfg.data_dir / "events.jsonl", any_ses_webhook(cfg))),
-        dispatcher_(stores_.events, pool_, webhooks(cfg), cfg.hostname, base::real_clock(),
+        dispatcher_(stores_.events, events_->recent(), pool_, webhooks(cfg), cfg.hostname, base::real_clock(),
                     std::chrono::hours(24 * cfg.events.retention_days)),
         dkim_(load_dkim(cfg)),
         submit_(stores_, committer_, submission_settings(cfg, dkim_), base::real_clock(),

@@ -200,22 +200,11 @@ void submitter::commit(std::unique_ptr<message_builder> m, std::function<void(co
 }
 
 events::event submitter::send_event(const store::queued_message& m, const std::string& header_section) {
-  events::event e;
-  e.id = events::make_event_id(clock_.now(), random_);
-  e.type = "send";
-  e.time = clock_.now();
-  e.queue_id = m.id;
-  e.message_id = m.message_id;
-  e.account = m.account;
-  e.from = m.from;
-  for (auto& rc : m.recipients) e.recipients.push_back(rc.address);
+  const auto now = clock_.now();
+  auto e = events::about_message(m, "send", events::make_event_id(now, random_), now,
+                                 events_->wants_headers() ? &header_section : nullptr);
+  e.recipients = e.mail.destination;
   e.smtp_response = smtp::replies::queued(m.id).summary();
-  e.configuration_set = m.configuration_set;
-  e.tags = m.tags;
-  e.mail.submitted = m.created;
-  e.mail.destination = e.recipients;
-  e.mail.client_ip = m.client_ip;
-  if (events_->wants_headers()) e.mail = events::headers_of(header_section, std::move(e.mail));
   return e;
 }
 
