@@ -288,7 +288,8 @@ TEST(smtp_deliverer, waiting_jobs_give_up_on_shutdown) {
   std::optional<std::vector<outcome>> first, second;
   net::asio::co_spawn(h.io, h.d->deliver(j), [&](std::exception_ptr, std::vector<outcome> v) { first = v; });
   net::asio::co_spawn(h.io, h.d->deliver(j), [&](std::exception_ptr, std::vector<outcome> v) { second = v; });
-  h.io.poll();  // both started; the second waits for the slot
+  // Until the first is in its transaction (connected); the second waits for the slot.
+  while (h.server->connections == 0) h.io.run_one();
   h.d->shutdown();
   while (!first || !second) h.io.run_one();
   EXPECT_EQ(first->at(0).kind, outcome_kind::delivered) << "a job under way finishes";

@@ -195,6 +195,7 @@ TEST(queue_manager, deferred_then_retried_after_the_backoff) {
   f.qm->wake();
   f.wait_empty();
   EXPECT_EQ(f.d->jobs_seen().size(), 2u);
+  f.wait_for([&] { return !f.events.of("delivery").empty(); }, "the delivery event");
   auto done = f.events.of("delivery");
   ASSERT_EQ(done.size(), 1u);
   EXPECT_EQ(done[0].recipients, std::vector<std::string>{"bob@a.test"});
@@ -212,6 +213,7 @@ TEST(queue_manager, a_recipient_deferred_past_the_queue_age_expires_with_one_dsn
   f.clock.advance(2h);
   f.qm->wake();
   f.wait_empty();
+  f.wait_for([&] { return !f.events.of("bounce").empty(); }, "the bounce event");
   auto bounce = f.events.of("bounce");
   ASSERT_EQ(bounce.size(), 1u);
   EXPECT_EQ(bounce[0].smtp_response, "451 4.4.7 Delivery time expired; last attempt: 451 4.3.0 later");
@@ -240,6 +242,7 @@ TEST(queue_manager, recipients_fan_out_by_next_hop) {
   EXPECT_EQ(by_hop["mx:b.test"], std::vector<std::string>{"b@b.test"});
   EXPECT_EQ(by_hop["mx:c.test"], std::vector<std::string>{"c@c.test"});
   for (auto& c : f.d->contents) EXPECT_EQ(c, as_spooled(id, body));
+  f.wait_for([&] { return !f.events.of("delivery").empty(); }, "the delivery event");
   auto done = f.events.of("delivery");
   ASSERT_EQ(done.size(), 1u) << "one event for the recipients of one result";
   EXPECT_EQ(done[0].recipients.size(), 4u);
