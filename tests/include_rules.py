@@ -33,10 +33,11 @@ ALLOWED = {
     "delivery": {"base", "smtp", "net", "message"},  # never store: outcomes flow back to queue
     # submission: only its queue_writer interface (DSNs go in through the one writer)
     "queue": {"base", "store", "delivery", "message", "events", "net", "submission"},
-    "admin": {"base", "net"},
+    "service": {"base", "config", "store", "policy", "dkim", "delivery", "events"},
+    "admin": {"base", "net", "service", "config", "store"},
     "server": {"base", "smtp", "net", "policy", "submission", "config", "events", "queue", "admin", "delivery",
                "store"},
-    "cli": {"base", "config", "store", "policy", "net", "smtp", "message", "delivery", "dkim", "events"},
+    "cli": {"base", "config", "store", "policy", "net", "smtp", "message", "delivery", "dkim", "events", "service"},
 }
 # What a module's tests may include besides the module's own list: the
 # in-memory stores as fixtures; the store conformance suite runs every backend.

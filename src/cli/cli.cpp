@@ -16,24 +16,6 @@ void context::print(const nlohmann::json& doc, const std::string& text) const {
     std::cout << text;
 }
 
-nlohmann::json time_json(const std::optional<base::time_point>& t) {
-  if (!t) return nullptr;
-  return base::rfc3339(*t);
-}
-
-void validate_account_name(const std::string& name) {
-  if (name.empty() || name.size() > 64) throw failure("account names are 1 to 64 characters");
-  for (char c : name)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
-      throw failure("account name \"" + name + "\" may use only letters, digits, '-', '_' and '.'");
-}
-
-store::account require_account(store::account_store& s, const std::string& name) {
-  auto a = s.find_account(name);
-  if (!a) throw failure("no account named \"" + name + "\" (smtpsd account list shows them)");
-  return *a;
-}
-
 int run(int argc, char** argv, backends b) {
   context ctx;
   ctx.b = std::move(b);
@@ -55,11 +37,15 @@ int run(int argc, char** argv, backends b) {
   add_send(app, ctx);
   add_probe(app, ctx);
   add_events(app, ctx);
+  add_token(app, ctx);
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const service::error& e) {
+    std::cerr << "smtpsd: " << e.what() << "\n";
+    return 1;
   } catch (const failure& e) {
     std::cerr << "smtpsd: " << e.what() << "\n";
     return 1;

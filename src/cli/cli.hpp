@@ -10,6 +10,7 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "service/service.hpp"
 #include "store/stores.hpp"
 
 namespace smtpsd::cli {
@@ -36,6 +37,13 @@ struct context {
   store::stores open_stores(const config::config& c) const { return b.open_stores(c); }
   // Prints a JSON document (with --json) or the text.
   void print(const nlohmann::json& doc, const std::string& text) const;
+  // Runs a service operation on the configured store.
+  template <class F>
+  nlohmann::json with_service(F f) const {
+    auto c = load_config();
+    service::env e{c, open_stores(c), base::real_clock()};
+    return f(e);
+  }
 };
 
 int run(int argc, char** argv, backends b);
@@ -51,10 +59,7 @@ void add_suppression(CLI::App& app, context& ctx);
 void add_send(CLI::App& app, context& ctx);
 void add_probe(CLI::App& app, context& ctx);
 void add_events(CLI::App& app, context& ctx);
+void add_token(CLI::App& app, context& ctx);
 
-// Shared helpers.
-nlohmann::json time_json(const std::optional<base::time_point>& t);
-store::account require_account(store::account_store& s, const std::string& name);
-void validate_account_name(const std::string& name);
 
 }  // namespace smtpsd::cli

@@ -4,64 +4,46 @@
 #include <thread>
 
 #include "base/strings.hpp"
-#include "base/time_format.hpp"
 #include "cli/cli.hpp"
-#include "events/event.hpp"
+#include "service/events.hpp"
 
 namespace smtpsd::cli {
 
 namespace {
 
-struct tail_options {
-  bool follow = false;
-  std::string type;
-  std::string account;
-  std::size_t limit = 20;
-};
-
-std::string event_line(const events::event& e) {
+std::string event_line(const nlohmann::json& e) {
+  auto str = [&](const char* k) { return e[k].is_null() ? std::string("-") : e[k].get<std::string>(); };
   std::string to;
-  for (auto& r : e.recipients) to += (to.empty() ? "" : ",") + r;
-  auto line = fmt::format("{} {:<14} queue_id={} account={} from=<{}> to={}", base::rfc3339(e.time), e.type,
-                          e.queue_id.empty() ? "-" : e.queue_id, e.account.empty() ? "-" : e.account, e.from,
-                          to.empty() ? "-" : to);
-  if (!e.smtp_response.empty()) line += " response=\"" + base::printable(e.smtp_response, 200) + "\"";
-  if (!e.reason.empty()) line += " reason=" + e.reason;
-  if (!e.bounce_type.empty()) line += " bounce=" + e.bounce_type + "/" + e.bounce_sub_type;
+  for (auto& r : e["recipients"]) to += (to.empty() ? "" : ",") + r.get<std::string>();
+  auto line = fmt::format("{} {:<14} queue_id={} account={} from=<{}> to={}", str("time"), str("type"), str("queue_id"),
+                          str("account"), e["from"].get<std::string>(), to.empty() ? "-" : to);
+  if (!e["smtp_response"].is_null()) line += " response=\"" + base::printable(str("smtp_response"), 200) + "\"";
+  if (e.contains("reason") && !e["reason"].is_null()) line += " reason=" + str("reason");
+  if (e.contains("bounce_type")) line += " bounce=" + str("bounce_type") + "/" + str("bounce_sub_type");
   return line + "\n";
 }
 
-void print_event(const context& ctx, const store::stored_event& row) {
-  auto e = events::from_record(row.record);
-  std::cout << (ctx.json ? events::to_json(e) + "\n" : event_line(e)) << std::flush;
+void print_event(const context& ctx, nlohmann::json e) {
+  e.erase("seq");
+  std::cout << (ctx.json ? e.dump() + "\n" : event_line(e)) << std::flush;
 }
 
-void tail(context& ctx, const tail_options& o) {
-  if (!o.type.empty() && !events::known_type(o.type))
-    throw failure("--type must be one of send, reject, delivery, bounce, delivery_delay, complaint");
-  auto c = ctx.load_config();
-  auto s = ctx.open_stores(c);
-  store::event_query q;
-  q.type = o.type;
-  q.account = o.account;
-  q.limit = o.limit;
-  auto recent = s.events->query(q);  // newest first
-  std::int64_t last = recent.empty() ? s.events->last_seq() : recent.front().seq;
-  if (ctx.json && !o.follow) {
-    auto j = nlohmann::json::array();
-    for (auto it = recent.rbegin(); it != recent.rend(); ++it)
-      j.push_back(nlohmann::json::parse(events::to_json(events::from_record(it->record))));
-    ctx.print(j, "");
+void tail(context& ctx, service::event_filter f, bool follow) {
+  auto page = ctx.with_service([&](service::env& e) { return service::list_events(e, f); });  // newest first
+  auto items = page["items"];
+  std::reverse(items.begin(), items.end());
+  if (ctx.json && !follow) {
+    for (auto& i : items) i.erase("seq");
+    ctx.print(items, "");
     return;
   }
-  for (auto it = recent.rbegin(); it != recent.rend(); ++it) print_event(ctx, *it);
-  while (o.follow) {  // until interrupted
+  for (auto& i : items) print_event(ctx, i);
+  f.after = page["last"].get<std::int64_t>();
+  while (follow) {  // until interrupted
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    for (auto& row : s.events->read_after(last, 1000)) {
-      last = row.seq;
-      if ((!o.type.empty() && row.type != o.type) || (!o.account.empty() && row.account != o.account)) continue;
-      print_event(ctx, row);
-    }
+    auto more = ctx.with_service([&](service::env& e) { return service::list_events(e, f); });
+    for (auto& i : more["items"]) print_event(ctx, i);
+    f.after = more["last"].get<std::int64_t>();
   }
 }
 
@@ -72,32 +54,25 @@ void add_events(CLI::App& app, context& ctx) {
   group->require_subcommand(1);
 
   auto* t = group->add_subcommand("tail", "recent events, oldest first; --follow keeps printing new ones");
-  auto o = std::make_shared<tail_options>();
-  t->add_flag("-f,--follow", o->follow, "wait for new events (JSON lines with --json)");
-  t->add_option("--type", o->type, "only this type: send, reject, delivery, bounce, delivery_delay, complaint");
-  t->add_option("--account", o->account, "only this account's");
-  t->add_option("-n,--limit", o->limit, "how many recent events (default 20)");
-  t->callback([&ctx, o] { tail(ctx, *o); });
+  auto f = std::make_shared<service::event_filter>();
+  auto follow = std::make_shared<bool>(false);
+  f->limit = 20;
+  t->add_flag("-f,--follow", *follow, "wait for new events (JSON lines with --json)");
+  t->add_option("--type", f->type, "only this type: send, reject, delivery, bounce, delivery_delay, complaint");
+  t->add_option("--account", f->account, "only this account's");
+  t->add_option("-n,--limit", f->limit, "how many recent events (default 20, at most 1000)");
+  t->callback([&ctx, f, follow] { tail(ctx, *f, *follow); });
 
   auto* dead = group->add_subcommand("dead-letters", "events a webhook gave up on");
   auto dead_hook = std::make_shared<std::string>();
   dead->add_option("--webhook", *dead_hook, "only this webhook's (its name; default: its URL)");
   dead->callback([&ctx, dead_hook] {
-    auto c = ctx.load_config();
-    auto s = ctx.open_stores(c);
-    auto j = nlohmann::json::array();
+    auto j = ctx.with_service([&](service::env& e) { return service::dead_letters(e, *dead_hook); });
     std::string text;
-    for (auto& d : s.events->dead_letters(*dead_hook)) {
-      j.push_back({{"webhook", d.consumer},
-                   {"event_id", d.event.id},
-                   {"type", d.event.type},
-                   {"time", base::rfc3339(d.event.time)},
-                   {"reason", d.reason},
-                   {"dead_since", base::rfc3339(d.when)},
-                   {"redeliver", d.redeliver}});
-      text += fmt::format("{} {} {:<14} {} reason=\"{}\"{}\n", d.event.id, base::rfc3339(d.event.time), d.event.type,
-                          d.consumer, d.reason, d.redeliver ? " (redelivery requested)" : "");
-    }
+    for (auto& d : j)
+      text += fmt::format("{} {} {:<14} {} reason=\"{}\"{}\n", d["event_id"].get<std::string>(),
+                          d["time"].get<std::string>(), d["type"].get<std::string>(), d["webhook"].get<std::string>(),
+                          d["reason"].get<std::string>(), d["redeliver"].get<bool>() ? " (redelivery requested)" : "");
     if (j.empty()) text = "no dead letters\n";
     ctx.print(j, text);
   });
@@ -111,11 +86,8 @@ void add_events(CLI::App& app, context& ctx) {
   redo->add_option("--webhook", *redo_hook, "only this webhook's (its name; default: its URL)");
   redo->callback([&ctx, redo_hook, redo_id, redo_all] {
     if (redo_id->empty() == !*redo_all) throw failure("events redeliver takes either an EVENT_ID or --all");
-    auto c = ctx.load_config();
-    auto s = ctx.open_stores(c);
-    auto n = s.events->request_redelivery(*redo_hook, *redo_id);
-    if (n == 0 && !*redo_all) throw failure("no dead letter with event_id " + *redo_id);
-    ctx.print({{"redeliver", n}}, fmt::format("{} dead letters will be sent again within a few seconds\n", n));
+    auto j = ctx.with_service([&](service::env& e) { return service::redeliver(e, *redo_hook, *redo_id); });
+    ctx.print(j, fmt::format("{} dead letters will be sent again within a few seconds\n", j["redeliver"].dump()));
   });
 }
 

@@ -73,7 +73,10 @@ net::awaitable<void> dispatcher::run_hook(webhook& h) {
 net::awaitable<void> dispatcher::prune_loop() {
   static auto log = base::logger("events");
   while (!stopping_) {
-    auto prune = [store = store_, before = clock_.now() - retention_] { return store->prune(before); };
+    auto prune = [store = store_, before = clock_.now() - retention_, stats_before = clock_.now() - std::chrono::days(15)] {
+      store->prune_statistics(stats_before);  // the API's statistics cover 14 days
+      return store->prune(before);
+    };
     try {
       auto n = co_await pool_.run(std::move(prune));
       if (n) log->info("pruned {} events older than {} hours", n, retention_.count());

@@ -142,6 +142,7 @@ store::stored_event to_stored(const event& e) {
   s.type = e.type;
   s.account = e.account;
   s.configuration_set = e.configuration_set;
+  s.recipients = static_cast<std::uint32_t>(e.recipients.size());
   s.record = to_record(e);
   return s;
 }

@@ -164,6 +164,10 @@ class broken_accounts final : public store::account_store {
   std::optional<store::identity> add_identity(std::int64_t, std::string_view, store::identity_kind) override { fail(); }
   std::vector<store::identity> list_identities(std::int64_t) override { fail(); }
   bool remove_identity(std::int64_t, std::string_view) override { fail(); }
+  bool create_token(const store::api_token&) override { fail(); }
+  std::optional<store::api_token> find_token(std::string_view) override { fail(); }
+  std::vector<store::api_token> list_tokens() override { fail(); }
+  bool revoke_token(std::string_view) override { fail(); }
   std::uint64_t generation() override { fail(); }
 };
 }  // namespace

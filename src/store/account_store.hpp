@@ -34,6 +34,12 @@ class account_store {
   virtual std::vector<identity> list_identities(std::int64_t account_id) = 0;
   virtual bool remove_identity(std::int64_t account_id, std::string_view value) = 0;
 
+  // Tokens of the HTTP API. create: false when the name is taken.
+  virtual bool create_token(const api_token& t) = 0;
+  virtual std::optional<api_token> find_token(std::string_view hash) = 0;
+  virtual std::vector<api_token> list_tokens() = 0;
+  virtual bool revoke_token(std::string_view name) = 0;
+
   // Grows with every change made through this interface, by any process
   // sharing the store: a server polls it to drop what it cached.
   virtual std::uint64_t generation() = 0;

@@ -442,6 +442,110 @@ TEST_P(store_conformance, an_account_keeps_its_default_configuration_set) {
   EXPECT_EQ(s_.accounts->find_account("acme")->configuration_set, "transactional");
 }
 
+TEST_P(store_conformance, queue_pages_with_filters) {
+  auto& q = *s_.queue;
+  const auto t0 = base::from_unix_seconds(1'800'000'000);
+  std::vector<queued_message> batch;
+  for (std::uint32_t i = 0; i < 25; ++i) {
+    auto m = sample(base::make_queue_id(t0 + std::chrono::seconds(i), i), 1);
+    m.account = i % 2 ? "odd" : "even";
+    if (i == 7) {
+      m.recipients[0].status = rcpt_status::deferred;
+      m.recipients[1].address = "Needle@Example.net";
+    }
+    batch.push_back(m);
+  }
+  q.enqueue(batch);
+  queue_query page;
+  page.limit = 10;
+  std::vector<std::string> seen;
+  for (;;) {
+    auto got = q.list(page);
+    for (auto& m : got) seen.push_back(m.id);
+    if (got.size() < page.limit) break;
+    page.after = got.back().id;
+  }
+  ASSERT_EQ(seen.size(), 25u);
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end())) << "oldest first";
+  EXPECT_EQ(seen.front(), batch[0].id);
+  queue_query odd;
+  odd.account = "odd";
+  odd.limit = 100;
+  EXPECT_EQ(q.list(odd).size(), 12u);
+  queue_query deferred;
+  deferred.status = rcpt_status::deferred;
+  ASSERT_EQ(q.list(deferred).size(), 1u);
+  EXPECT_EQ(q.list(deferred)[0].id, batch[7].id);
+  queue_query to;
+  to.recipient = "needle@example.NET";
+  ASSERT_EQ(q.list(to).size(), 1u);
+  EXPECT_EQ(q.list(to)[0].recipients.size(), 2u) << "with every recipient";
+}
+
+TEST_P(store_conformance, suppression_pages_by_prefix) {
+  auto& sp = *s_.suppressions;
+  const auto when = base::from_unix_seconds(1'800'000'000);
+  for (auto* a : {"carol@example.org", "alice@example.org", "bob@example.org", "alex@example.com", "Zed@Example.com"})
+    sp.add(a, "manual", when);
+  EXPECT_EQ(sp.count(), 5u);
+  auto first = sp.list("", 2, "");
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[0].address, "alex@example.com");
+  EXPECT_EQ(first[1].address, "alice@example.org");
+  auto next = sp.list(first.back().address, 10, "");
+  ASSERT_EQ(next.size(), 3u);
+  EXPECT_EQ(next.back().address, "zed@example.com");
+  auto al = sp.list("", 10, "AL");
+  ASSERT_EQ(al.size(), 2u) << "a prefix, case-insensitive";
+  EXPECT_EQ(sp.list("alex@example.com", 10, "al").size(), 1u);
+  EXPECT_EQ(sp.list().size(), 5u);
+}
+
+TEST_P(store_conformance, api_tokens_by_hash) {
+  auto& a = *s_.accounts;
+  const auto g0 = a.generation();
+  api_token tk{"deploy", "ab12", true, base::from_unix_seconds(1'800'000'000)};
+  EXPECT_TRUE(a.create_token(tk));
+  EXPECT_FALSE(a.create_token(tk)) << "names are unique";
+  auto found = a.find_token("ab12");
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->name, "deploy");
+  EXPECT_TRUE(found->read_only);
+  EXPECT_EQ(found->created, tk.created);
+  EXPECT_FALSE(a.find_token("ffff"));
+  EXPECT_EQ(a.list_tokens().size(), 1u);
+  EXPECT_TRUE(a.revoke_token("deploy"));
+  EXPECT_FALSE(a.find_token("ab12"));
+  EXPECT_FALSE(a.revoke_token("deploy"));
+  EXPECT_GT(a.generation(), g0) << "servers see revocations";
+}
+
+TEST_P(store_conformance, statistics_in_15_minute_buckets) {
+  auto& ev = *s_.events;
+  auto e = [](std::string type, std::int64_t minute, std::string account, std::uint32_t rcpts) {
+    auto x = sample_event("id" + std::to_string(minute) + type, type, minute, account);
+    x.recipients = rcpts;
+    return x;
+  };
+  ev.append(std::vector<stored_event>{e("send", 0, "acme", 2), e("send", 14, "acme", 1), e("delivery", 14, "acme", 3),
+                                      e("send", 16, "acme", 1), e("bounce", 20, "other", 1)});
+  auto all = ev.statistics(base::from_unix_seconds(1'800'000'000), "");
+  // 1'800'000'000 is a multiple of 900: minutes 0-14 are one bucket, 15-29 the next.
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_EQ(all[0].start, base::from_unix_seconds(1'800'000'000));
+  EXPECT_EQ(all[0].type, "delivery");
+  EXPECT_EQ(all[0].recipients, 3u);
+  EXPECT_EQ(all[1].type, "send");
+  EXPECT_EQ(all[1].events, 2u);
+  EXPECT_EQ(all[1].recipients, 3u);
+  EXPECT_EQ(all[2].start, base::from_unix_seconds(1'800'000'900));
+  auto acme = ev.statistics(base::from_unix_seconds(1'800'000'000), "acme");
+  EXPECT_EQ(acme.size(), 3u);
+  EXPECT_EQ(ev.statistics(base::from_unix_seconds(1'800'000'900), "").size(), 2u);
+  ev.prune_statistics(base::from_unix_seconds(1'800'000'900));
+  EXPECT_EQ(ev.statistics(base::from_unix_seconds(0), "").size(), 2u);
+}
+
 INSTANTIATE_TEST_SUITE_P(backends, store_conformance,
                          ::testing::Values(backend{"memory", [](auto&) { return memory::open(); }},
                                            backend{"embedded", [](auto& p) { return embedded::open(p); }}),

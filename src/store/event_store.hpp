@@ -24,6 +24,7 @@ struct stored_event {
   std::string type;
   std::string account;
   std::string configuration_set;
+  std::uint32_t recipients = 0;  // for the statistics
   std::string record;  // the whole event (events::to_record)
 };
 
@@ -41,6 +42,15 @@ struct dead_letter {
   std::string reason;
   time_point when{};
   bool redeliver = false;  // asked for with `smtpsd events redeliver`
+};
+
+// Counts of one type of event in one 15-minute bucket (SES's
+// GetSendStatistics data points), kept as events are stored.
+struct stat_bucket {
+  time_point start{};  // a multiple of 15 minutes
+  std::string type;
+  std::uint64_t events = 0;
+  std::uint64_t recipients = 0;
 };
 
 class event_store {
@@ -71,6 +81,11 @@ class event_store {
   // Drops events older than `before` that every cursor has passed and no
   // dead letter holds. Returns how many.
   virtual std::size_t prune(time_point before) = 0;
+  virtual void prune_statistics(time_point before) = 0;
+
+  // The 15-minute buckets since `since` (oldest first), of one account or
+  // ("") of all.
+  virtual std::vector<stat_bucket> statistics(time_point since, std::string_view account) = 0;
 };
 
 }  // namespace smtpsd::store

@@ -1,7 +1,9 @@
 #pragma once
 // Queue metadata: envelopes and per-recipient delivery state. Bodies live in
 // the spool. Calls block: run them on the worker pool.
+#include <cstdint>
 #include <optional>
+#include <string>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -10,6 +12,14 @@
 #include "store/types.hpp"
 
 namespace smtpsd::store {
+
+struct queue_query {
+  std::string after;                  // the last id of the previous page; "" = from the start
+  std::size_t limit = 100;
+  std::string account;                // "" = any
+  std::optional<rcpt_status> status;  // only messages with a recipient in this state
+  std::string recipient;              // only messages to this address (compared in lower case)
+};
 
 class queue_store {
  public:
@@ -23,8 +33,15 @@ class queue_store {
   // Per-minute recipient counts of an account since `since`, oldest first.
   virtual std::vector<usage_bucket> usage(std::int64_t account_id, time_point since) = 0;
   virtual std::optional<queued_message> get(std::string_view id) = 0;
+  // A page of the queue, oldest first (ids sort by creation time), from
+  // after the cursor `q.after`; fast at a million entries.
+  virtual std::vector<queued_message> list(const queue_query& q) = 0;
   // Oldest first; limit 0 = all.
-  virtual std::vector<queued_message> list(std::size_t limit) = 0;
+  std::vector<queued_message> list(std::size_t limit) {
+    queue_query q;
+    q.limit = limit ? limit : SIZE_MAX;
+    return list(q);
+  }
   virtual bool remove(std::string_view id) = 0;
   virtual std::size_t count() = 0;
   virtual std::vector<std::string> ids() = 0;

@@ -52,6 +52,14 @@ struct credential {
   time_point created{};
 };
 
+// A token of the HTTP API: only a hash of it is kept.
+struct api_token {
+  std::string name;
+  std::string hash;  // hex SHA-256 of the token
+  bool read_only = false;
+  time_point created{};
+};
+
 // A credential with the account it logs in to.
 struct login {
   credential cred;

@@ -97,6 +97,22 @@ CREATE TABLE event_dead_letters(
   redeliver INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY(consumer, seq));
 )sql",
+      // 5: API tokens, event statistics, the queue by account
+      R"sql(
+CREATE TABLE api_tokens(
+  name TEXT PRIMARY KEY,
+  hash TEXT NOT NULL UNIQUE,
+  read_only INTEGER NOT NULL,
+  created INTEGER NOT NULL);
+CREATE TABLE event_stats(
+  bucket INTEGER NOT NULL,
+  account TEXT NOT NULL,
+  type TEXT NOT NULL,
+  events INTEGER NOT NULL,
+  recipients INTEGER NOT NULL,
+  PRIMARY KEY(bucket, account, type));
+CREATE INDEX messages_account ON messages(account, id);
+)sql",
   };
   return m;
 }

@@ -206,6 +206,53 @@ bool sqlite_account_store::remove_identity(std::int64_t account_id, std::string_
   });
 }
 
+bool sqlite_account_store::create_token(const api_token& tk) {
+  return db_->with([&](connection& c) {
+    transaction t(c);
+    auto s = c.prepare("SELECT 1 FROM api_tokens WHERE name = ?");
+    s.bind(1, tk.name);
+    if (s.step()) return false;
+    c.prepare("INSERT INTO api_tokens(name, hash, read_only, created) VALUES (?,?,?,?)")
+        .bind(1, tk.name)
+        .bind(2, tk.hash)
+        .bind(3, tk.read_only ? 1 : 0)
+        .bind(4, base::unix_seconds(tk.created))
+        .run();
+    bump_generation(c);
+    t.commit();
+    return true;
+  });
+}
+
+std::optional<api_token> sqlite_account_store::find_token(std::string_view hash) {
+  return db_->with([&](connection& c) -> std::optional<api_token> {
+    auto s = c.prepare("SELECT name, hash, read_only, created FROM api_tokens WHERE hash = ?");
+    s.bind(1, hash);
+    if (!s.step()) return std::nullopt;
+    return api_token{s.text(0), s.text(1), s.int64(2) != 0, base::from_unix_seconds(s.int64(3))};
+  });
+}
+
+std::vector<api_token> sqlite_account_store::list_tokens() {
+  return db_->with([&](connection& c) {
+    std::vector<api_token> out;
+    auto s = c.prepare("SELECT name, hash, read_only, created FROM api_tokens ORDER BY name");
+    while (s.step()) out.push_back({s.text(0), s.text(1), s.int64(2) != 0, base::from_unix_seconds(s.int64(3))});
+    return out;
+  });
+}
+
+bool sqlite_account_store::revoke_token(std::string_view name) {
+  return db_->with([&](connection& c) {
+    transaction t(c);
+    c.prepare("DELETE FROM api_tokens WHERE name = ?").bind(1, name).run();
+    const bool gone = c.changes() > 0;
+    bump_generation(c);
+    t.commit();
+    return gone;
+  });
+}
+
 std::uint64_t sqlite_account_store::generation() {
   return db_->with([&](connection& c) {
     auto s = c.prepare("SELECT value FROM meta WHERE key = 'generation'");

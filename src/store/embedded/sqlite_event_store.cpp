@@ -38,6 +38,13 @@ std::vector<std::int64_t> append_events(connection& c, std::span<const stored_ev
         .bind(6, e.record)
         .run();
     seqs.push_back(c.last_insert_id());
+    c.prepare("INSERT INTO event_stats(bucket, account, type, events, recipients) VALUES (?,?,?,1,?) "
+              "ON CONFLICT(bucket, account, type) DO UPDATE SET events = events + 1, recipients = recipients + excluded.recipients")
+        .bind(1, ms(e.time) / 900000 * 900)
+        .bind(2, e.account)
+        .bind(3, e.type)
+        .bind(4, static_cast<std::int64_t>(e.recipients))
+        .run();
   }
   return seqs;
 }
@@ -165,6 +172,25 @@ std::size_t sqlite_event_store::prune(time_point before) {
         .bind(1, ms(before))
         .run();
     return static_cast<std::size_t>(c.changes());
+  });
+}
+
+void sqlite_event_store::prune_statistics(time_point before) {
+  db_->with([&](connection& c) {
+    c.prepare("DELETE FROM event_stats WHERE bucket < ?").bind(1, ms(before) / 1000).run();
+  });
+}
+
+std::vector<stat_bucket> sqlite_event_store::statistics(time_point since, std::string_view account) {
+  return db_->with([&](connection& c) {
+    std::vector<stat_bucket> out;
+    auto s = c.prepare("SELECT bucket, type, sum(events), sum(recipients) FROM event_stats "
+                       "WHERE bucket >= ?1 AND (?2 = '' OR account = ?2) GROUP BY bucket, type ORDER BY bucket, type");
+    s.bind(1, ms(since) / 900000 * 900).bind(2, account);
+    while (s.step())
+      out.push_back({from_ms(s.int64(0) * 1000), s.text(1), static_cast<std::uint64_t>(s.int64(2)),
+                     static_cast<std::uint64_t>(s.int64(3))});
+    return out;
   });
 }
 

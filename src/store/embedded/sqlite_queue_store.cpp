@@ -1,3 +1,4 @@
+#include "base/strings.hpp"
 #include "base/time_format.hpp"
 #include "store/embedded/sqlite_stores.hpp"
 
@@ -127,15 +128,24 @@ std::optional<queued_message> sqlite_queue_store::get(std::string_view id) {
   });
 }
 
-std::vector<queued_message> sqlite_queue_store::list(std::size_t limit) {
+std::vector<queued_message> sqlite_queue_store::list(const queue_query& q) {
   return db_->with([&](connection& c) {
     std::vector<queued_message> out;
     {
-      auto s = c.prepare(
-          "SELECT id, account_id, account, sender, size, created, message_id, envid, ret, body, smtputf8, configuration_set, tags, "
-        "client_ip FROM messages "
-          "ORDER BY id LIMIT ?");
-      s.bind(1, limit == 0 ? INT64_MAX : static_cast<std::int64_t>(limit));
+#define SMTPSD_PAGE_SQL(account_filter)                                                                              \
+  "SELECT id, account_id, account, sender, size, created, message_id, envid, ret, body, smtputf8, configuration_set, " \
+  "tags, client_ip FROM messages m WHERE m.id > ?1 " account_filter                                                   \
+  "AND (?3 < 0 OR EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = m.id AND r.status = ?3)) "                  \
+  "AND (?4 = '' OR EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = m.id AND lower(r.address) = ?4)) "         \
+  "ORDER BY m.id LIMIT ?5"
+      // prepare() caches by the literal's address: two literals, the account's using its index.
+      auto s = c.prepare(q.account.empty() ? SMTPSD_PAGE_SQL("AND ?2 = '' ") : SMTPSD_PAGE_SQL("AND m.account = ?2 "));
+#undef SMTPSD_PAGE_SQL
+      s.bind(1, q.after)
+          .bind(2, q.account)
+          .bind(3, q.status ? static_cast<int>(*q.status) : -1)
+          .bind(4, base::to_lower(q.recipient))
+          .bind(5, q.limit > static_cast<std::size_t>(INT64_MAX) ? INT64_MAX : static_cast<std::int64_t>(q.limit));
       while (s.step()) out.push_back(read_message(s));
     }
     for (auto& m : out) load_recipients(c, m);

@@ -25,6 +25,10 @@ class sqlite_account_store final : public account_store {
   std::optional<identity> add_identity(std::int64_t account_id, std::string_view value, identity_kind kind) override;
   std::vector<identity> list_identities(std::int64_t account_id) override;
   bool remove_identity(std::int64_t account_id, std::string_view value) override;
+  bool create_token(const api_token& t) override;
+  std::optional<api_token> find_token(std::string_view hash) override;
+  std::vector<api_token> list_tokens() override;
+  bool revoke_token(std::string_view name) override;
   std::uint64_t generation() override;
 
  private:
@@ -48,6 +52,8 @@ class sqlite_event_store final : public event_store {
   std::size_t request_redelivery(std::string_view consumer, std::string_view event_id) override;
   void remove_dead_letter(std::string_view consumer, std::int64_t seq) override;
   std::size_t prune(time_point before) override;
+  void prune_statistics(time_point before) override;
+  std::vector<stat_bucket> statistics(time_point since, std::string_view account) override;
 
  private:
   std::shared_ptr<database> db_;
@@ -59,7 +65,7 @@ class sqlite_queue_store final : public queue_store {
   void enqueue(std::span<const queued_message> batch, std::span<const stored_event> events) override;
   std::vector<usage_bucket> usage(std::int64_t account_id, time_point since) override;
   std::optional<queued_message> get(std::string_view id) override;
-  std::vector<queued_message> list(std::size_t limit) override;
+  std::vector<queued_message> list(const queue_query& q) override;
   bool remove(std::string_view id) override;
   std::size_t count() override;
   std::vector<std::string> ids() override;
@@ -78,7 +84,8 @@ class sqlite_suppression_store final : public suppression_store {
   bool add(std::string_view address, std::string_view reason, time_point when) override;
   bool remove(std::string_view address) override;
   std::optional<suppression_entry> find(std::string_view address) override;
-  std::vector<suppression_entry> list() override;
+  std::vector<suppression_entry> list(std::string_view after, std::size_t limit, std::string_view prefix) override;
+  std::size_t count() override;
 
  private:
   std::shared_ptr<database> db_;

@@ -31,12 +31,29 @@ std::optional<suppression_entry> sqlite_suppression_store::find(std::string_view
   });
 }
 
-std::vector<suppression_entry> sqlite_suppression_store::list() {
+std::vector<suppression_entry> sqlite_suppression_store::list(std::string_view after, std::size_t limit,
+                                                              std::string_view prefix) {
   return db_->with([&](connection& c) {
     std::vector<suppression_entry> out;
-    auto s = c.prepare("SELECT address, reason, created FROM suppression ORDER BY address");
+    // A prefix is a range of the primary key: [prefix, prefix + 0xff).
+    const auto low = base::to_lower(prefix);
+    const auto high = low + "\xff";
+    auto s = c.prepare("SELECT address, reason, created FROM suppression WHERE address > ?1 AND address >= ?2 "
+                       "AND address < ?3 ORDER BY address LIMIT ?4");
+    s.bind(1, base::to_lower(after))
+        .bind(2, low)
+        .bind(3, high)
+        .bind(4, limit > static_cast<std::size_t>(INT64_MAX) ? INT64_MAX : static_cast<std::int64_t>(limit));
     while (s.step()) out.push_back({s.text(0), s.text(1), base::from_unix_seconds(s.int64(2))});
     return out;
+  });
+}
+
+std::size_t sqlite_suppression_store::count() {
+  return db_->with([&](connection& c) {
+    auto s = c.prepare("SELECT count(*) FROM suppression");
+    s.step();
+    return static_cast<std::size_t>(s.int64(0));
   });
 }
 

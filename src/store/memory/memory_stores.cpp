@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <tuple>
 
 #include "base/clock.hpp"
 #include "base/strings.hpp"
@@ -110,6 +111,29 @@ class accounts final : public account_store {
     ++gen_;
     return std::erase_if(identities_, [&](auto& i) { return i.account_id == account_id && i.value == value; }) > 0;
   }
+  bool create_token(const api_token& tk) override {
+    std::lock_guard l(mu_);
+    if (!tokens_.emplace(tk.name, tk).second) return false;
+    ++gen_;
+    return true;
+  }
+  std::optional<api_token> find_token(std::string_view hash) override {
+    std::lock_guard l(mu_);
+    for (auto& [n, tk] : tokens_)
+      if (tk.hash == hash) return tk;
+    return std::nullopt;
+  }
+  std::vector<api_token> list_tokens() override {
+    std::lock_guard l(mu_);
+    std::vector<api_token> out;
+    for (auto& [n, tk] : tokens_) out.push_back(tk);
+    return out;
+  }
+  bool revoke_token(std::string_view name) override {
+    std::lock_guard l(mu_);
+    ++gen_;
+    return tokens_.erase(std::string(name)) > 0;
+  }
   std::uint64_t generation() override {
     std::lock_guard l(mu_);
     return gen_;
@@ -122,6 +146,7 @@ class accounts final : public account_store {
     return std::nullopt;
   }
   std::mutex mu_;
+  std::map<std::string, api_token> tokens_;
   std::map<std::int64_t, account> accounts_;
   std::map<std::string, credential> creds_;
   std::vector<identity> identities_;
@@ -137,6 +162,9 @@ class events final : public event_store {
     for (auto e : batch) {
       e.seq = ++last_;
       seqs.push_back(e.seq);
+      auto& s = stats_[{bucket_of(e.time), e.account, e.type}];
+      s.first += 1;
+      s.second += e.recipients;
       log_[e.seq] = std::move(e);
     }
     return seqs;
@@ -203,6 +231,26 @@ class events final : public event_store {
     std::lock_guard l(mu_);
     dead_.erase({std::string(consumer), seq});
   }
+  void prune_statistics(time_point before) override {
+    std::lock_guard l(mu_);
+    std::erase_if(stats_, [&](auto& kv) { return std::get<0>(kv.first) < before; });
+  }
+  std::vector<stat_bucket> statistics(time_point since, std::string_view account) override {
+    std::lock_guard l(mu_);
+    std::map<std::pair<time_point, std::string>, stat_bucket> sum;
+    for (auto& [key, v] : stats_) {
+      auto& [bucket, acct, type] = key;
+      if (bucket < bucket_of(since) || (!account.empty() && acct != account)) continue;
+      auto& b = sum[{bucket, type}];
+      b.start = bucket;
+      b.type = type;
+      b.events += v.first;
+      b.recipients += v.second;
+    }
+    std::vector<stat_bucket> out;
+    for (auto& [k, b] : sum) out.push_back(b);
+    return out;
+  }
   std::size_t prune(time_point before) override {
     std::lock_guard l(mu_);
     std::int64_t floor = INT64_MAX;
@@ -227,8 +275,12 @@ class events final : public event_store {
     time_point when;
     bool redeliver;
   };
+  static time_point bucket_of(time_point t) {
+    return time_point{std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()) / 900 * 900};
+  }
   std::mutex mu_;
   std::int64_t last_ = 0;
+  std::map<std::tuple<time_point, std::string, std::string>, std::pair<std::uint64_t, std::uint64_t>> stats_;
   std::map<std::int64_t, stored_event> log_;
   std::map<std::string, std::int64_t> cursors_;
   std::map<std::pair<std::string, std::int64_t>, dead> dead_;
@@ -264,12 +316,19 @@ class queue final : public queue_store {
     if (it == messages_.end()) return std::nullopt;
     return it->second;
   }
-  std::vector<queued_message> list(std::size_t limit) override {
+  std::vector<queued_message> list(const queue_query& q) override {
     std::lock_guard l(mu_);
     std::vector<queued_message> out;
-    for (auto& [id, m] : messages_) {
-      if (limit && out.size() >= limit) break;
-      out.push_back(m);
+    const auto rcpt = base::to_lower(q.recipient);
+    for (auto it = messages_.upper_bound(q.after); it != messages_.end() && out.size() < q.limit; ++it) {
+      const auto& m = it->second;
+      if (!q.account.empty() && m.account != q.account) continue;
+      bool status = !q.status, to = rcpt.empty();
+      for (auto& r : m.recipients) {
+        status = status || r.status == *q.status;
+        to = to || base::to_lower(r.address) == rcpt;
+      }
+      if (status && to) out.push_back(m);
     }
     return out;
   }
@@ -378,11 +437,17 @@ class suppressions final : public suppression_store {
     if (it == entries_.end()) return std::nullopt;
     return it->second;
   }
-  std::vector<suppression_entry> list() override {
+  std::vector<suppression_entry> list(std::string_view after, std::size_t limit, std::string_view prefix) override {
     std::lock_guard l(mu_);
     std::vector<suppression_entry> out;
-    for (auto& [k, e] : entries_) out.push_back(e);
+    const auto p = base::to_lower(prefix);
+    for (auto it = entries_.upper_bound(base::to_lower(after)); it != entries_.end() && out.size() < limit; ++it)
+      if (it->first.starts_with(p)) out.push_back(it->second);
     return out;
+  }
+  std::size_t count() override {
+    std::lock_guard l(mu_);
+    return entries_.size();
   }
 
  private:

@@ -1,0 +1,89 @@
+#include "service/queue.hpp"
+
+#include "base/ids.hpp"
+#include "base/time_format.hpp"
+
+namespace smtpsd::service {
+
+namespace {
+
+void require_id(const std::string& id) {
+  if (!base::is_queue_id(id)) invalid("\"" + id + "\" is not a queue id (16 characters, as in \"queued as …\")");
+}
+
+std::optional<store::rcpt_status> status_of(const std::string& s) {
+  if (s.empty()) return std::nullopt;
+  for (auto st : {store::rcpt_status::queued, store::rcpt_status::deferred, store::rcpt_status::delivered,
+                  store::rcpt_status::failed})
+    if (store::to_string(st) == s) return st;
+  invalid("status must be queued, deferred, delivered or failed, got \"" + s + "\"");
+}
+
+}  // namespace
+
+json message_json(const store::queued_message& m) {
+  auto rcpts = json::array();
+  for (auto& r : m.recipients)
+    rcpts.push_back({{"address", r.address},
+                     {"status", store::to_string(r.status)},
+                     {"attempts", r.attempts},
+                     {"next_attempt", store::pending(r.status) ? time_json(r.next_attempt) : json(nullptr)},
+                     {"last_response", r.last_response.empty() ? json(nullptr) : json(r.last_response)}});
+  auto tags = json::object();
+  for (auto& [k, v] : m.tags) tags[k] = v;
+  return {{"id", m.id},
+          {"account", m.account},
+          {"from", m.from},
+          {"size", m.size},
+          {"created", base::rfc3339(m.created)},
+          {"message_id", m.message_id.empty() ? json(nullptr) : json(m.message_id)},
+          {"configuration_set", m.configuration_set.empty() ? json(nullptr) : json(m.configuration_set)},
+          {"tags", tags},
+          {"recipients", rcpts}};
+}
+
+json list_queue(env& e, const std::string& after, std::size_t limit, const std::string& account,
+                const std::string& status, const std::string& recipient) {
+  store::queue_query q;
+  q.after = after;
+  q.limit = limit;
+  q.account = account;
+  q.status = status_of(status);
+  q.recipient = recipient;
+  auto page = e.stores.queue->list(q);
+  auto items = json::array();
+  for (auto& m : page) items.push_back(message_json(m));
+  return {{"items", items}, {"next", page.size() == limit && !page.empty() ? json(page.back().id) : json(nullptr)}};
+}
+
+json all_queue(env& e) {
+  auto out = json::array();
+  for (auto& m : e.stores.queue->list(std::size_t{0})) out.push_back(message_json(m));
+  return out;
+}
+
+json show_message(env& e, const std::string& id) {
+  require_id(id);
+  auto m = e.stores.queue->get(id);
+  if (!m) not_found("no queued message " + id);
+  return message_json(*m);
+}
+
+json retry_queue(env& e, const std::string& id) {
+  if (!id.empty()) {
+    require_id(id);
+    if (!e.stores.queue->get(id)) not_found("no queued message " + id);
+  }
+  return {{"recipients", e.stores.queue->retry(id, e.clock.now())}};
+}
+
+json remove_message(env& e, const std::string& id) {
+  require_id(id);
+  if (!e.stores.queue->remove(id)) not_found("no queued message " + id);
+  e.stores.bodies->remove(id);
+  return {{"removed", id}};
+}
+
+json queue_size(env& e) { return {{"messages", e.stores.queue->count()}}; }
+
+}  // namespace smtpsd::service
