@@ -44,7 +44,8 @@ queue_manager::queue_manager(store::stores stores, std::unique_ptr<delivery::del
       scheduler_(io_->get_executor(), stores_.queue, *svc.pool, *svc.clock,
                  scheduler::settings{settings_.lease, settings_.window}, [this](store::queued_message m) {
                    net::spawn(io_->get_executor(), deliver(std::move(m)), "delivery");
-                 }) {}
+                 }),
+      housekeeping_timer_(std::make_unique<net::asio::steady_timer>(*io_)) {}
 
 queue_manager::~queue_manager() {
   stop(std::chrono::seconds(0));
@@ -93,6 +94,8 @@ void queue_manager::replace_deliverer(std::unique_ptr<delivery::deliverer> d) {
 net::awaitable<void> queue_manager::run() {
   co_await scheduler_.run();
   co_await drain();
+  housekeeping_timer_->cancel();
+  while (housekeeping_running_) co_await net::sleep_for(std::chrono::milliseconds(5));
   io_->stop();
 }
 
@@ -118,6 +121,7 @@ net::awaitable<void> queue_manager::drain() {
 
 // Every few seconds: the queue size for /metrics, idle connections reaped.
 net::awaitable<void> queue_manager::housekeeping() {
+  housekeeping_running_ = true;
   while (!stopped_) {
     try {
       auto count = [q = stores_.queue] { return q->count(); };
@@ -126,8 +130,11 @@ net::awaitable<void> queue_manager::housekeeping() {
     }
     deliverer_->reap(false);
     for (auto& d : retired_) d->reap(true);
-    co_await net::sleep_for(settings_.housekeeping);
+    if (stopped_) break;
+    housekeeping_timer_->expires_after(settings_.housekeeping);
+    [[maybe_unused]] const auto woken = co_await net::wait(*housekeeping_timer_);  // or cancelled: stopping
   }
+  housekeeping_running_ = false;
 }
 
 net::awaitable<void> queue_manager::deliver(store::queued_message m) {

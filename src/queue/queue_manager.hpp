@@ -78,6 +78,10 @@ class queue_manager {
   scheduler scheduler_;
   std::atomic<std::size_t> queue_size_{0};
   std::atomic<bool> stopped_{false};
+  // Housekeeping sleeps on this timer, cancelled at the stop; run() waits for it to end, so no pool job of
+  // it completes into a destroyed io_context.
+  std::unique_ptr<net::asio::steady_timer> housekeeping_timer_;
+  bool housekeeping_running_ = false;  // io thread only
   std::chrono::seconds drain_{0};
   std::thread thread_;
 };
