@@ -37,13 +37,13 @@ json list_events(env& e, const event_filter& f) {
   q.since = f.since;
   q.until = f.until;
   q.before_seq = f.before;
-  q.limit = limit;
+  q.limit = limit + 1;  // one more than asked: is there a next page?
   auto rows = e.stores.events->query(q);  // newest first
+  const bool more = rows.size() > limit;
+  if (more) rows.resize(limit);
   for (auto& row : rows) items.push_back(event_json(row));
   last = rows.empty() ? e.stores.events->last_seq() : std::max(rows.front().seq, f.before);
-  return {{"items", items},
-          {"next", rows.size() == limit ? json(rows.back().seq) : json(nullptr)},
-          {"last", last}};
+  return {{"items", items}, {"next", more ? json(rows.back().seq) : json(nullptr)}, {"last", last}};
 }
 
 json dead_letters(env& e, const std::string& webhook) {

@@ -46,14 +46,16 @@ json list_queue(env& e, const std::string& after, std::size_t limit, const std::
                 const std::string& status, const std::string& recipient) {
   store::queue_query q;
   q.after = after;
-  q.limit = limit;
+  q.limit = limit + 1;  // one more than asked: is there a next page?
   q.account = account;
   q.status = status_of(status);
   q.recipient = recipient;
   auto page = e.stores.queue->list(q);
+  const bool more = page.size() > limit;
+  if (more) page.resize(limit);
   auto items = json::array();
   for (auto& m : page) items.push_back(message_json(m));
-  return {{"items", items}, {"next", page.size() == limit && !page.empty() ? json(page.back().id) : json(nullptr)}};
+  return {{"items", items}, {"next", more ? json(page.back().id) : json(nullptr)}};
 }
 
 json all_queue(env& e) {

@@ -21,18 +21,28 @@ json suppression_json(const store::suppression_entry& e) {
 }
 
 json list_suppressions(env& e, const std::string& after, std::size_t limit, const std::string& search) {
-  auto page = e.stores.suppressions->list(after, limit, search);
+  auto page = e.stores.suppressions->list(after, limit + 1, search);  // one more: is there a next page?
+  const bool more = page.size() > limit;
+  if (more) page.resize(limit);
   auto items = json::array();
   for (auto& s : page) items.push_back(suppression_json(s));
   return {{"items", items},
-          {"next", page.size() == limit && !page.empty() ? json(page.back().address) : json(nullptr)},
-          {"total", e.stores.suppressions->count()}};
+          {"next", more ? json(page.back().address) : json(nullptr)},
+          // Counting is a scan: the first page of the whole list carries the total; later pages and searches null.
+          {"total", after.empty() && search.empty() ? json(e.stores.suppressions->count()) : json(nullptr)}};
 }
 
 json all_suppressions(env& e) {
   auto out = json::array();
   for (auto& s : e.stores.suppressions->list()) out.push_back(suppression_json(s));
   return out;
+}
+
+json show_suppression(env& e, const std::string& address) {
+  auto a = require_address(address);
+  auto found = e.stores.suppressions->find(a);
+  if (!found) not_found(a + " is not on the suppression list");
+  return suppression_json(*found);
 }
 
 json add_suppression(env& e, const std::string& address, const std::string& reason) {

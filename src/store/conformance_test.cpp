@@ -453,6 +453,7 @@ TEST_P(store_conformance, queue_pages_with_filters) {
       m.recipients[0].status = rcpt_status::deferred;
       m.recipients[1].address = "Needle@Example.net";
     }
+    if (i == 20) m.recipients[0].address = "needle@example.net";
     batch.push_back(m);
   }
   q.enqueue(batch);
@@ -478,8 +479,20 @@ TEST_P(store_conformance, queue_pages_with_filters) {
   EXPECT_EQ(q.list(deferred)[0].id, batch[7].id);
   queue_query to;
   to.recipient = "needle@example.NET";
+  to.limit = 1;
   ASSERT_EQ(q.list(to).size(), 1u);
+  EXPECT_EQ(q.list(to)[0].id, batch[7].id);
   EXPECT_EQ(q.list(to)[0].recipients.size(), 2u) << "with every recipient";
+  to.after = batch[7].id;
+  ASSERT_EQ(q.list(to).size(), 1u) << "the cursor pages a recipient's messages";
+  EXPECT_EQ(q.list(to)[0].id, batch[20].id);
+  to.after = batch[20].id;
+  EXPECT_TRUE(q.list(to).empty());
+  to.after.clear();
+  to.limit = 10;
+  to.account = "even";
+  ASSERT_EQ(q.list(to).size(), 1u) << "recipient and account together";
+  EXPECT_EQ(q.list(to)[0].id, batch[20].id);
 }
 
 TEST_P(store_conformance, suppression_pages_by_prefix) {
@@ -498,6 +511,8 @@ TEST_P(store_conformance, suppression_pages_by_prefix) {
   auto al = sp.list("", 10, "AL");
   ASSERT_EQ(al.size(), 2u) << "a prefix, case-insensitive";
   EXPECT_EQ(sp.list("alex@example.com", 10, "al").size(), 1u);
+  EXPECT_EQ(sp.list("aa", 10, "al").size(), 2u) << "a cursor before the prefix";
+  EXPECT_TRUE(sp.list("b", 10, "al").empty()) << "a cursor past the prefix";
   EXPECT_EQ(sp.list().size(), 5u);
 }
 

@@ -113,6 +113,10 @@ CREATE TABLE event_stats(
   PRIMARY KEY(bucket, account, type));
 CREATE INDEX messages_account ON messages(account, id);
 )sql",
+      // 6: the queue by recipient, for the API's filter
+      R"sql(
+CREATE INDEX recipients_address ON recipients(lower(address), message_id);
+)sql",
   };
   return m;
 }

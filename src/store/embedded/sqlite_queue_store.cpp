@@ -132,14 +132,22 @@ std::vector<queued_message> sqlite_queue_store::list(const queue_query& q) {
   return db_->with([&](connection& c) {
     std::vector<queued_message> out;
     {
-#define SMTPSD_PAGE_SQL(account_filter)                                                                              \
+#define SMTPSD_PAGE_SQL(first_filter, account_filter)                                                                \
   "SELECT id, account_id, account, sender, size, created, message_id, envid, ret, body, smtputf8, configuration_set, " \
-  "tags, client_ip FROM messages m WHERE m.id > ?1 " account_filter                                                   \
+  "tags, client_ip FROM messages m WHERE " first_filter account_filter                                                \
   "AND (?3 < 0 OR EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = m.id AND r.status = ?3)) "                  \
-  "AND (?4 = '' OR EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = m.id AND lower(r.address) = ?4)) "         \
   "ORDER BY m.id LIMIT ?5"
-      // prepare() caches by the literal's address: two literals, the account's using its index.
-      auto s = c.prepare(q.account.empty() ? SMTPSD_PAGE_SQL("AND ?2 = '' ") : SMTPSD_PAGE_SQL("AND m.account = ?2 "));
+#define SMTPSD_AFTER "m.id > ?1 AND ?4 = '' "
+      // A recipient drives the page from its index (migration 6); otherwise the messages' key, or the account's
+      // index, does. prepare() caches by the literal's address, hence three literals.
+      auto s = c.prepare(
+          !q.recipient.empty()
+              ? SMTPSD_PAGE_SQL("m.id IN (SELECT message_id FROM recipients WHERE lower(address) = ?4 "
+                                "AND message_id > ?1) ",
+                                "AND (?2 = '' OR m.account = ?2) ")
+          : q.account.empty() ? SMTPSD_PAGE_SQL(SMTPSD_AFTER, "AND ?2 = '' ")
+                              : SMTPSD_PAGE_SQL(SMTPSD_AFTER, "AND m.account = ?2 "));
+#undef SMTPSD_AFTER
 #undef SMTPSD_PAGE_SQL
       s.bind(1, q.after)
           .bind(2, q.account)

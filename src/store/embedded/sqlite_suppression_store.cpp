@@ -35,15 +35,19 @@ std::vector<suppression_entry> sqlite_suppression_store::list(std::string_view a
                                                               std::string_view prefix) {
   return db_->with([&](connection& c) {
     std::vector<suppression_entry> out;
-    // A prefix is a range of the primary key: [prefix, prefix + 0xff).
+    // A prefix is a range of the primary key, [prefix, prefix + 0xff), and the cursor moves its lower end. One
+    // lower bound, not two: given both, SQLite seeks by one and filters by the other.
     const auto low = base::to_lower(prefix);
     const auto high = low + "\xff";
-    auto s = c.prepare("SELECT address, reason, created FROM suppression WHERE address > ?1 AND address >= ?2 "
-                       "AND address < ?3 ORDER BY address LIMIT ?4");
-    s.bind(1, base::to_lower(after))
-        .bind(2, low)
-        .bind(3, high)
-        .bind(4, limit > static_cast<std::size_t>(INT64_MAX) ? INT64_MAX : static_cast<std::int64_t>(limit));
+    const auto cursor = base::to_lower(after);
+    const bool past_cursor = cursor >= low;
+    auto s = c.prepare(past_cursor ? "SELECT address, reason, created FROM suppression WHERE address > ?1 "
+                                     "AND address < ?2 ORDER BY address LIMIT ?3"
+                                   : "SELECT address, reason, created FROM suppression WHERE address >= ?1 "
+                                     "AND address < ?2 ORDER BY address LIMIT ?3");
+    s.bind(1, past_cursor ? cursor : low)
+        .bind(2, high)
+        .bind(3, limit > static_cast<std::size_t>(INT64_MAX) ? INT64_MAX : static_cast<std::int64_t>(limit));
     while (s.step()) out.push_back({s.text(0), s.text(1), base::from_unix_seconds(s.int64(2))});
     return out;
   });
