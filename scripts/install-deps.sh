@@ -7,7 +7,7 @@ build_pkgs=(
   build-essential cmake ninja-build pkg-config git
   libboost1.81-dev libssl-dev libc-ares-dev libsodium-dev libsqlite3-dev
   libpq-dev libhiredis-dev libspdlog-dev libfmt-dev libtomlplusplus-dev
-  libcli11-dev nlohmann-json3-dev libsystemd-dev libidn2-dev
+  libcli11-dev nlohmann-json3-dev libsystemd-dev libidn2-dev libjs-chart.js
 )
 test_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev
@@ -15,6 +15,7 @@ test_pkgs=(
   python3 python3-pytest python3-aiosmtpd python3-dkim python3-nacl python3-cryptography
   python3-dnspython swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl
   openssl dnsmasq-base postgresql redis-server procps strace
+  chromium chromium-driver python3-selenium
 )
 audit_pkgs=(testssl.sh)
 

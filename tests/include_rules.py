@@ -34,7 +34,7 @@ ALLOWED = {
     # submission: only its queue_writer interface (DSNs go in through the one writer)
     "queue": {"base", "store", "delivery", "message", "events", "net", "submission"},
     "service": {"base", "config", "store", "policy", "dkim", "delivery", "events"},
-    "admin": {"base", "net", "service", "config", "store"},
+    "admin": {"base", "net", "service", "config", "store", "policy"},  # policy: the AUTH failure throttle
     "server": {"base", "smtp", "net", "policy", "submission", "config", "events", "queue", "admin", "delivery",
                "store"},
     "cli": {"base", "config", "store", "policy", "net", "smtp", "message", "delivery", "dkim", "events", "service"},

@@ -90,6 +90,18 @@ void metrics_registry::set_gauge_callback(std::string_view name, std::string_vie
   fam(name, help, "gauge").callback = std::move(fn);
 }
 
+double metrics_registry::value(std::string_view name) const {
+  std::lock_guard lock(mu_);
+  auto it = families_.find(name);
+  if (it == families_.end()) return 0;
+  const auto& f = it->second;
+  double sum = 0;
+  for (auto& [lt, c] : f.counters) sum += static_cast<double>(c->value());
+  for (auto& [lt, g] : f.gauges) sum += static_cast<double>(g->value());
+  if (f.callback) sum += f.callback();
+  return sum;
+}
+
 std::string metrics_registry::render_prometheus() const {
   std::lock_guard lock(mu_);
   std::string out;

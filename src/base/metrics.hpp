@@ -60,6 +60,9 @@ class metrics_registry {
   // A gauge computed when /metrics is read (queue size, say).
   void set_gauge_callback(std::string_view name, std::string_view help, std::function<double()> fn);
   std::string render_prometheus() const;
+  // A series' current value: a counter or gauge summed over its label sets,
+  // a callback gauge's reading; 0 when it does not exist.
+  double value(std::string_view name) const;
 
  private:
   struct family {

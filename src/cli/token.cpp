@@ -32,7 +32,7 @@ void add_token(CLI::App& app, context& ctx) {
     ctx.print(j, text);
   });
 
-  auto* revoke = group->add_subcommand("revoke", "delete a token (live: the API refuses it within 2 seconds)");
+  auto* revoke = group->add_subcommand("revoke", "delete a token (live: the API refuses it from the next request)");
   auto rv = std::make_shared<std::string>();
   revoke->add_option("NAME", *rv, "the token's name")->required();
   revoke->callback([&ctx, rv] {

@@ -306,8 +306,11 @@ void parse_storage(const reader& r, const toml::table& root, const std::filesyst
 
 void parse_admin(const reader& r, const toml::table& root, const std::filesystem::path& dir, config& c) {
   if (auto* t = r.table(root, "", "admin")) {
-    r.check_keys(*t, "admin", {"listen"});
+    r.check_keys(*t, "admin", {"listen", "tls"});
     if (!r.str(*t, "admin", "listen", "").empty()) c.admin_listen = parse_address(r, *t, "admin", "listen", false);
+    c.admin_tls = r.boolean(*t, "admin", "tls", false);
+    if (c.admin_tls && c.tls.certificates.empty())
+      r.fail(t->get("tls"), "admin.tls", "needs the [tls] certificates, and there are none");
   } else {
     c.admin_listen = base::host_port{"127.0.0.1", 8025};
   }

@@ -130,6 +130,7 @@ struct config {
   delivery_settings delivery;
   storage_settings storage;
   std::optional<base::host_port> admin_listen;
+  bool admin_tls = false;  // HTTPS with the [tls] certificates
   events_settings events;
   std::vector<configuration_set> configuration_sets;
   log_settings log;

@@ -82,6 +82,8 @@ redis_url = ""                       # shared counters when several nodes run
 
 [admin]
 listen = "127.0.0.1:8025"            # HTTP: /metrics, /healthz, /api/v1/…, dashboard at /
+tls = false                          # true: HTTPS with the [tls] certificates
+# API and dashboard tokens: smtpsd token add NAME [--read-only] (docs/api.md)
 
 [events]
 retention_days = 14                  # the event log keeps events this long (docs/events.md)

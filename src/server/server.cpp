@@ -18,6 +18,7 @@
 #include <set>
 #include <thread>
 
+#include "admin/api.hpp"
 #include "admin/http_server.hpp"
 #include "events/dispatcher.hpp"
 #include "events/publisher.hpp"
@@ -145,6 +146,8 @@ class server {
         pool_(std::max(2u, std::thread::hardware_concurrency())),
         committer_(stores_.bodies, stores_.queue),
         throttle_(base::real_clock(), cfg.auth.failures_before_throttle, std::chrono::seconds(cfg.auth.failure_window_s)),
+        api_throttle_(base::real_clock(), cfg.auth.failures_before_throttle,
+                      std::chrono::seconds(cfg.auth.failure_window_s)),
         auth_(stores_.accounts, base::real_clock(), std::chrono::minutes(5), &throttle_),
         policy_(stores_.accounts, stores_.suppressions, stores_.queue, base::real_clock(),
                 policy::policy_defaults{cfg.limit.default_max_send_rate, cfg.limit.default_max_24h,
@@ -189,7 +192,9 @@ class server {
       net::spawn(threads_[0]->io.get_executor(), count_queue(), "queue size");
     }
     if (cfg_.admin_listen) {
-      admin_ = std::make_unique<admin::http_server>(threads_[0]->io, *cfg_.admin_listen);
+      api_ = std::make_unique<admin::api>(cfg_, stores_, pool_, api_throttle_, started_);
+      admin_ = std::make_unique<admin::http_server>(
+          threads_[0]->io, admin::http_settings{*cfg_.admin_listen, cfg_.admin_tls ? &tls_ : nullptr, api_.get()});
       admin_->start();
     }
     base::metrics().set_gauge_callback("smtpsd_connections_open", "Client connections open now",
@@ -342,6 +347,7 @@ class server {
                                                  next->limit.max_message_bytes});
     connections_.set_limits(next->limit.max_connections, next->limit.max_connections_per_ip);
     throttle_.set_limits(next->auth.failures_before_throttle, std::chrono::seconds(next->auth.failure_window_s));
+    api_throttle_.set_limits(next->auth.failures_before_throttle, std::chrono::seconds(next->auth.failure_window_s));
     if (queue_) queue_->replace_deliverer(make_deliverer(pool_, *next));
     log()->info("SIGHUP: reloaded certificates, limits, access lists, AUTH throttling and routes");
   }
@@ -393,6 +399,7 @@ class server {
   net::worker_pool pool_;
   submission::group_committer committer_;
   policy::auth_throttle throttle_;
+  policy::auth_throttle api_throttle_;  // failed API token checks, per client address
   policy::authenticator auth_;
   policy::submission_policy policy_;
   policy::connection_limits connections_;
@@ -403,7 +410,9 @@ class server {
   std::unique_ptr<queue::queue_manager> queue_;
   net::server_tls_holder tls_;
   std::vector<std::unique_ptr<io_thread>> threads_;
+  std::unique_ptr<admin::api> api_;
   std::unique_ptr<admin::http_server> admin_;
+  base::time_point started_ = base::real_clock().now();
   std::mutex settings_mu_;
   std::vector<std::shared_ptr<const session_settings>> settings_;
   std::shared_ptr<config::config> current_;  // after a reload
