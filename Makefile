@@ -87,6 +87,7 @@ bench: bench-build
 	bench/delivery.sh 10000 4096
 	build/bench/bench/smtpsd-dkim-bench
 	bench/webhooks.sh 8 5000 4096
+	bench/api.py 1000000 2000
 
 # TLS audit with testssl.sh (not part of make test: it takes minutes).
 audit: release
