@@ -28,17 +28,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / "build" / "release" / "src" / "smtpsd"
-ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 ROWS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
 REQUESTS = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
 
-
-def qid(n):
-    out = ""
-    for _ in range(16):
-        out = ALPHABET[n % 32] + out
-        n //= 32
-    return out
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+from api_client import queue_id as qid  # noqa: E402
 
 
 def cli(work, *args):

@@ -3,6 +3,18 @@ keep-alive connection, JSON in and out, any header or raw body on demand."""
 import http.client
 import json
 
+QUEUE_ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def queue_id(n):
+    """The n-th of a run of valid queue ids (16 characters of Crockford base 32), for rows written straight
+    into the store."""
+    out = ""
+    for _ in range(16):
+        out = QUEUE_ID_ALPHABET[n % 32] + out
+        n //= 32
+    return out
+
 
 class Api:
     def __init__(self, srv, token=None, tls_context=None):

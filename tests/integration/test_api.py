@@ -12,7 +12,7 @@ import urllib.parse
 
 import pytest
 
-from api_client import Api, make_token
+from api_client import Api, make_token, queue_id
 from conftest import PASSWORD, wait_for
 
 FROM = "alice@example.com"
@@ -50,7 +50,7 @@ def fill(path, values):
 
 def test_every_documented_path_answers_and_needs_a_token(srv, api):
     send(srv)
-    queue_id = api.get("/api/v1/queue")["items"][0]["id"]
+    qid = api.get("/api/v1/queue")["items"][0]["id"]
     spare_user = api.ok("POST", "/api/v1/accounts/acme/credentials", {})["username"]
     api.ok("POST", "/api/v1/accounts", {"name": "spare"})
     api.ok("POST", "/api/v1/accounts/acme/identities", {"identity": "spare.example"})
@@ -64,7 +64,7 @@ def test_every_documented_path_answers_and_needs_a_token(srv, api):
     operations = [(m.upper(), p, op) for p, ops in doc["paths"].items() for m, op in ops.items()]
     assert len(operations) >= 35
     values = {"name": "acme", "identity": "example.com", "username": "alice", "address": "gone@example.org",
-              "id": queue_id}
+              "id": qid}
     # Deletions remove the spares, last, so every other call finds what it names.
     spares = {("DELETE", "/api/v1/accounts/{name}"): {"name": "spare"},
               ("DELETE", "/api/v1/tokens/{name}"): {"name": "spare"},
@@ -90,7 +90,7 @@ def test_every_documented_path_answers_and_needs_a_token(srv, api):
         answered.append((method, path))
     assert len(answered) == len(operations)
     assert not [d for d in api.get("/api/v1/accounts/acme/identities") if d["identity"] == "spare.example"]
-    assert api.request("GET", f"/api/v1/queue/{queue_id}")[0] == 404  # removed by DELETE /queue/{id}
+    assert api.request("GET", f"/api/v1/queue/{qid}")[0] == 404  # removed by DELETE /queue/{id}
 
 
 def test_wrong_and_revoked_tokens_are_refused_then_throttled_per_address(srv, api):
@@ -177,20 +177,12 @@ def chunked_post(srv, token, body):
 def insert_rows(srv, messages, suppressed):
     """Rows straight into the embedded store, as a busy server would have them."""
     db = sqlite3.connect(srv.root / "data" / "smtpsd.db")
-    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-    def qid(n):
-        out = ""
-        for _ in range(16):
-            out = alphabet[n % 32] + out
-            n //= 32
-        return out
     account_id = db.execute("SELECT id FROM accounts WHERE name = 'acme'").fetchone()[0]
     now = int(time.time())
     db.executemany("INSERT INTO messages(id, account_id, account, sender, size, created) VALUES (?, ?, 'acme', ?, 1000, ?)",
-                   ((qid(n), account_id, FROM, now) for n in range(messages)))
+                   ((queue_id(n), account_id, FROM, now) for n in range(messages)))
     db.executemany("INSERT INTO recipients(message_id, idx, address, status, next_attempt) VALUES (?, 0, ?, ?, ?)",
-                   ((qid(n), f"r{n}@example.org", 1 if n % 100 == 7 else 0, now + 3600) for n in range(messages)))
+                   ((queue_id(n), f"r{n}@example.org", 1 if n % 100 == 7 else 0, now + 3600) for n in range(messages)))
     db.executemany("INSERT INTO suppression(address, reason, created) VALUES (?, 'bounce', ?)",
                    ((f"user{n:06d}@example.net", now) for n in range(suppressed)))
     db.commit()
