@@ -4,7 +4,7 @@ SHELL := /bin/bash
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
 JOBS ?= $(shell nproc)
 
-.PHONY: run test test-asan release deps test-deps build-test build-asan fuzz fuzz-build fuzz-merge fuzz-smoke bench bench-build audit clean
+.PHONY: run first-steps test test-asan release deps test-deps build-test build-asan fuzz fuzz-build fuzz-merge fuzz-smoke bench bench-build audit clean
 
 deps:
 	@scripts/install-deps.sh build
@@ -18,8 +18,13 @@ release: deps
 	@cmake --build build/release -j $(JOBS)
 
 run: release
-	@[ -d run ] || build/release/src/smtpsd init run
+	@[ -d run ] || { build/release/src/smtpsd init run && printf '\nNext, in a second terminal (README.md, "First message in a minute"):\n\n' && \
+	  $(MAKE) -s --no-print-directory first-steps && echo; }
 	exec build/release/src/smtpsd serve -c run/smtpsd.toml
+
+# The README's first-message commands, printed by make run when it creates ./run/ (tests/integration/test_readme.py).
+first-steps:
+	@awk '/^## First message in a minute/ {s = 1} s && /^```sh$$/ {p = 1; next} p && /^```$$/ {exit} p' README.md
 
 build-test: test-deps
 	@cmake -S . -B build/debug -G "$(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo 'Unix Makefiles')" \

@@ -14,7 +14,7 @@ test_pkgs=(
   clang libclang-rt-14-dev llvm
   python3 python3-pytest python3-aiosmtpd python3-dkim python3-nacl python3-cryptography
   python3-dnspython swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl
-  openssl dnsmasq-base postgresql redis-server procps strace
+  openssl dnsmasq-base postgresql redis-server procps strace curl
   chromium chromium-driver python3-selenium
 )
 audit_pkgs=(testssl.sh)
