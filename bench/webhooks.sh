@@ -7,6 +7,8 @@
 # in /dev/shm unless BENCH_DIR says otherwise: on this shared machine the
 # disk's fsync time varies more than what is measured.
 #   bench/webhooks.sh [CLIENTS] [MESSAGES] [SIZE] [ROUNDS]
+# PIPELINE=N sets the webhooks' `pipeline` (1: one request at a time, as
+# before pipelining); unset, the default.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLIENTS=${1:-8} MESSAGES=${2:-5000} SIZE=${3:-4096} ROUNDS=${4:-3}
@@ -28,8 +30,8 @@ round() {
     "$HOOKSINK" --expect $((2 * MESSAGES)) >"$work/hooksink" & kpid=$!
     for _ in $(seq 100); do grep -q '^port' "$work/hooksink" 2>/dev/null && break; sleep 0.05; done
     hport=$(awk '/^port/ {print $2}' "$work/hooksink")
-    printf '[[events.webhooks]]\nurl = "http://127.0.0.1:%s/one"\nsecret = "bench"\n[[events.webhooks]]\nurl = "http://127.0.0.1:%s/two"\nsecret = "bench"\nformat = "ses"\n' \
-      "$hport" "$hport" >>"$work/smtpsd.toml"
+    printf '[[events.webhooks]]\nurl = "http://127.0.0.1:%s/one"\nsecret = "bench"\n%b[[events.webhooks]]\nurl = "http://127.0.0.1:%s/two"\nsecret = "bench"\nformat = "ses"\n%b' \
+      "$hport" "${PIPELINE:+pipeline = $PIPELINE\n}" "$hport" "${PIPELINE:+pipeline = $PIPELINE\n}" >>"$work/smtpsd.toml"
   fi
   bench_start "$work" "$BIN"
   c0=$(cpu)

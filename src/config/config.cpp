@@ -327,7 +327,7 @@ bool events_type_known(const std::string& t) {
 webhook parse_webhook(const reader& r, const toml::table& t, const std::string& path, const std::filesystem::path& dir,
                       const std::string& name_prefix) {
   r.check_keys(t, path, {"name", "url", "secret", "secret_file", "types", "accounts", "format", "ca_file",
-                         "max_in_flight", "max_age_s", "timeout_s", "max_backoff_s"});
+                         "max_in_flight", "pipeline", "max_age_s", "timeout_s", "max_backoff_s"});
   webhook w;
   w.url = r.str(t, path, "url", "");
   if (w.url.empty()) r.fail(&t, reader::join(path, "url"), "is required");
@@ -358,6 +358,7 @@ webhook parse_webhook(const reader& r, const toml::table& t, const std::string& 
     if (!probe) r.fail(t.get("ca_file"), reader::join(path, "ca_file"), fmt::format("cannot read {}", w.ca_file.string()));
   }
   w.max_in_flight = static_cast<unsigned>(r.integer(t, path, "max_in_flight", w.max_in_flight, 1, 256));
+  w.pipeline = static_cast<unsigned>(r.integer(t, path, "pipeline", w.pipeline, 1, 256));
   w.max_age_s = r.integer(t, path, "max_age_s", w.max_age_s, 1, 86400ull * 365);
   w.timeout_s = static_cast<unsigned>(r.integer(t, path, "timeout_s", w.timeout_s, 1, 3600));
   w.max_backoff_s = static_cast<unsigned>(r.integer(t, path, "max_backoff_s", w.max_backoff_s, 1, 86400));

@@ -95,7 +95,8 @@ struct webhook {
   std::vector<std::string> accounts;  // empty: every account
   std::string format = "smtpsd";      // "smtpsd" or "ses"
   std::filesystem::path ca_file;
-  unsigned max_in_flight = 4;
+  unsigned max_in_flight = 4;  // connections with requests out
+  unsigned pipeline = 16;      // requests written at once on a connection (HTTP pipelining); 1: off
   std::uint64_t max_age_s = 86400;
   unsigned timeout_s = 10;
   unsigned max_backoff_s = 3600;

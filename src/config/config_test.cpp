@@ -94,6 +94,7 @@ types = ["bounce", "complaint"]
 accounts = ["acme"]
 format = "ses"
 max_backoff_s = 5
+pipeline = 1
 [[configuration_sets]]
 name = "marketing"
 [[configuration_sets.webhooks]]
@@ -106,10 +107,14 @@ url = "https://crm.example.com/e"
   EXPECT_EQ(c.events.webhooks[1].types, (std::vector<std::string>{"bounce", "complaint"}));
   EXPECT_EQ(c.events.webhooks[1].format, "ses");
   EXPECT_EQ(c.events.webhooks[1].max_backoff_s, 5u);
+  EXPECT_EQ(c.events.webhooks[1].pipeline, 1u);
+  EXPECT_EQ(c.events.webhooks[0].pipeline, 16u) << "pipelined unless told";
   EXPECT_EQ(c.events.webhooks[1].name, "http://127.0.0.1:9000/h");
   ASSERT_EQ(c.configuration_sets.size(), 1u);
   EXPECT_EQ(c.configuration_sets[0].webhooks[0].name, "marketing:https://crm.example.com/e");
   EXPECT_THROW(smtpsd::config::parse("[[events.webhooks]]\nurl = \"http://x/\"\nformat = \"xml\"\n", "/tmp/t.toml"),
+               smtpsd::config::config_error);
+  EXPECT_THROW(smtpsd::config::parse("[[events.webhooks]]\nurl = \"http://x/\"\npipeline = 0\n", "/tmp/t.toml"),
                smtpsd::config::config_error);
   EXPECT_THROW(smtpsd::config::parse("[[configuration_sets]]\nname = \"a b\"\n", "/tmp/t.toml"),
                smtpsd::config::config_error);

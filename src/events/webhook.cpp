@@ -182,65 +182,92 @@ net::awaitable<void> webhook::load_redeliveries() {
   if (!redelivery_.empty()) log()->info("webhook {}: redelivering {} dead letters", s_.name, redelivery_.size());
 }
 
-// Starts as many sends as the limits allow: max_in_flight normally, one
-// probe at a time while the receiver fails, none before a pause is over.
+// Starts as many batches as the limits allow: max_in_flight of up to
+// `pipeline` requests normally, one request at a time while the receiver
+// fails, none before a pause is over. While a batch is out, another starts
+// only when it is full: what arrives meanwhile goes with the next one.
 void webhook::launch() {
   const auto now = clock_.now();
   if (failing_ > 0 && now < paused_until_) return;
   const unsigned limit = failing_ > 0 ? 1 : std::max(1u, s_.max_in_flight);
-  auto start = [&](std::deque<entry_ptr>& list) {
-    for (auto& e : list) {
-      if (in_flight_ >= limit) return;
-      if (e->done || e->in_flight || e->not_before > now) continue;
-      e->in_flight = true;
-      ++in_flight_;
-      net::spawn(ex_, send(e), "webhook request");
-    }
-  };
-  start(redelivery_);
-  start(window_);
+  const std::size_t depth = failing_ > 0 ? 1 : std::max(1u, s_.pipeline);
+  std::vector<entry_ptr> ready;
+  for (auto* list : {&redelivery_, &window_})
+    for (auto& e : *list)
+      if (!e->done && !e->in_flight && e->not_before <= now) ready.push_back(e);
+  for (std::size_t i = 0; i < ready.size() && in_flight_ < limit;) {
+    const auto n = std::min(depth, ready.size() - i);
+    if (in_flight_ > 0 && n < depth) break;
+    std::vector<entry_ptr> batch(ready.begin() + static_cast<std::ptrdiff_t>(i),
+                                 ready.begin() + static_cast<std::ptrdiff_t>(i + n));
+    for (auto& e : batch) e->in_flight = true;
+    ++in_flight_;
+    net::spawn(ex_, send(std::move(batch)), "webhook requests");
+    i += n;
+  }
   std::erase_if(redelivery_, [](const entry_ptr& e) { return e->done; });
 }
 
-net::awaitable<void> webhook::send(entry_ptr e) {
+net::awaitable<void> webhook::send(std::vector<entry_ptr> batch) {
+  const auto t = base::unix_seconds(clock_.now());
+  std::vector<net::http_post> posts;
+  posts.reserve(batch.size());
+  for (auto& e : batch)
+    posts.push_back({e->body,
+                     {{"Content-Type", "application/json"},
+                      {"Smtpsd-Signature", signature_header(s_.secret, t, e->body)},
+                      {"Smtpsd-Event-Id", e->row->id},
+                      {"Smtpsd-Event-Type", e->row->type}}});
+  auto results = co_await client_.post_pipelined(posts);
+  bool failed = false, delivered = false;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const auto verdict = co_await settle(*batch[i], results[i]);
+    failed = failed || verdict == answer::retry;
+    delivered = delivered || verdict == answer::delivered;
+  }
+  // One failing batch is one step of the pause, however many requests it had.
+  if (failed) {
+    ++failing_;
+    paused_until_ = clock_.now() + backoff(failing_, s_.max_backoff);
+  } else if (delivered) {
+    failing_ = 0;
+  }
+  --in_flight_;
+  wake();
+}
+
+// What an answer means for its event: done, dead-lettered, or due again
+// after its back-off (answer::retry).
+net::awaitable<answer> webhook::settle(entry& e, const net::http_result& r) {
   static auto& latency = base::metrics().get_histogram(
       "smtpsd_webhook_delivery_seconds", "From an event to its webhook's 2xx answer", base::latency_buckets());
-  const auto t = base::unix_seconds(clock_.now());
-  const net::http_headers headers{{"Content-Type", "application/json"},
-                                  {"Smtpsd-Signature", signature_header(s_.secret, t, e->body)},
-                                  {"Smtpsd-Event-Id", e->row->id},
-                                  {"Smtpsd-Event-Type", e->row->type}};
-  auto r = co_await client_.post(e->body, headers);
-  ++e->attempts;
-  const auto verdict = r.status ? judge(r.status) : answer::retry;
+  ++e.attempts;
+  auto verdict = r.status ? judge(r.status) : answer::retry;
   const auto now = clock_.now();
   const auto why = r.status ? fmt::format("HTTP {}", r.status) : r.error;
   if (verdict == answer::delivered) {
     requests("success").inc();
-    latency.observe(std::chrono::duration<double>(now - e->row->time).count());
-    failing_ = 0;
-    e->done = true;
-    if (e->redelivery) {
-      auto forget = [store = store_, name = s_.name, seq = e->row->seq] { store->remove_dead_letter(name, seq); };
+    latency.observe(std::chrono::duration<double>(now - e.row->time).count());
+    e.done = true;
+    if (e.redelivery) {
+      auto forget = [store = store_, name = s_.name, seq = e.row->seq] { store->remove_dead_letter(name, seq); };
       co_await pool_.run(std::move(forget));
     }
   } else {
     requests(r.status == 0 ? "network_error" : r.status >= 500 ? "server_error" : "client_error").inc();
-    if (verdict == answer::dead || e->redelivery || now - e->row->time > s_.max_age) {
+    if (verdict == answer::dead || e.redelivery || now - e.row->time > s_.max_age) {
       std::string reason = why;
-      if (verdict != answer::dead) reason += fmt::format(" (after {} attempts)", e->attempts);
-      co_await dead_letter(*e, reason);
+      if (verdict != answer::dead) reason += fmt::format(" (after {} attempts)", e.attempts);
+      co_await dead_letter(e, reason);
+      verdict = answer::dead;
     } else {
-      ++failing_;
-      e->not_before = now + backoff(e->attempts, s_.max_backoff);
-      paused_until_ = now + backoff(failing_, s_.max_backoff);
-      log()->warn("webhook {}: event {} not taken ({}); attempt {} again in {}s", s_.name, e->row->id, why,
-                  e->attempts + 1, backoff(e->attempts, s_.max_backoff).count());
+      e.not_before = now + backoff(e.attempts, s_.max_backoff);
+      log()->warn("webhook {}: event {} not taken ({}); attempt {} again in {}s", s_.name, e.row->id, why,
+                  e.attempts + 1, backoff(e.attempts, s_.max_backoff).count());
     }
   }
-  e->in_flight = false;
-  --in_flight_;
-  wake();
+  e.in_flight = false;
+  co_return verdict;
 }
 
 net::awaitable<void> webhook::dead_letter(entry& e, const std::string& reason) {

@@ -1,8 +1,11 @@
 #pragma once
 // One webhook (SPEC §5): reads the event log after its cursor, POSTs each
 // event it wants (by type, account, configuration set) as JSON in its format
-// with a signature, a bounded number at a time over keep-alive connections,
-// and moves its cursor past what is done. At least once: the cursor is
+// with a signature, over keep-alive connections, and moves its cursor past
+// what is done. Requests go in batches written at once (HTTP pipelining, up
+// to `pipeline`), at most `max_in_flight` batches out; while one is out, a
+// partial batch waits for it, so a busy webhook sends fewer, larger writes
+// and a quiet one sends each event at once. At least once: the cursor is
 // stored durably and only ever passes events that were answered 2xx or
 // dead-lettered, so a restart (even kill -9) sends again what was in flight
 // (the receiver sees the same event_id). A 5xx, 408, 429 or network failure
@@ -35,7 +38,8 @@ struct webhook_settings {
   std::string configuration_set;     // set: only events of messages in this configuration set
   enum class format { smtpsd, ses } fmt = format::smtpsd;
   std::string ca_file;               // trust this CA instead of the system's
-  unsigned max_in_flight = 4;
+  unsigned max_in_flight = 4;  // connections with requests out at once
+  unsigned pipeline = 16;      // requests written at once on one connection; 1: one at a time
   std::chrono::seconds max_age{86400};
   std::chrono::seconds timeout{10};
   std::chrono::seconds max_backoff{3600};
@@ -80,7 +84,8 @@ class webhook {
   void load();
   net::awaitable<void> load_redeliveries();
   void launch();
-  net::awaitable<void> send(entry_ptr e);
+  net::awaitable<void> send(std::vector<entry_ptr> batch);
+  net::awaitable<answer> settle(entry& e, const net::http_result& r);
   net::awaitable<void> dead_letter(entry& e, const std::string& reason);
   net::awaitable<void> save_cursor(bool force);
   base::time_point next_wake() const;
@@ -104,8 +109,8 @@ class webhook {
   base::time_point saved_at_{};
   base::time_point redeliveries_checked_{};
   base::time_point paused_until_{};
-  unsigned in_flight_ = 0;
-  unsigned failing_ = 0;  // consecutive failed requests
+  unsigned in_flight_ = 0;  // batches out
+  unsigned failing_ = 0;    // consecutive batches with a failed request
   bool woken_ = false;
   bool stopping_ = false;
 };

@@ -108,6 +108,26 @@ TEST(webhook, posts_each_event_once_in_order_with_a_valid_signature) {
   EXPECT_EQ(h.hook->backlog(), 0);
 }
 
+TEST(webhook, a_backlog_goes_in_pipelined_batches) {
+  harness h([](events::webhook_settings& w) {
+    w.pipeline = 8;
+    w.max_in_flight = 2;
+    w.timeout = 3s;
+  });
+  h.start();
+  ASSERT_TRUE(h.run_until([&] { return h.s.events->cursor("test").has_value(); }));
+  // The receiver answers nothing before it has 8 requests: only a batch of 8 written at once gets answers.
+  h.receiver.answer_after = 8;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 16; ++i) ids.push_back(h.append("send"));
+  ASSERT_TRUE(h.run_until([&] { return h.s.events->cursor("test") == h.s.events->last_seq(); }));
+  ASSERT_EQ(h.receiver.requests.size(), 16u) << "each once: no timeouts, no retries";
+  std::set<std::string> got;
+  for (auto& r : h.receiver.requests) got.insert(r.event_id);
+  EXPECT_EQ(got, std::set<std::string>(ids.begin(), ids.end()));
+  EXPECT_LE(h.receiver.connections, 2);
+}
+
 TEST(webhook, a_new_webhook_starts_at_the_end_of_the_log) {
   harness h;
   h.append("send");  // before the webhook ever ran

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include <sstream>
+
 namespace smtpsd::net {
 
 namespace http = beast::http;
@@ -51,6 +53,51 @@ net::awaitable<exchanged> exchange(Stream& s, beast::flat_buffer& buf, http::req
   co_return out;
 }
 
+struct pipelined {
+  error_code ec;                   // why the answers stopped short, if they did
+  std::vector<exchanged> answers;  // in the order of the requests
+};
+
+// `count` requests, serialized in `wire`, written at once; then their
+// answers read in order (the first read usually brings them all) until one
+// fails or says the connection closes after it.
+template <class Stream>
+net::awaitable<pipelined> exchange_pipelined(Stream& s, beast::flat_buffer& buf, std::string_view wire,
+                                             std::size_t count, const http_client::options& o) {
+  pipelined out;
+  const auto data = asio::buffer(wire.data(), wire.size());
+  auto written = co_await asio::async_write(s, data, as_tuple_awaitable);
+  if (std::get<0>(written)) {
+    out.ec = std::get<0>(written);
+    co_return out;
+  }
+  while (out.answers.size() < count) {
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(o.max_body);
+    auto read = co_await http::async_read(s, buf, parser, as_tuple_awaitable);
+    if (std::get<0>(read)) {
+      out.ec = std::get<0>(read);
+      co_return out;
+    }
+    auto& res = parser.get();
+    out.answers.push_back({{}, true, static_cast<int>(res.result_int()), std::move(res.body()), res.keep_alive()});
+    if (!out.answers.back().keep_alive) break;
+  }
+  co_return out;
+}
+
+http::request<http::string_body> make_request(const http_url& url, http::verb verb, const std::string& body,
+                                              const http_headers& headers) {
+  http::request<http::string_body> req{verb, url.target, 11};
+  req.set(http::field::host, url.port == (url.https ? 443 : 80) ? url.host : url.host + ":" + std::to_string(url.port));
+  req.set(http::field::user_agent, "smtpsd");
+  for (auto& [k, v] : headers) req.set(k, v);
+  if (verb == http::verb::post) req.body() = body;
+  req.keep_alive(true);
+  req.prepare_payload();
+  return req;
+}
+
 }  // namespace
 
 class http_client::connection {
@@ -65,6 +112,14 @@ class http_client::connection {
       co_return r;
     }
     auto r = co_await exchange(plain_, buf_, req, o);
+    co_return r;
+  }
+  net::awaitable<pipelined> send_pipelined(std::string_view wire, std::size_t count, const options& o) {
+    if (tls_) {
+      auto r = co_await exchange_pipelined(*tls_, buf_, wire, count, o);
+      co_return r;
+    }
+    auto r = co_await exchange_pipelined(plain_, buf_, wire, count, o);
     co_return r;
   }
   // TLS with SNI and the host name checked against the certificate.
@@ -154,25 +209,24 @@ net::awaitable<std::unique_ptr<http_client::connection>> http_client::open(std::
   co_return c;
 }
 
+// An idle connection, unless `fresh`; else a new one (null, with `error`, when none opens).
+net::awaitable<std::unique_ptr<http_client::connection>> http_client::take(bool fresh, std::string& error) {
+  if (!fresh && !idle_.empty()) {
+    auto c = std::move(idle_.back());
+    idle_.pop_back();
+    co_return c;
+  }
+  auto c = co_await open(error);
+  co_return c;
+}
+
 net::awaitable<http_result> http_client::request(http::verb verb, const std::string& body, const http_headers& headers) {
-  http::request<http::string_body> req{verb, url_.target, 11};
-  req.set(http::field::host, url_.port == (url_.https ? 443 : 80) ? url_.host : url_.host + ":" + std::to_string(url_.port));
-  req.set(http::field::user_agent, "smtpsd");
-  for (auto& [k, v] : headers) req.set(k, v);
-  if (verb == http::verb::post) req.body() = body;
-  req.keep_alive(true);
-  req.prepare_payload();
+  auto req = make_request(url_, verb, body, headers);
   for (int attempt = 0; attempt < 2; ++attempt) {
-    std::unique_ptr<connection> c;
     const bool reused = attempt == 0 && !idle_.empty();
-    if (reused) {
-      c = std::move(idle_.back());
-      idle_.pop_back();
-    } else {
-      std::string error;
-      c = co_await open(error);
-      if (!c) co_return http_result{0, error, {}};
-    }
+    std::string error;
+    auto c = co_await take(!reused, error);
+    if (!c) co_return http_result{0, error, {}};
     watch(*c);
     auto got = co_await c->send(req, o_);
     unwatch(*c);
@@ -185,6 +239,55 @@ net::awaitable<http_result> http_client::request(http::verb verb, const std::str
     co_return http_result{0, url_.origin() + ": " + describe(got.ec), {}};
   }
   co_return http_result{0, url_.origin() + ": no answer", {}};
+}
+
+std::string http_client::serialize(http::verb verb, const std::string& body, const http_headers& headers) const {
+  std::ostringstream out;
+  out << make_request(url_, verb, body, headers);
+  return std::move(out).str();
+}
+
+// Each round writes what is still unanswered on one connection. A round that
+// gets some answers is progress, and the rest go again on a new connection
+// (the server may close after any answer); a round that gets none ends it,
+// but for a reused connection found stale, which is replaced once.
+net::awaitable<std::vector<http_result>> http_client::post_pipelined(const std::vector<http_post>& posts) {
+  std::vector<http_result> out(posts.size());
+  std::string wire;
+  std::vector<std::size_t> starts;
+  for (auto& p : posts) {
+    starts.push_back(wire.size());
+    wire += serialize(http::verb::post, p.body, p.headers);
+  }
+  std::size_t next = 0;
+  bool stale_retried = false;
+  while (next < posts.size()) {
+    const bool reused = !stale_retried && !idle_.empty();
+    std::string error;
+    auto c = co_await take(!reused, error);
+    if (!c) {
+      for (; next < posts.size(); ++next) out[next] = http_result{0, error, {}};
+      break;
+    }
+    watch(*c);
+    const auto rest = std::string_view(wire).substr(starts[next]);
+    auto got = co_await c->send_pipelined(rest, posts.size() - next, o_);
+    unwatch(*c);
+    for (auto& a : got.answers) out[next++] = http_result{a.status, {}, std::move(a.body)};
+    if (next == posts.size() && !got.ec) {
+      if (got.answers.back().keep_alive && idle_.size() < o_.max_idle) idle_.push_back(std::move(c));
+      break;
+    }
+    if (!got.answers.empty()) continue;
+    if (reused && !stale_retried) {
+      stale_retried = true;
+      continue;
+    }
+    if (got.ec && c->timed_out) got.ec = beast::error::timeout;
+    const auto why = url_.origin() + ": " + (got.ec ? describe(got.ec) : std::string("no answer"));
+    for (; next < posts.size(); ++next) out[next] = http_result{0, why, {}};
+  }
+  co_return out;
 }
 
 net::awaitable<http_result> http_client::post(const std::string& body, const http_headers& headers) {

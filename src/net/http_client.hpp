@@ -1,10 +1,15 @@
 #pragma once
 // An HTTP/1.1 client for one origin (Boost.Beast; URLs parsed by
-// Boost.URL): keep-alive connections reused one request at a time, every step
-// under a deadline, the response body bounded, HTTPS verified against the
-// system CAs or a given CA file (TLS 1.2+, SNI, host-name check). A request
-// that fails on a reused connection before any answer is tried once more on
-// a new one. Failures come back as values. One io_context thread only.
+// Boost.URL): keep-alive connections, every step under a deadline, the
+// response body bounded, HTTPS verified against the system CAs or a given CA
+// file (TLS 1.2+, SNI, host-name check). A request that fails on a reused
+// connection before any answer is tried once more on a new one. Failures
+// come back as values. One io_context thread only.
+//
+// post_pipelined() writes several POSTs at once on one connection and reads
+// the answers in order (RFC 9112 §9.3.2): one write and, mostly, one read
+// for all of them. Only for callers that recover from partial failure (the
+// webhooks: every event has an id, and what was not answered is sent again).
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -31,6 +36,11 @@ struct http_result {
 
 using http_headers = std::vector<std::pair<std::string, std::string>>;
 
+struct http_post {
+  std::string body;
+  http_headers headers;
+};
+
 class http_client {
  public:
   struct options {
@@ -43,12 +53,18 @@ class http_client {
   ~http_client();
 
   net::awaitable<http_result> post(const std::string& body, const http_headers& headers);
+  // One result per request, in order. A request left unanswered when the
+  // server closes the connection goes again on a new one; one that no
+  // connection answers fails with status 0.
+  net::awaitable<std::vector<http_result>> post_pipelined(const std::vector<http_post>& posts);
   net::awaitable<http_result> get(const http_headers& headers);
   const http_url& url() const { return url_; }
 
  private:
   class connection;
   net::awaitable<http_result> request(beast::http::verb verb, const std::string& body, const http_headers& headers);
+  std::string serialize(beast::http::verb verb, const std::string& body, const http_headers& headers) const;
+  net::awaitable<std::unique_ptr<connection>> take(bool fresh, std::string& error);
   net::awaitable<std::unique_ptr<connection>> open(std::string& error);
   void watch(connection& c);
   void unwatch(connection& c);

@@ -78,3 +78,64 @@ TEST(http_client, failures_are_values) {
   EXPECT_EQ(r.status, 0);
   EXPECT_NE(r.error.find("cannot connect"), std::string::npos) << r.error;
 }
+
+namespace {
+
+std::vector<net::http_post> numbered_posts(int n) {
+  std::vector<net::http_post> out;
+  for (int i = 0; i < n; ++i) out.push_back({"{\"n\":" + std::to_string(i) + "}", {{"Smtpsd-Event-Id", std::to_string(i)}}});
+  return out;
+}
+
+}  // namespace
+
+TEST(http_client, pipelined_posts_go_in_one_write_and_are_answered_in_order) {
+  net::asio::io_context io;
+  net::testing::fake_http_server srv(io);
+  srv.answer_after = 8;  // a client that waited for each answer would wait forever
+  net::http_client::options o;
+  o.timeout = std::chrono::seconds(5);
+  net::http_client c(io.get_executor(), *net::parse_http_url(srv.url()), nullptr, o);
+  auto results = run(io, c.post_pipelined(numbered_posts(8)));
+  ASSERT_EQ(results.size(), 8u);
+  for (std::size_t i = 0; i < 8; ++i) EXPECT_EQ(results[i].status, 200) << i << ": " << results[i].error;
+  EXPECT_EQ(srv.connections, 1);
+  ASSERT_EQ(srv.requests.size(), 8u);
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(srv.requests[static_cast<std::size_t>(i)].event_id, std::to_string(i));
+  // The connection stays for the next batch; answers keep their order.
+  srv.answer_after = 0;
+  srv.script = {503, 200, 400};
+  auto next = run(io, c.post_pipelined(numbered_posts(3)));
+  EXPECT_EQ(next[0].status, 503);
+  EXPECT_EQ(next[1].status, 200);
+  EXPECT_EQ(next[2].status, 400);
+  EXPECT_EQ(srv.connections, 1);
+}
+
+TEST(http_client, pipelined_posts_left_unanswered_by_a_closing_server_go_again) {
+  net::asio::io_context io;
+  net::testing::fake_http_server srv(io);
+  srv.answers_per_connection = 3;
+  net::http_client c(io.get_executor(), *net::parse_http_url(srv.url()), nullptr, {});
+  auto results = run(io, c.post_pipelined(numbered_posts(10)));
+  for (auto& r : results) EXPECT_EQ(r.status, 200) << r.error;
+  EXPECT_EQ(srv.connections, 4) << "3 + 3 + 3 + 1";
+  // Each connection was sent everything still unanswered and answered the first three: each request once.
+  ASSERT_EQ(srv.requests.size(), 10u);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(srv.requests[static_cast<std::size_t>(i)].event_id, std::to_string(i));
+}
+
+TEST(http_client, pipelined_posts_fail_as_values_when_nothing_answers) {
+  net::asio::io_context io;
+  net::testing::fake_http_server srv(io);
+  srv.silent = true;
+  net::http_client::options o;
+  o.timeout = std::chrono::seconds(1);
+  net::http_client c(io.get_executor(), *net::parse_http_url(srv.url()), nullptr, o);
+  auto results = run(io, c.post_pipelined(numbered_posts(3)));
+  ASSERT_EQ(results.size(), 3u);
+  for (auto& r : results) {
+    EXPECT_EQ(r.status, 0);
+    EXPECT_NE(r.error.find("timed out"), std::string::npos) << r.error;
+  }
+}

@@ -99,6 +99,7 @@ std::vector<events::webhook_settings> webhooks(const config::config& c) {
     s.fmt = w.format == "ses" ? events::webhook_settings::format::ses : events::webhook_settings::format::smtpsd;
     s.ca_file = w.ca_file.string();
     s.max_in_flight = w.max_in_flight;
+    s.pipeline = w.pipeline;
     s.max_age = std::chrono::seconds(w.max_age_s);
     s.timeout = std::chrono::seconds(w.timeout_s);
     s.max_backoff = std::chrono::seconds(w.max_backoff_s);

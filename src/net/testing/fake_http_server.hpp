@@ -26,6 +26,8 @@ struct fake_http_server {
   tcp::acceptor acceptor;
   int status = 200;
   bool silent = false;  // read requests, never answer
+  int answers_per_connection = 0;  // then "Connection: close" and close; 0: keep it open
+  std::size_t answer_after = 0;    // wait for this many requests on a connection before answering any (pipelining)
   int connections = 0;
   std::vector<received_request> requests;
   std::vector<int> script;  // statuses for the next requests, in order; then `status`
@@ -47,10 +49,25 @@ struct fake_http_server {
   awaitable<void> serve(tcp::socket s) {
     beast::tcp_stream stream(std::move(s));
     beast::flat_buffer buf;
-    for (;;) {
+    std::size_t held = 0;
+    for (int answered = 1;; ++answered) {
       http::request<http::string_body> req;
       auto read = co_await http::async_read(stream, buf, req, as_tuple_awaitable);
       if (std::get<0>(read)) co_return;
+      if (answer_after > 0 && ++held < answer_after) {
+        requests.push_back({req.body(), std::string(req["Smtpsd-Signature"]), std::string(req["Smtpsd-Event-Id"])});
+        --answered;
+        continue;
+      }
+      for (; held > 1; --held) {  // the held ones first, in order
+        http::response<http::string_body> early{static_cast<http::status>(status), 11};
+        early.body() = "ok";
+        early.keep_alive(true);
+        early.prepare_payload();
+        auto sent = co_await http::async_write(stream, early, as_tuple_awaitable);
+        if (std::get<0>(sent)) co_return;
+      }
+      held = 0;
       requests.push_back({req.body(), std::string(req["Smtpsd-Signature"]), std::string(req["Smtpsd-Event-Id"])});
       if (silent) continue;
       int answer = status;
@@ -60,10 +77,11 @@ struct fake_http_server {
       }
       http::response<http::string_body> res{static_cast<http::status>(answer), 11};
       res.body() = "ok";
-      res.keep_alive(true);
+      const bool last = answers_per_connection > 0 && answered >= answers_per_connection;
+      res.keep_alive(!last);
       res.prepare_payload();
       auto written = co_await http::async_write(stream, res, as_tuple_awaitable);
-      if (std::get<0>(written)) co_return;
+      if (std::get<0>(written) || last) co_return;
     }
   }
 };
