@@ -261,10 +261,11 @@ void parse_delivery(const reader& r, const toml::table& root, const std::filesys
   if (auto* t = r.table(root, "", "delivery")) {
     const std::string p = "delivery";
     auto& d = c.delivery;
-    r.check_keys(*t, p, {"enabled", "max_queue_age_s", "routes", "resolvers", "mx_port", "smarthost", "lease_s",
+    r.check_keys(*t, p, {"enabled", "max_queue_age_s", "delay_warning_s", "routes", "resolvers", "mx_port", "smarthost", "lease_s",
                          "concurrency", "per_destination", "connect_timeout_s", "command_timeout_s"});
     d.enabled = r.boolean(*t, p, "enabled", d.enabled);
     d.max_queue_age_s = r.integer(*t, p, "max_queue_age_s", d.max_queue_age_s, 1, 86400ull * 365);
+    d.delay_warning_s = r.integer(*t, p, "delay_warning_s", d.delay_warning_s, 0, 86400ull * 365);
     d.mx_port = static_cast<std::uint16_t>(r.integer(*t, p, "mx_port", d.mx_port, 1, 65535));
     d.lease_s = static_cast<unsigned>(r.integer(*t, p, "lease_s", d.lease_s, 5, 86400));
     d.concurrency = static_cast<unsigned>(r.integer(*t, p, "concurrency", d.concurrency, 1, 100000));

@@ -69,6 +69,7 @@ struct smarthost {
 struct delivery_settings {
   bool enabled = true;
   std::uint64_t max_queue_age_s = 432000;
+  std::uint64_t delay_warning_s = 14400;  // a delay DSN at most this often per recipient; 0: none
   std::map<std::string, base::host_port> routes;  // domain (lower case) or "*" -> host:port
   std::vector<base::host_port> resolvers;
   std::uint16_t mx_port = 25;

@@ -65,6 +65,7 @@ failure_window_s = 600
 [delivery]
 enabled = true
 max_queue_age_s = 432000             # then bounce (5 days)
+delay_warning_s = 14400              # a delay DSN every 4 hours a recipient stays deferred; 0: none
 routes = {{ }}                         # {{ "example.test" = "127.0.0.1:2526", "*" = "..." }}: skip MX for these domains
 resolvers = []                       # DNS servers "ip:port"; empty = /etc/resolv.conf
 mx_port = 25                         # port used on MX hosts

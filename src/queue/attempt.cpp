@@ -120,18 +120,30 @@ delivery::outcome apply(store::queued_recipient& r, delivery::outcome o, base::t
   return o;
 }
 
+// Whether a deferred recipient is due a delay DSN now; if so, it is noted as sent.
+bool warn_delay(store::queued_recipient& r, base::time_point created, base::time_point now,
+                std::chrono::seconds every) {
+  if (every.count() == 0 || r.status != store::rcpt_status::deferred || !r.notify.wants(base::dsn_notify::delay))
+    return false;
+  if (now - r.delay_warned.value_or(created) < every) return false;
+  r.delay_warned = now;
+  return true;
+}
+
 }  // namespace
 
 std::optional<finished_attempt> apply_outcomes(store::queued_message m, std::string headers,
                                                const std::vector<hop_attempt>& hops,
-                                               std::chrono::seconds max_queue_age, base::random_source& random) {
+                                               std::chrono::seconds max_queue_age, base::random_source& random,
+                                               std::chrono::seconds delay_warning) {
   finished_attempt f;
   for (const auto& h : hops) {
     if (h.outcomes.size() != h.rcpts.size()) continue;  // broke off: nothing to record, the lease runs out
     for (std::size_t k = 0; k < h.rcpts.size(); ++k) {
       if (!h.outcomes[k].attempted) continue;  // stopping: the next start tries it
       auto& r = m.recipients[h.rcpts[k]];
-      f.items.push_back({h.rcpts[k], apply(r, h.outcomes[k], m.created, h.finished, max_queue_age, random)});
+      auto o = apply(r, h.outcomes[k], m.created, h.finished, max_queue_age, random);
+      f.items.push_back({h.rcpts[k], std::move(o), warn_delay(r, m.created, h.finished, delay_warning)});
     }
   }
   if (f.items.empty()) return std::nullopt;

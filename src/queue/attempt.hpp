@@ -46,6 +46,7 @@ struct finished_attempt {
   struct item {
     std::size_t index;  // into m.recipients
     delivery::outcome o;
+    bool warn_delay = false;  // deferred, and a delay DSN is due (its delay_warned is set to now)
   };
   std::vector<item> items;
 };
@@ -54,8 +55,12 @@ struct finished_attempt {
 // and failed are final, deferred get their next attempt (the back-off of
 // schedule.hpp, spread by `random`), and a deferral past max_queue_age fails
 // as expired. nullopt when nothing was tried (stopping, or every hop broke off).
+// A recipient still deferred `delay_warning` after its message arrived, or
+// after its last delay DSN, is marked for one (if its NOTIFY wants delays);
+// 0 turns delay DSNs off.
 std::optional<finished_attempt> apply_outcomes(store::queued_message m, std::string headers,
                                                const std::vector<hop_attempt>& hops,
-                                               std::chrono::seconds max_queue_age, base::random_source& random);
+                                               std::chrono::seconds max_queue_age, base::random_source& random,
+                                               std::chrono::seconds delay_warning = std::chrono::seconds(0));
 
 }  // namespace smtpsd::queue

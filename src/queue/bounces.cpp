@@ -110,13 +110,17 @@ std::vector<events::event> attempt_events(const finished_attempt& f, const event
   return out;
 }
 
-std::optional<submission::generated_message> failure_dsn(const finished_attempt& f, const std::string& hostname,
+std::optional<submission::generated_message> round_dsn(const finished_attempt& f, const std::string& hostname,
                                                           const std::string& dsn_id, base::time_point now) {
   const auto& m = f.m;
   if (m.from.empty()) return std::nullopt;  // never a bounce of a bounce
   message::dsn_input in;
   for (auto& it : f.items) {
     const auto& r = m.recipients[it.index];
+    if (it.warn_delay) {
+      in.recipients.push_back({r.address, r.orcpt, "delayed", it.o.status, it.o.response, it.o.remote_mta});
+      continue;
+    }
     if (it.o.kind != delivery::outcome_kind::failed || !r.notify.wants(base::dsn_notify::failure)) continue;
     in.recipients.push_back({r.address, r.orcpt, "failed", it.o.status, it.o.response, it.o.remote_mta});
   }
@@ -190,7 +194,7 @@ net::awaitable<void> bounces::tidy(const std::vector<finished_attempt>& batch, c
     for (auto& it : f.items)
       if (it.o.hard_bounce()) suppress.emplace_back(f.m.recipients[it.index].address, it.o.response);
     const auto dsn_id = base::make_queue_id(now, static_cast<std::uint32_t>(random_.next_u64()));
-    if (auto dsn = failure_dsn(f, hostname_, dsn_id, now)) {
+    if (auto dsn = round_dsn(f, hostname_, dsn_id, now)) {
       log()->info("queue_id={} sending a delivery status notification to {}", f.m.id, f.m.from);
       dsns.push_back(std::move(*dsn));
     }

@@ -37,10 +37,11 @@ struct event_context {
 // recipients with their status and the reply. Pure.
 std::vector<events::event> attempt_events(const finished_attempt& f, const event_context& ctx);
 
-// The failure report for the sender, or nullopt when none is due. Pure: the
-// DSN's own id comes in.
-std::optional<submission::generated_message> failure_dsn(const finished_attempt& f, const std::string& hostname,
-                                                          const std::string& dsn_id, base::time_point now);
+// The sender's one DSN of a delivery round: the recipients that failed (if
+// their NOTIFY wants failures) and those due a delay warning; nullopt when
+// none is due. Pure: the DSN's own id comes in.
+std::optional<submission::generated_message> round_dsn(const finished_attempt& f, const std::string& hostname,
+                                                       const std::string& dsn_id, base::time_point now);
 
 // The queue's metrics, each defined once.
 base::counter& deliveries_metric(delivery::outcome_kind k);  // smtpsd_deliveries_total{result}

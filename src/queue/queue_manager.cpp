@@ -74,6 +74,8 @@ void queue_manager::stop(std::chrono::seconds drain) {
   drain_ = drain;
   post([this] { scheduler_.stop(); });
   thread_.join();
+  // The gauge must not call into a manager that is gone: it keeps the last size.
+  set_queue_size_gauge([n = queue_size_.load()] { return static_cast<double>(n); });
 }
 
 void queue_manager::post(std::function<void()> f) { net::asio::post(*io_, std::move(f)); }
@@ -104,11 +106,10 @@ net::awaitable<void> queue_manager::run() {
 net::awaitable<void> queue_manager::drain() {
   deliverer_->shutdown();
   for (auto& d : retired_) d->shutdown();
-  net::asio::steady_timer deadline(*io_, drain_);
-  bool late = false;
-  deadline.async_wait([&late](const net::error_code& ec) { late = late || !ec; });
-  while (scheduler_.active() > 0 && !late) co_await net::sleep_for(std::chrono::milliseconds(20));
-  deadline.cancel();
+  // A deadline to compare with, not a timer whose handler could outlive this frame.
+  const auto until = std::chrono::steady_clock::now() + drain_;
+  while (scheduler_.active() > 0 && std::chrono::steady_clock::now() < until)
+    co_await net::sleep_for(std::chrono::milliseconds(20));
   while (!recorder_.idle()) {
     co_await recorder_.flush();
     co_await net::sleep_for(std::chrono::milliseconds(5));
@@ -163,7 +164,8 @@ net::awaitable<void> queue_manager::deliver(store::queued_message m) {
   auto* d = deliverer_.get();  // a replaced deliverer is retired, not freed
   co_await run_hops(*d, hops, *svc_.clock);
   attempt_seconds.observe(std::chrono::duration<double>(svc_.clock->now() - started).count());
-  auto f = apply_outcomes(std::move(m), std::move(body.headers), hops, settings_.max_queue_age, *svc_.random);
+  auto f = apply_outcomes(std::move(m), std::move(body.headers), hops, settings_.max_queue_age, *svc_.random,
+                          settings_.delay_warning);
   if (f) recorder_.add(std::move(*f));
 }
 

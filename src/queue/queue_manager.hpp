@@ -29,6 +29,7 @@ namespace smtpsd::queue {
 struct manager_settings {
   std::string hostname;
   std::chrono::seconds max_queue_age{432000};
+  std::chrono::seconds delay_warning{0};  // delay DSNs at most this often per recipient; 0: none
   std::chrono::seconds lease{60};
   unsigned window = 100;  // messages in delivery at once
   std::chrono::seconds housekeeping{2};  // queue size gauge, idle connections reaped

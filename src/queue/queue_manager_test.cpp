@@ -116,12 +116,13 @@ struct fixture {
   std::unique_ptr<queue::queue_manager> qm;
   int serial = 0;
 
-  explicit fixture(std::chrono::seconds max_age = 5 * 24h) {
+  explicit fixture(std::chrono::seconds max_age = 5 * 24h, std::chrono::seconds delay_warning = 0s) {
     auto fake = std::make_unique<fake_deliverer>();
     d = fake.get();
     queue::manager_settings ms;
     ms.hostname = "mail.test";
     ms.max_queue_age = max_age;
+    ms.delay_warning = delay_warning;
     qm = std::make_unique<queue::queue_manager>(s, std::move(fake), ms,
                                                 queue::manager_services{&pool, &events, &clock, &random, &writer});
   }
@@ -226,6 +227,48 @@ TEST(queue_manager, a_recipient_deferred_past_the_queue_age_expires_with_one_dsn
   EXPECT_NE(dsn.content.find("Status: 4.4.7"), std::string::npos);
   EXPECT_NE(dsn.content.find(id), std::string::npos);
   EXPECT_FALSE(f.s.suppressions->find("bob@a.test")) << "an expiry is not a hard bounce";
+}
+
+TEST(queue_manager, a_long_deferral_sends_a_delay_dsn_once_per_warning_period) {
+  fixture f(5 * 24h, 4h);
+  const auto t0 = f.clock.now();
+  f.d->script["bob@a.test"] = {deferred};
+  f.d->script["carol@a.test"] = {deferred};
+  auto warned = f.enqueue({"bob@a.test"});  // NOTIFY not given: failures and delays
+  auto quiet = f.enqueue({"carol@a.test"}, "Hello.\r\n", "alice@example.com", base::dsn_notify(base::dsn_notify::failure));
+  f.qm->start();
+  // Attempt after attempt, each when it is due, until nine hours have passed.
+  unsigned attempts = 0;
+  while (f.clock.now() - t0 < 9h) {
+    f.wait_for([&] { return f.events.of("delivery_delay").size() >= 2 * (attempts + 1); }, "the round's deferrals");
+    ++attempts;
+    auto m = f.s.queue->get(warned);
+    ASSERT_TRUE(m && m->recipients[0].next_attempt);
+    const auto later = std::max(*m->recipients[0].next_attempt, *f.s.queue->get(quiet)->recipients[0].next_attempt);
+    f.clock.advance(std::chrono::duration_cast<std::chrono::seconds>(later - f.clock.now()) + 1s);
+    f.qm->wake();
+  }
+  f.wait_for([&] { return f.events.of("delivery_delay").size() >= 2 * (attempts + 1); }, "the last deferrals");
+  auto about = [&] {
+    std::size_t n = 0;
+    for (auto& d : f.writer.all()) n += d.content.find(warned) != std::string::npos;
+    return n;
+  };
+  f.wait_for([&] { return about() >= 2; }, "two delay DSNs");  // written after each round is recorded
+  auto dsns = f.writer.all();
+  std::vector<std::string> about_warned;
+  for (auto& d : dsns) {
+    EXPECT_EQ(d.content.find(quiet), std::string::npos) << "NOTIFY=FAILURE: no delay DSN";
+    if (d.content.find(warned) != std::string::npos) about_warned.push_back(d.content);
+  }
+  ASSERT_EQ(about_warned.size(), 2u) << "after 4 hours and after 8, not at every one of " << attempts << " attempts";
+  for (auto& c : about_warned) {
+    EXPECT_NE(c.find("Action: delayed"), std::string::npos);
+    EXPECT_NE(c.find("Status: 4.3.0"), std::string::npos);
+    EXPECT_NE(c.find("Subject: Delayed Mail"), std::string::npos);
+  }
+  ASSERT_TRUE(f.s.queue->get(warned)->recipients[0].delay_warned);
+  EXPECT_GE(*f.s.queue->get(warned)->recipients[0].delay_warned - t0, 8h);
 }
 
 TEST(queue_manager, recipients_fan_out_by_next_hop) {

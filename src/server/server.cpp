@@ -179,6 +179,7 @@ class server {
       queue::manager_settings ms;
       ms.hostname = cfg_.hostname;
       ms.max_queue_age = std::chrono::seconds(cfg_.delivery.max_queue_age_s);
+      ms.delay_warning = std::chrono::seconds(cfg_.delivery.delay_warning_s);
       ms.lease = std::chrono::seconds(cfg_.delivery.lease_s);
       ms.window = cfg_.delivery.concurrency;
       queue_ = std::make_unique<queue::queue_manager>(

@@ -53,8 +53,8 @@ queued_message sample(std::string id, std::int64_t account_id) {
   m.ret = base::dsn_ret::hdrs;
   m.body = base::body_type::eight_bit_mime;
   m.smtputf8 = true;
-  m.recipients.push_back({"bob@example.org", "rfc822;bob@example.org", base::dsn_notify(4), rcpt_status::queued, 0, m.created, ""});
-  m.recipients.push_back({"carol@example.net", "", base::dsn_notify{}, rcpt_status::queued, 0, m.created, ""});
+  m.recipients.push_back({"bob@example.org", "rfc822;bob@example.org", base::dsn_notify(4), rcpt_status::queued, 0, m.created, "", std::nullopt});
+  m.recipients.push_back({"carol@example.net", "", base::dsn_notify{}, rcpt_status::queued, 0, m.created, "", std::nullopt});
   return m;
 }
 
@@ -277,9 +277,12 @@ TEST_P(store_conformance, claim_lease_record) {
   m.recipients[1].status = rcpt_status::deferred;
   m.recipients[1].attempts = 1;
   m.recipients[1].next_attempt = t0 + std::chrono::seconds(300);
+  m.recipients[1].delay_warned = t0 + std::chrono::seconds(20);
   EXPECT_FALSE(q.record_attempt(m));
   auto back = q.get(fresh.id);
   ASSERT_TRUE(back);
+  EXPECT_FALSE(back->recipients[0].delay_warned);
+  EXPECT_EQ(back->recipients[1].delay_warned, t0 + std::chrono::seconds(20)) << "when its last delay DSN went";
   EXPECT_EQ(back->recipients[0].status, rcpt_status::delivered);
   EXPECT_EQ(back->recipients[0].last_response, "250 2.0.0 ok");
   EXPECT_EQ(back->recipients[1].next_attempt, t0 + std::chrono::seconds(300));

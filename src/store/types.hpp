@@ -101,6 +101,7 @@ struct queued_recipient {
   unsigned attempts = 0;
   std::optional<time_point> next_attempt;
   std::string last_response;
+  std::optional<time_point> delay_warned;  // when the last delay DSN for it went out
 };
 
 inline bool pending(rcpt_status s) { return s == rcpt_status::queued || s == rcpt_status::deferred; }

@@ -74,7 +74,7 @@ struct fixture {
     submission::group_committer::request r;
     r.meta.id = base::make_queue_id(base::from_unix_seconds(1'800'000'000), static_cast<std::uint32_t>(++serial));
     r.meta.from = "alice@example.com";
-    r.meta.recipients.push_back({"bob@example.org", "", {}, store::rcpt_status::queued, 0, std::nullopt, ""});
+    r.meta.recipients.push_back({"bob@example.org", "", {}, store::rcpt_status::queued, 0, std::nullopt, "", std::nullopt});
     r.body = spool->create(r.meta.id);
     r.body->write_body("body\r\n");
     r.body->finish("Subject: x\r\n");

@@ -117,6 +117,10 @@ CREATE INDEX messages_account ON messages(account, id);
       R"sql(
 CREATE INDEX recipients_address ON recipients(lower(address), message_id);
 )sql",
+      // 7: when each recipient's last delay DSN went out
+      R"sql(
+ALTER TABLE recipients ADD COLUMN delay_warned INTEGER;
+)sql",
   };
   return m;
 }

@@ -28,7 +28,7 @@ queued_message read_message(const statement& s) {
 
 void load_recipients(connection& c, queued_message& m) {
   auto s = c.prepare(
-      "SELECT address, orcpt, notify, status, attempts, next_attempt, last_response FROM recipients "
+      "SELECT address, orcpt, notify, status, attempts, next_attempt, last_response, delay_warned FROM recipients "
       "WHERE message_id = ? ORDER BY idx");
   s.bind(1, m.id);
   while (s.step()) {
@@ -40,6 +40,7 @@ void load_recipients(connection& c, queued_message& m) {
     r.attempts = static_cast<unsigned>(s.int64(4));
     if (auto v = s.opt_int64(5)) r.next_attempt = base::from_unix_seconds(*v);
     r.last_response = s.text(6);
+    if (auto v = s.opt_int64(7)) r.delay_warned = base::from_unix_seconds(*v);
     m.recipients.push_back(std::move(r));
   }
 }
@@ -249,18 +250,20 @@ std::vector<bool> sqlite_queue_store::record_attempts(std::span<const queued_mes
     bool open = false;
     int idx = 0;
     for (const auto& r : m.recipients) {
-      std::optional<std::int64_t> next;
+      std::optional<std::int64_t> next, warned;
       if (r.next_attempt && pending(r.status)) next = base::unix_seconds(*r.next_attempt);
+      if (r.delay_warned) warned = base::unix_seconds(*r.delay_warned);
       open = open || pending(r.status);
       c.prepare(
-           "UPDATE recipients SET status = ?, attempts = ?, next_attempt = ?, last_response = ? "
+           "UPDATE recipients SET status = ?, attempts = ?, next_attempt = ?, last_response = ?, delay_warned = ? "
            "WHERE message_id = ? AND idx = ?")
           .bind(1, static_cast<int>(r.status))
           .bind(2, r.attempts)
           .bind(3, next)
           .bind(4, r.last_response)
-          .bind(5, m.id)
-          .bind(6, idx++)
+          .bind(5, warned)
+          .bind(6, m.id)
+          .bind(7, idx++)
           .run();
     }
     if (open)
