@@ -8,7 +8,9 @@
 # disk's fsync time varies more than what is measured.
 #   bench/webhooks.sh [CLIENTS] [MESSAGES] [SIZE] [ROUNDS]
 # PIPELINE=N sets the webhooks' `pipeline` (1: one request at a time, as
-# before pipelining); unset, the default.
+# before pipelining); unset, the default. SECOND_FORMAT=smtpsd makes the
+# second webhook use the smtpsd format too (default: ses, whose records
+# carry the message's header fields).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLIENTS=${1:-8} MESSAGES=${2:-5000} SIZE=${3:-4096} ROUNDS=${4:-3}
@@ -30,8 +32,9 @@ round() {
     "$HOOKSINK" --expect $((2 * MESSAGES)) >"$work/hooksink" & kpid=$!
     for _ in $(seq 100); do grep -q '^port' "$work/hooksink" 2>/dev/null && break; sleep 0.05; done
     hport=$(awk '/^port/ {print $2}' "$work/hooksink")
-    printf '[[events.webhooks]]\nurl = "http://127.0.0.1:%s/one"\nsecret = "bench"\n%b[[events.webhooks]]\nurl = "http://127.0.0.1:%s/two"\nsecret = "bench"\nformat = "ses"\n%b' \
-      "$hport" "${PIPELINE:+pipeline = $PIPELINE\n}" "$hport" "${PIPELINE:+pipeline = $PIPELINE\n}" >>"$work/smtpsd.toml"
+    printf '[[events.webhooks]]\nurl = "http://127.0.0.1:%s/one"\nsecret = "bench"\n%b[[events.webhooks]]\nurl = "http://127.0.0.1:%s/two"\nsecret = "bench"\nformat = "%s"\n%b' \
+      "$hport" "${PIPELINE:+pipeline = $PIPELINE\n}" "$hport" "${SECOND_FORMAT:-ses}" "${PIPELINE:+pipeline = $PIPELINE\n}" \
+      >>"$work/smtpsd.toml"
   fi
   bench_start "$work" "$BIN"
   c0=$(cpu)

@@ -31,7 +31,11 @@ dispatcher::dispatcher(std::shared_ptr<store::event_store> store, std::shared_pt
   });
 }
 
-dispatcher::~dispatcher() { stop(); }
+dispatcher::~dispatcher() {
+  stop();
+  // Started or not, the gauge must not call into a dispatcher that is gone.
+  base::metrics().set_gauge_callback("smtpsd_webhook_backlog", "Events not yet taken by a webhook", [] { return 0.0; });
+}
 
 void dispatcher::start() {
   for (auto& h : hooks_) net::spawn(io_.get_executor(), run_hook(*h), "webhook " + h->settings().name);
