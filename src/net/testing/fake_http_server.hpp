@@ -4,6 +4,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -46,42 +47,33 @@ struct fake_http_server {
       spawn(io.get_executor(), serve(std::move(a.socket)), "fake http connection");
     }
   }
+  // Reads requests until `answer_after` (at least one) are waiting, then
+  // answers each in order: the next status of `script`, else `status`.
   awaitable<void> serve(tcp::socket s) {
     beast::tcp_stream stream(std::move(s));
     beast::flat_buffer buf;
-    std::size_t held = 0;
-    for (int answered = 1;; ++answered) {
+    int answered = 0;
+    std::size_t waiting = 0;
+    for (;;) {
       http::request<http::string_body> req;
       auto read = co_await http::async_read(stream, buf, req, as_tuple_awaitable);
       if (std::get<0>(read)) co_return;
-      if (answer_after > 0 && ++held < answer_after) {
-        requests.push_back({req.body(), std::string(req["Smtpsd-Signature"]), std::string(req["Smtpsd-Event-Id"])});
-        --answered;
-        continue;
-      }
-      for (; held > 1; --held) {  // the held ones first, in order
-        http::response<http::string_body> early{static_cast<http::status>(status), 11};
-        early.body() = "ok";
-        early.keep_alive(true);
-        early.prepare_payload();
-        auto sent = co_await http::async_write(stream, early, as_tuple_awaitable);
-        if (std::get<0>(sent)) co_return;
-      }
-      held = 0;
       requests.push_back({req.body(), std::string(req["Smtpsd-Signature"]), std::string(req["Smtpsd-Event-Id"])});
-      if (silent) continue;
-      int answer = status;
-      if (!script.empty()) {
-        answer = script.front();
-        script.erase(script.begin());
+      if (silent || ++waiting < std::max<std::size_t>(1, answer_after)) continue;
+      for (; waiting > 0; --waiting) {
+        int answer = status;
+        if (!script.empty()) {
+          answer = script.front();
+          script.erase(script.begin());
+        }
+        http::response<http::string_body> res{static_cast<http::status>(answer), 11};
+        res.body() = "ok";
+        const bool last = answers_per_connection > 0 && ++answered >= answers_per_connection;
+        res.keep_alive(!last);
+        res.prepare_payload();
+        auto written = co_await http::async_write(stream, res, as_tuple_awaitable);
+        if (std::get<0>(written) || last) co_return;
       }
-      http::response<http::string_body> res{static_cast<http::status>(answer), 11};
-      res.body() = "ok";
-      const bool last = answers_per_connection > 0 && answered >= answers_per_connection;
-      res.keep_alive(!last);
-      res.prepare_payload();
-      auto written = co_await http::async_write(stream, res, as_tuple_awaitable);
-      if (std::get<0>(written) || last) co_return;
     }
   }
 };
