@@ -126,7 +126,10 @@ struct fixture {
     qm = std::make_unique<queue::queue_manager>(s, std::move(fake), ms,
                                                 queue::manager_services{&pool, &events, &clock, &random, &writer});
   }
-  ~fixture() { qm->stop(0s); }
+  ~fixture() {
+    qm->stop(0s);
+    pool.stop();  // before the manager's io_context goes: a pool thread may still hold its executor
+  }
 
   std::string enqueue(const std::vector<std::string>& rcpts, std::string body = "Hello.\r\n", std::string from = "alice@example.com",
                       base::dsn_notify notify = {}, bool with_body = true) {

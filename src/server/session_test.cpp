@@ -63,6 +63,9 @@ struct server_side {
   ~server_side() {
     io.stop();
     thread.join();
+    // A pool thread can still be finishing a job that handed its result to io
+    // (it releases its copy of io's executor last): join it before io goes.
+    pool.stop();
     committer.stop();
   }
   net::awaitable<void> accept() {
