@@ -1,10 +1,10 @@
 # make run   installs what is missing, builds Release, creates ./run/ once, serves it
-# make test  installs what is missing, builds with warnings as errors, runs every test
+# make test  installs what is missing, builds with warnings as errors and the sanitizers, runs every test
 SHELL := /bin/bash
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
 JOBS ?= $(shell nproc)
 
-.PHONY: run first-steps test test-asan release deps test-deps build-test build-asan fuzz fuzz-build fuzz-merge fuzz-smoke bench bench-build audit clean
+.PHONY: run first-steps test release deps test-deps build-test debug fuzz fuzz-build fuzz-merge fuzz-smoke bench bench-build audit clean
 
 deps:
 	@scripts/install-deps.sh build
@@ -26,33 +26,34 @@ run: release
 first-steps:
 	@awk '/^## First message in a minute/ {s = 1} s && /^```sh$$/ {p = 1; next} p && /^```$$/ {exit} p' README.md
 
+# ccache, when installed, makes a second build of the same sources cheap.
+LAUNCHER := $(shell command -v ccache >/dev/null 2>&1 && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+
+# The test build: Debug with AddressSanitizer and UndefinedBehaviorSanitizer,
+# warnings as errors. Everything `make test` runs runs on it, once.
 build-test: test-deps
-	@cmake -S . -B build/debug -G "$(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo 'Unix Makefiles')" \
-	  -DCMAKE_BUILD_TYPE=Debug -DSMTPSD_WERROR=ON >/dev/null
-	@cmake --build build/debug -j $(JOBS)
+	@cmake -S . -B build/test -G "$(GENERATOR)" $(LAUNCHER) \
+	  -DCMAKE_BUILD_TYPE=Debug -DSMTPSD_WERROR=ON -DSMTPSD_SANITIZE=ON >/dev/null
+	@cmake --build build/test -j $(JOBS)
 
-build-asan: test-deps
-	@cmake -S . -B build/asan -G "$(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo 'Unix Makefiles')" \
-	  -DCMAKE_BUILD_TYPE=Debug -DSMTPSD_WERROR=ON -DSMTPSD_SANITIZE=ON -DSMTPSD_BENCH=OFF >/dev/null
-	@cmake --build build/asan -j $(JOBS)
-
-# Every test on the debug build, again under AddressSanitizer and
-# UndefinedBehaviorSanitizer, then a short run of every fuzz target.
+# Every test: the unit tests, the rule checks, the integration tests against
+# the real `smtpsd serve`, and every fuzz target over its checked-in corpus.
 test: build-test
-	ctest --test-dir build/debug --output-on-failure -j $(JOBS)
-	@$(MAKE) --no-print-directory test-asan
-	@$(MAKE) --no-print-directory fuzz-smoke
-
-test-asan: build-asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --test-dir build/asan --output-on-failure -j $(JOBS)
+	  ctest --test-dir build/test --output-on-failure -j $(JOBS)
+
+# A plain debug build (no sanitizers), for a debugger.
+debug: test-deps
+	@cmake -S . -B build/debug -G "$(GENERATOR)" $(LAUNCHER) -DCMAKE_BUILD_TYPE=Debug -DSMTPSD_WERROR=ON >/dev/null
+	@cmake --build build/debug -j $(JOBS)
 
 clean:
 	rm -rf build
 
 # Fuzzing: clang + libFuzzer over the parsers; FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 60
-fuzz-build: test-deps
+fuzz-build:
+	@scripts/install-deps.sh fuzz
 	@CXX=clang++ CC=clang cmake -S . -B build/fuzz -G "$(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo 'Unix Makefiles')" \
 	  -DSMTPSD_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build build/fuzz -j $(JOBS)

@@ -11,20 +11,21 @@ build_pkgs=(
 )
 test_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang libclang-rt-14-dev llvm
   python3 python3-pytest python3-aiosmtpd python3-dkim python3-nacl python3-cryptography
   python3-dnspython swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl
   openssl dnsmasq-base postgresql redis-server procps strace curl
   chromium chromium-driver python3-selenium
 )
+fuzz_pkgs=(clang libclang-rt-14-dev llvm)  # libFuzzer: make fuzz (make test replays the corpora with GCC)
 audit_pkgs=(testssl.sh)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
   build) ;;
   test) want+=("${test_pkgs[@]}") ;;
+  fuzz) want+=("${test_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
   audit) want+=("${test_pkgs[@]}" "${audit_pkgs[@]}") ;;
-  *) echo "usage: $0 [build|test|audit]" >&2; exit 2 ;;
+  *) echo "usage: $0 [build|test|fuzz|audit]" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -1,0 +1,16 @@
+# cmake -DREPLAYS="exe;corpus;exe;corpus..." -P replay.cmake: each fuzz target
+# over its corpus; fails at the first one that fails (a sanitizer report, a trap).
+list(LENGTH REPLAYS n)
+math(EXPR last "${n} - 1")
+foreach(i RANGE 0 ${last} 2)
+  math(EXPR j "${i} + 1")
+  list(GET REPLAYS ${i} exe)
+  list(GET REPLAYS ${j} corpus)
+  get_filename_component(name ${exe} NAME)
+  execute_process(COMMAND ${exe} ${corpus} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  string(STRIP "${out}" out)
+  message(STATUS "${name}: ${out}")
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${name} failed (${rc}) on ${corpus}:\n${err}")
+  endif()
+endforeach()
