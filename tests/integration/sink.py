@@ -4,7 +4,8 @@ thread of the test process, so tests read what arrived directly.
 Recipients steer the answers: a local part starting with `reject` gets
 `550 5.1.1`, one starting with `temp` gets `451 4.3.0` while `hold_temp` is
 set, everything else is accepted. `data_delay` slows the reply after DATA so
-tests can catch deliveries in flight.
+tests can catch deliveries in flight. With `tls_context` the sink offers
+STARTTLS; each message records whether it arrived inside TLS.
 """
 import asyncio
 import threading
@@ -18,6 +19,7 @@ class Sink:
         self.messages = []  # dicts: from, rcpts, data (bytes), mail_options
         self.hold_temp = True
         self.data_delay = data_delay
+        self.tls_context = tls_context
         self.smtputf8 = smtputf8
         self.data_started = 0
         self._lock = threading.Lock()
@@ -52,12 +54,13 @@ class Sink:
                         "rcpts": list(envelope.rcpt_tos),
                         "data": envelope.original_content,
                         "mail_options": list(envelope.mail_options),
+                        "tls": session.ssl is not None,
                     })
                 return "250 2.0.0 Ok: stored"
 
         def factory():
             return SMTP(Handler(), enable_SMTPUTF8=self.smtputf8, decode_data=False, hostname="sink.test",
-                        ident="sink")
+                        ident="sink", tls_context=sink.tls_context, require_starttls=False)
 
         self._server = self._loop.run_until_complete(self._loop.create_server(factory, "127.0.0.1", 0))
         self.port = self._server.sockets[0].getsockname()[1]
