@@ -1,8 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "base/base64.hpp"
 #include "base/ids.hpp"
 #include "base/ip.hpp"
+#include "base/json_out.hpp"
 #include "base/metrics.hpp"
 #include "base/secret.hpp"
 #include "base/strings.hpp"
@@ -81,4 +84,35 @@ TEST(metrics, renders_prometheus_text) {
   EXPECT_NE(text.find("t_total{reason=\"x\"} 3"), std::string::npos);
   EXPECT_NE(text.find("t_seconds_bucket{le=\"1\"} 1"), std::string::npos);
   EXPECT_NE(text.find("t_seconds_count 1"), std::string::npos);
+}
+
+TEST(json_out, writes_what_nlohmann_json_writes) {
+  std::string out;
+  json_out w(out);
+  w.begin_object()
+      .member("s", "a\"b\\c\n\x01")
+      .key("list").strings({"x", "caf\xc3\xa9"})
+      .key("none").null()
+      .key("empty").string_or_null("")
+      .member("n", std::int64_t{-42})
+      .member("yes", true)
+      .key("nested").begin_object().key("arr").begin_array().begin_array().end_array().value(std::uint64_t{7}).end_array()
+      .end_object()
+      .end_object();
+  nlohmann::ordered_json j;
+  j["s"] = "a\"b\\c\n\x01";
+  j["list"] = {"x", "caf\xc3\xa9"};
+  j["none"] = nullptr;
+  j["empty"] = nullptr;
+  j["n"] = -42;
+  j["yes"] = true;
+  j["nested"]["arr"] = nlohmann::ordered_json::array({nlohmann::ordered_json::array(), 7});
+  EXPECT_EQ(out, j.dump());
+}
+
+TEST(json_out, invalid_utf8_becomes_the_replacement_character) {
+  std::string out;
+  append_json_string(out, "a\xff" "b\xc3");
+  EXPECT_EQ(out, "\"a\xEF\xBF\xBD" "b\xEF\xBF\xBD\"");
+  EXPECT_TRUE(valid_utf8(out));
 }

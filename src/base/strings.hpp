@@ -24,4 +24,7 @@ std::string printable(std::string_view s, std::size_t max = 200);
 namespace smtpsd::base {
 // Well-formed UTF-8 (RFC 3629): no overlongs, no surrogates, nothing past U+10FFFF.
 bool valid_utf8(std::string_view s);
+// The length of the well-formed UTF-8 sequence starting at s[i] (1 for
+// ASCII), or 0 if none starts there. i < s.size().
+std::size_t utf8_sequence(std::string_view s, std::size_t i);
 }  // namespace smtpsd::base

@@ -2,10 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "base/json_out.hpp"
 #include "base/time_format.hpp"
 #include "message/headers.hpp"
 
@@ -15,38 +17,44 @@ namespace {
 
 using ojson = nlohmann::ordered_json;
 
-ojson str_or_null(const std::string& s) { return s.empty() ? ojson(nullptr) : ojson(s); }
-
 std::int64_t ms_of(base::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 base::time_point from_ms(std::int64_t ms) { return base::time_point{std::chrono::milliseconds{ms}}; }
 
-ojson smtpsd_fields(const event& e) {
-  ojson j;
-  j["type"] = e.type;
-  j["event_id"] = str_or_null(e.id);
-  j["time"] = base::rfc3339(e.time);
-  j["queue_id"] = str_or_null(e.queue_id);
-  j["message_id"] = str_or_null(e.message_id);
-  j["account"] = str_or_null(e.account);
-  j["from"] = e.from;  // "" is the null sender, a value and not unknown
-  j["recipients"] = e.recipients;
-  j["smtp_response"] = str_or_null(e.smtp_response);
-  j["remote_mta"] = str_or_null(e.remote_mta);
-  j["configuration_set"] = str_or_null(e.configuration_set);
-  auto tags = ojson::object();
-  for (auto& [k, v] : e.tags) tags[k] = v;
-  j["tags"] = std::move(tags);
-  if (e.type == "bounce") {
-    j["bounce_type"] = str_or_null(e.bounce_type);
-    j["bounce_sub_type"] = str_or_null(e.bounce_sub_type);
+// The members of SPEC §5, in its order; the object is left open.
+void smtpsd_fields(base::json_out& j, const event& e) {
+  j.begin_object();
+  j.member("type", e.type);
+  j.key("event_id").string_or_null(e.id);
+  j.member("time", base::rfc3339(e.time));
+  j.key("queue_id").string_or_null(e.queue_id);
+  j.key("message_id").string_or_null(e.message_id);
+  j.key("account").string_or_null(e.account);
+  j.member("from", e.from);  // "" is the null sender, a value and not unknown
+  j.key("recipients").strings(e.recipients);
+  j.key("smtp_response").string_or_null(e.smtp_response);
+  j.key("remote_mta").string_or_null(e.remote_mta);
+  j.key("configuration_set").string_or_null(e.configuration_set);
+  j.key("tags").begin_object();
+  for (std::size_t i = 0; i < e.tags.size(); ++i) {
+    // A repeated name keeps its first place and takes its last value.
+    const auto& name = e.tags[i].first;
+    if (std::any_of(e.tags.begin(), e.tags.begin() + static_cast<std::ptrdiff_t>(i),
+                    [&](const auto& t) { return t.first == name; }))
+      continue;
+    const std::string* value = &e.tags[i].second;
+    for (std::size_t k = i + 1; k < e.tags.size(); ++k)
+      if (e.tags[k].first == name) value = &e.tags[k].second;
+    j.member(name, *value);
   }
-  if (e.type == "reject") j["reason"] = str_or_null(e.reason);
-  return j;
+  j.end_object();
+  if (e.type == "bounce") {
+    j.key("bounce_type").string_or_null(e.bounce_type);
+    j.key("bounce_sub_type").string_or_null(e.bounce_sub_type);
+  }
+  if (e.type == "reject") j.key("reason").string_or_null(e.reason);
 }
-
-std::string dump(const ojson& j) { return j.dump(-1, ' ', false, ojson::error_handler_t::replace); }
 
 std::string str(const ojson& j, const char* key) {
   auto it = j.find(key);
@@ -71,32 +79,43 @@ std::string make_event_id(base::time_point now, base::random_source& random) {
                      lo & 0xffffffffffffull);
 }
 
-std::string to_json(const event& e) { return dump(smtpsd_fields(e)); }
+std::string to_json(const event& e) {
+  std::string out;
+  base::json_out j(out);
+  smtpsd_fields(j, e);
+  j.end_object();
+  return out;
+}
 
 std::string to_record(const event& e) {
-  auto j = smtpsd_fields(e);
-  ojson x;
-  x["time_ms"] = ms_of(e.time);
-  x["tags"] = ojson::array();
-  for (auto& [k, v] : e.tags) x["tags"].push_back({k, v});
-  x["bounce_type"] = e.bounce_type;
-  x["bounce_sub_type"] = e.bounce_sub_type;
-  x["reason"] = e.reason;
-  auto details = ojson::array();
-  for (auto& d : e.details) details.push_back({d.address, d.status, d.diagnostic});
-  x["details"] = std::move(details);
-  auto headers = ojson::array();
-  for (auto& [n, v] : e.mail.headers) headers.push_back({n, v});
-  x["mail"] = {{"submitted_ms", ms_of(e.mail.submitted)},
-               {"destination", e.mail.destination},
-               {"headers", std::move(headers)},
-               {"headers_truncated", e.mail.headers_truncated},
-               {"client_ip", e.mail.client_ip}};
-  x["remote_ip"] = e.remote_ip;
-  x["processing_ms"] = e.processing.count();
-  if (e.expires) x["expires_ms"] = ms_of(*e.expires);
-  j["x"] = std::move(x);
-  return dump(j);
+  std::string out;
+  out.reserve(512 + e.mail.header_section.size());
+  base::json_out j(out);
+  smtpsd_fields(j, e);
+  j.key("x").begin_object();
+  j.member("time_ms", ms_of(e.time));
+  j.key("tags").begin_array();
+  for (auto& [k, v] : e.tags) j.begin_array().value(k).value(v).end_array();
+  j.end_array();
+  j.member("bounce_type", e.bounce_type);
+  j.member("bounce_sub_type", e.bounce_sub_type);
+  j.member("reason", e.reason);
+  j.key("details").begin_array();
+  for (auto& d : e.details) j.begin_array().value(d.address).value(d.status).value(d.diagnostic).end_array();
+  j.end_array();
+  j.key("mail").begin_object();
+  j.member("submitted_ms", ms_of(e.mail.submitted));
+  j.key("destination").strings(e.mail.destination);
+  j.member("header_section", e.mail.header_section);
+  j.member("headers_truncated", e.mail.headers_truncated);
+  j.member("client_ip", e.mail.client_ip);
+  j.end_object();
+  j.member("remote_ip", e.remote_ip);
+  j.member("processing_ms", static_cast<std::int64_t>(e.processing.count()));
+  if (e.expires) j.member("expires_ms", ms_of(*e.expires));
+  j.end_object();
+  j.end_object();
+  return out;
 }
 
 event from_record(std::string_view record) {
@@ -125,7 +144,10 @@ event from_record(std::string_view record) {
   if (auto m = x.find("mail"); m != x.end()) {
     e.mail.submitted = from_ms(m->value("submitted_ms", std::int64_t{0}));
     for (auto& d : m->value("destination", ojson::array())) e.mail.destination.push_back(d.get<std::string>());
-    for (auto& h : m->value("headers", ojson::array())) e.mail.headers.emplace_back(h[0].get<std::string>(), h[1].get<std::string>());
+    e.mail.header_section = str(*m, "header_section");
+    // Records written before the raw section was kept have the fields.
+    for (auto& h : m->value("headers", ojson::array()))
+      e.mail.header_section += h[0].get<std::string>() + ": " + h[1].get<std::string>() + "\r\n";
     e.mail.headers_truncated = m->value("headers_truncated", false);
     e.mail.client_ip = str(*m, "client_ip");
   }
@@ -167,8 +189,12 @@ event about_message(const store::queued_message& m, std::string type, std::strin
 }
 
 mail_info headers_of(std::string_view header_section, mail_info m) {
-  m.headers.clear();
   m.headers_truncated = false;
+  if (header_section.size() <= max_header_bytes) {
+    m.header_section.assign(header_section);
+    return m;
+  }
+  m.header_section.clear();
   auto fields = message::parse_header_section(header_section);
   if (!fields) return m;
   std::size_t used = 0;
@@ -178,9 +204,18 @@ mail_info headers_of(std::string_view header_section, mail_info m) {
       break;
     }
     used += f.raw.size();
-    m.headers.emplace_back(std::string(f.name), message::unfold(f.value));
   }
+  m.header_section.assign(header_section.substr(0, used));
   return m;
+}
+
+std::vector<std::pair<std::string, std::string>> header_fields(const mail_info& m) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto fields = message::parse_header_section(m.header_section);
+  if (!fields) return out;
+  out.reserve(fields->size());
+  for (auto& f : *fields) out.emplace_back(std::string(f.name), message::unfold(f.value));
+  return out;
 }
 
 }  // namespace smtpsd::events

@@ -35,7 +35,10 @@ struct recipient_result {
 struct mail_info {
   base::time_point submitted{};
   std::vector<std::string> destination;  // every envelope recipient
-  std::vector<std::pair<std::string, std::string>> headers;  // name, unfolded value
+  // The header section as submitted (CRLF lines, folded), cut after the last
+  // whole field that fits in max_header_bytes: kept raw, and parsed only by
+  // the SES format when it renders (header_fields).
+  std::string header_section;
   bool headers_truncated = false;
   std::string client_ip;
 };
@@ -85,8 +88,10 @@ event about_message(const store::queued_message& m, std::string type, std::strin
 
 // At most this much of the header section is kept for the SES format.
 constexpr std::size_t max_header_bytes = 10 * 1024;
-// The fields of a header section (CRLF lines), unfolded, cut at max_header_bytes.
+// The header section kept of a message's (CRLF lines), cut at max_header_bytes.
 mail_info headers_of(std::string_view header_section, mail_info m = {});
+// mail_info's header fields: name and unfolded value.
+std::vector<std::pair<std::string, std::string>> header_fields(const mail_info& m);
 
 class sink {
  public:

@@ -1,7 +1,6 @@
 #include "events/ses.hpp"
 
-#include <nlohmann/json.hpp>
-
+#include "base/json_out.hpp"
 #include "base/strings.hpp"
 #include "base/time_format.hpp"
 #include "events/classify.hpp"
@@ -11,88 +10,159 @@ namespace smtpsd::events {
 
 namespace {
 
-using ojson = nlohmann::ordered_json;
-
 std::string domain_of(const std::string& address) {
   auto at = address.rfind('@');
   return at == std::string::npos ? std::string{} : base::to_lower(address.substr(at + 1));
 }
 
-// commonHeaders: the parsed From, To, Cc, Reply-To lists, Date, Message-ID, Subject.
-ojson common_headers(const mail_info& m) {
-  ojson c = ojson::object();
-  auto list = [&](const std::string& value) {
-    auto parsed = message::parse_address_list(value);
-    auto out = ojson::array();
-    if (parsed)
-      for (auto& a : *parsed) out.push_back(a);
-    else
-      out.push_back(value);
-    return out;
+// commonHeaders: the parsed From, To, Cc, Reply-To lists, Date, Message-ID,
+// Subject; a repeated field keeps its first place and takes its last value.
+void common_headers(base::json_out& j, const std::vector<std::pair<std::string, std::string>>& headers) {
+  struct entry {
+    const char* key;
+    bool list;
+    const std::string* value;
   };
-  for (auto& [name, value] : m.headers) {
-    if (base::iequals(name, "From")) c["from"] = list(value);
-    else if (base::iequals(name, "To")) c["to"] = list(value);
-    else if (base::iequals(name, "Cc")) c["cc"] = list(value);
-    else if (base::iequals(name, "Reply-To")) c["replyTo"] = list(value);
-    else if (base::iequals(name, "Date")) c["date"] = value;
-    else if (base::iequals(name, "Message-ID")) c["messageId"] = value;
-    else if (base::iequals(name, "Subject")) c["subject"] = value;
+  static constexpr std::pair<const char*, const char*> lists[] = {
+      {"From", "from"}, {"To", "to"}, {"Cc", "cc"}, {"Reply-To", "replyTo"}};
+  static constexpr std::pair<const char*, const char*> singles[] = {
+      {"Date", "date"}, {"Message-ID", "messageId"}, {"Subject", "subject"}};
+  std::vector<entry> out;
+  auto put = [&](const char* key, bool list, const std::string& value) {
+    for (auto& e : out)
+      if (e.key == key) {
+        e.value = &value;
+        return;
+      }
+    out.push_back({key, list, &value});
+  };
+  for (auto& [name, value] : headers) {
+    for (auto& [field, key] : lists)
+      if (base::iequals(name, field)) put(key, true, value);
+    for (auto& [field, key] : singles)
+      if (base::iequals(name, field)) put(key, false, value);
   }
-  return c;
+  j.begin_object();
+  for (auto& e : out) {
+    j.key(e.key);
+    if (!e.list) {
+      j.value(*e.value);
+      continue;
+    }
+    j.begin_array();
+    if (auto parsed = message::parse_address_list(*e.value))
+      for (auto& a : *parsed) j.value(a);
+    else
+      j.value(*e.value);
+    j.end_array();
+  }
+  j.end_object();
 }
 
-ojson mail_object(const event& e, const std::string& host) {
+// The tags: SES's own first, then the message's, values of one name together.
+void tags_object(base::json_out& j, const event& e) {
+  std::vector<std::pair<std::string_view, std::vector<std::string_view>>> tags;
+  auto add = [&](std::string_view k, std::string_view v) {
+    for (auto& t : tags)
+      if (t.first == k) {
+        t.second.push_back(v);
+        return;
+      }
+    tags.push_back({k, {v}});
+  };
+  const auto from_domain = domain_of(e.from);
+  if (!e.configuration_set.empty()) add("ses:configuration-set", e.configuration_set);
+  if (!e.mail.client_ip.empty()) add("ses:source-ip", e.mail.client_ip);
+  if (!e.from.empty()) add("ses:from-domain", from_domain);
+  if (!e.account.empty()) add("ses:caller-identity", e.account);
+  for (auto& [k, v] : e.tags) add(k, v);
+  j.begin_object();
+  for (auto& [k, values] : tags) {
+    j.key(k).begin_array();
+    for (auto v : values) j.value(v);
+    j.end_array();
+  }
+  j.end_object();
+}
+
+void mail_object(base::json_out& j, const event& e, const std::string& host) {
   const auto submitted = e.mail.submitted == base::time_point{} ? e.time : e.mail.submitted;
-  ojson m;
-  m["timestamp"] = base::rfc3339_ms(submitted);
-  m["source"] = e.from;
-  m["sourceArn"] = "arn:smtpsd:ses:" + host + ":" + e.account + ":identity/" + domain_of(e.from);
-  m["sendingAccountId"] = e.account;
-  m["messageId"] = e.queue_id;
-  m["destination"] = e.mail.destination.empty() ? e.recipients : e.mail.destination;
-  m["headersTruncated"] = e.mail.headers_truncated;
-  auto headers = ojson::array();
-  for (auto& [n, v] : e.mail.headers) headers.push_back({{"name", n}, {"value", v}});
-  m["headers"] = std::move(headers);
-  m["commonHeaders"] = common_headers(e.mail);
-  ojson tags = ojson::object();
-  if (!e.configuration_set.empty()) tags["ses:configuration-set"] = {e.configuration_set};
-  if (!e.mail.client_ip.empty()) tags["ses:source-ip"] = {e.mail.client_ip};
-  if (!e.from.empty()) tags["ses:from-domain"] = {domain_of(e.from)};
-  if (!e.account.empty()) tags["ses:caller-identity"] = {e.account};
-  for (auto& [k, v] : e.tags) tags[k].push_back(v);
-  m["tags"] = std::move(tags);
-  return m;
+  j.begin_object();
+  j.member("timestamp", base::rfc3339_ms(submitted));
+  j.member("source", e.from);
+  j.member("sourceArn", "arn:smtpsd:ses:" + host + ":" + e.account + ":identity/" + domain_of(e.from));
+  j.member("sendingAccountId", e.account);
+  j.member("messageId", e.queue_id);
+  j.key("destination").strings(e.mail.destination.empty() ? e.recipients : e.mail.destination);
+  j.member("headersTruncated", e.mail.headers_truncated);
+  const auto headers = header_fields(e.mail);
+  j.key("headers").begin_array();
+  for (auto& [n, v] : headers) j.begin_object().member("name", n).member("value", v).end_object();
+  j.end_array();
+  j.key("commonHeaders");
+  common_headers(j, headers);
+  j.key("tags");
+  tags_object(j, e);
+  j.end_object();
 }
 
 std::string diagnostic(const std::string& reply) { return reply.empty() ? reply : "smtp; " + reply; }
 
-ojson bounce_object(const event& e, const std::string& host) {
-  auto rcpts = ojson::array();
+void bounce_object(base::json_out& j, const event& e, const std::string& host) {
+  j.begin_object();
+  j.member("bounceType", e.bounce_type.empty() ? "Undetermined" : e.bounce_type);
+  j.member("bounceSubType", e.bounce_sub_type.empty() ? "Undetermined" : e.bounce_sub_type);
+  j.key("bouncedRecipients").begin_array();
   for (auto& d : e.details)
-    rcpts.push_back({{"emailAddress", d.address}, {"action", "failed"}, {"status", d.status},
-                     {"diagnosticCode", diagnostic(d.diagnostic)}});
-  return {{"bounceType", e.bounce_type.empty() ? "Undetermined" : e.bounce_type},
-          {"bounceSubType", e.bounce_sub_type.empty() ? "Undetermined" : e.bounce_sub_type},
-          {"bouncedRecipients", std::move(rcpts)},
-          {"timestamp", base::rfc3339_ms(e.time)},
-          {"feedbackId", e.id},
-          {"reportingMTA", "dsn; " + host}};
+    j.begin_object()
+        .member("emailAddress", d.address)
+        .member("action", "failed")
+        .member("status", d.status)
+        .member("diagnosticCode", diagnostic(d.diagnostic))
+        .end_object();
+  j.end_array();
+  j.member("timestamp", base::rfc3339_ms(e.time));
+  j.member("feedbackId", e.id);
+  j.member("reportingMTA", "dsn; " + host);
+  j.end_object();
 }
 
-ojson delay_object(const event& e, const std::string& host) {
-  auto rcpts = ojson::array();
+void delay_object(base::json_out& j, const event& e, const std::string& host) {
   std::string type = "Undetermined";
-  for (auto& d : e.details) {
-    rcpts.push_back({{"emailAddress", d.address}, {"status", d.status}, {"diagnosticCode", diagnostic(d.diagnostic)}});
-    if (rcpts.size() == 1) type = classify_delay(d.status, d.diagnostic, !e.remote_mta.empty());
-  }
-  ojson o{{"timestamp", base::rfc3339_ms(e.time)}, {"delayType", type}};
-  o["expirationTime"] = e.expires ? ojson(base::rfc3339_ms(*e.expires)) : ojson(nullptr);
-  o["delayedRecipients"] = std::move(rcpts);
-  o["reportingMTA"] = host;
-  return o;
+  if (!e.details.empty())
+    type = classify_delay(e.details[0].status, e.details[0].diagnostic, !e.remote_mta.empty());
+  j.begin_object();
+  j.member("timestamp", base::rfc3339_ms(e.time));
+  j.member("delayType", type);
+  j.key("expirationTime");
+  if (e.expires)
+    j.value(base::rfc3339_ms(*e.expires));
+  else
+    j.null();
+  j.key("delayedRecipients").begin_array();
+  for (auto& d : e.details)
+    j.begin_object()
+        .member("emailAddress", d.address)
+        .member("status", d.status)
+        .member("diagnosticCode", diagnostic(d.diagnostic))
+        .end_object();
+  j.end_array();
+  j.member("reportingMTA", host);
+  j.end_object();
+}
+
+void complaint_object(base::json_out& j, const event& e) {
+  j.begin_object();
+  j.key("complainedRecipients").begin_array();
+  for (auto& r : e.recipients) j.begin_object().member("emailAddress", r).end_object();
+  j.end_array();
+  j.member("timestamp", base::rfc3339_ms(e.time));
+  j.member("feedbackId", e.id);
+  j.key("complaintSubType").null();
+  j.member("complaintFeedbackType", e.reason.empty() ? std::string("abuse") : e.reason);
+  j.member("arrivalDate", base::rfc3339_ms(e.time));
+  j.member("userAgent", e.remote_mta);
+  j.end_object();
 }
 
 }  // namespace
@@ -108,36 +178,38 @@ std::string ses_event_type(std::string_view type) {
 }
 
 std::string to_ses_json(const event& e, const std::string& reporting_mta) {
-  ojson j;
-  j["eventType"] = ses_event_type(e.type);
-  j["mail"] = mail_object(e, reporting_mta);
+  std::string out;
+  out.reserve(1024 + e.mail.header_section.size() * 2);
+  base::json_out j(out);
+  j.begin_object();
+  j.member("eventType", ses_event_type(e.type));
+  j.key("mail");
+  mail_object(j, e, reporting_mta);
   if (e.type == "send") {
-    j["send"] = ojson::object();
+    j.key("send").begin_object().end_object();
   } else if (e.type == "reject") {
-    j["reject"] = {{"reason", e.reason.empty() ? e.smtp_response : e.reason}};
+    j.key("reject").begin_object().member("reason", e.reason.empty() ? e.smtp_response : e.reason).end_object();
   } else if (e.type == "delivery") {
-    j["delivery"] = {{"timestamp", base::rfc3339_ms(e.time)},
-                     {"processingTimeMillis", e.processing.count()},
-                     {"recipients", e.recipients},
-                     {"smtpResponse", e.smtp_response},
-                     {"reportingMTA", reporting_mta},
-                     {"remoteMtaIp", e.remote_ip}};
+    j.key("delivery").begin_object();
+    j.member("timestamp", base::rfc3339_ms(e.time));
+    j.member("processingTimeMillis", static_cast<std::int64_t>(e.processing.count()));
+    j.key("recipients").strings(e.recipients);
+    j.member("smtpResponse", e.smtp_response);
+    j.member("reportingMTA", reporting_mta);
+    j.member("remoteMtaIp", e.remote_ip);
+    j.end_object();
   } else if (e.type == "bounce") {
-    j["bounce"] = bounce_object(e, reporting_mta);
+    j.key("bounce");
+    bounce_object(j, e, reporting_mta);
   } else if (e.type == "delivery_delay") {
-    j["deliveryDelay"] = delay_object(e, reporting_mta);
+    j.key("deliveryDelay");
+    delay_object(j, e, reporting_mta);
   } else if (e.type == "complaint") {
-    auto rcpts = ojson::array();
-    for (auto& r : e.recipients) rcpts.push_back({{"emailAddress", r}});
-    j["complaint"] = {{"complainedRecipients", std::move(rcpts)},
-                      {"timestamp", base::rfc3339_ms(e.time)},
-                      {"feedbackId", e.id},
-                      {"complaintSubType", nullptr},
-                      {"complaintFeedbackType", e.reason.empty() ? std::string("abuse") : e.reason},
-                      {"arrivalDate", base::rfc3339_ms(e.time)},
-                      {"userAgent", e.remote_mta}};
+    j.key("complaint");
+    complaint_object(j, e);
   }
-  return j.dump(-1, ' ', false, ojson::error_handler_t::replace);
+  j.end_object();
+  return out;
 }
 
 }  // namespace smtpsd::events

@@ -62,8 +62,9 @@ events::event sample(const std::string& type) {
   e.details = {{"recipient@example.org", "5.1.1", "550 5.1.1 no such user"}};
   e.mail.submitted = base::time_point{std::chrono::milliseconds{1'800'000'000'000}};
   e.mail.destination = {"recipient@example.org"};
-  e.mail.headers = {{"From", "Sender <sender@example.com>"}, {"To", "recipient@example.org"}, {"Subject", "Hello"},
-                    {"Message-ID", "<1@example.com>"}};
+  e.mail.header_section =
+      "From: Sender <sender@example.com>\r\nTo: recipient@example.org\r\nSubject: Hello\r\n"
+      "Message-ID: <1@example.com>\r\n";
   e.mail.client_ip = "192.0.2.10";
   e.processing = std::chrono::milliseconds(1234);
   e.expires = base::time_point{std::chrono::seconds{1'800'432'000}};

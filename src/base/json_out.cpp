@@ -1,0 +1,126 @@
+#include "base/json_out.hpp"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+#include "base/strings.hpp"
+
+namespace smtpsd::base {
+
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out.reserve(out.size() + s.size() + 2);
+  out += '"';
+  std::size_t i = 0;
+  while (i < s.size()) {
+    // A run that needs no escaping is copied in one go.
+    std::size_t j = i;
+    while (j < s.size()) {
+      const auto c = static_cast<unsigned char>(s[j]);
+      if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) break;
+      ++j;
+    }
+    out.append(s.data() + i, j - i);
+    i = j;
+    if (i == s.size()) break;
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      const auto n = utf8_sequence(s, i);
+      if (n == 0) {
+        out += "\xEF\xBF\xBD";  // U+FFFD for the byte that starts no valid sequence
+        ++i;
+      } else {
+        out.append(s.data() + i, n);
+        i += n;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        out += "\\u00";
+        out += hex[c >> 4];
+        out += hex[c & 0xF];
+    }
+    ++i;
+  }
+  out += '"';
+}
+
+void json_out::separate() {
+  if (after_key_) {
+    after_key_ = false;
+    return;
+  }
+  if (depth_ == 0) return;
+  if (!first_[depth_ - 1]) out_ += ',';
+  first_[depth_ - 1] = false;
+}
+
+json_out& json_out::open(char c) {
+  separate();
+  if (depth_ == first_.size()) throw std::logic_error("json_out: nested too deep");
+  first_[depth_++] = true;
+  out_ += c;
+  return *this;
+}
+
+json_out& json_out::close(char c) {
+  if (depth_ == 0) throw std::logic_error("json_out: nothing to close");
+  --depth_;
+  out_ += c;
+  return *this;
+}
+
+json_out& json_out::key(std::string_view k) {
+  separate();
+  append_json_string(out_, k);
+  out_ += ':';
+  after_key_ = true;
+  return *this;
+}
+
+json_out& json_out::value(std::string_view s) {
+  separate();
+  append_json_string(out_, s);
+  return *this;
+}
+
+json_out& json_out::value(bool b) {
+  separate();
+  out_ += b ? "true" : "false";
+  return *this;
+}
+
+json_out& json_out::value(std::int64_t n) {
+  separate();
+  fmt::format_to(std::back_inserter(out_), "{}", n);
+  return *this;
+}
+
+json_out& json_out::value(std::uint64_t n) {
+  separate();
+  fmt::format_to(std::back_inserter(out_), "{}", n);
+  return *this;
+}
+
+json_out& json_out::null() {
+  separate();
+  out_ += "null";
+  return *this;
+}
+
+json_out& json_out::strings(const std::vector<std::string>& list) {
+  begin_array();
+  for (auto& s : list) value(s);
+  return end_array();
+}
+
+}  // namespace smtpsd::base
