@@ -5,7 +5,7 @@
 // between the first two steps, and supplies the nonce and the TLS exporter
 // value. PBKDF2, HMAC and SHA-256 are OpenSSL's.
 //
-// Not wired into the SMTP server yet (see docs/development.md, "SCRAM").
+// Not wired into the SMTP server yet (docs/development.md, "SCRAM (in progress)").
 #include <array>
 #include <cstdint>
 #include <optional>
