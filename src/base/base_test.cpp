@@ -116,3 +116,20 @@ TEST(json_out, invalid_utf8_becomes_the_replacement_character) {
   EXPECT_EQ(out, "\"a\xEF\xBF\xBD" "b\xEF\xBF\xBD\"");
   EXPECT_TRUE(valid_utf8(out));
 }
+
+TEST(metrics, a_callback_gauge_keeps_its_last_reading_when_its_registration_goes) {
+  metrics_registry r;
+  double now = 3;
+  {
+    gauge_callback g(r, "test_gauge", "a gauge", [&] { return now; });
+    EXPECT_EQ(r.value("test_gauge"), 3);
+    now = 5;
+    EXPECT_EQ(r.value("test_gauge"), 5) << "read when asked";
+    gauge_callback moved = std::move(g);
+    now = 7;
+    EXPECT_EQ(r.value("test_gauge"), 7) << "a move keeps it registered";
+  }
+  now = 11;  // the registration is gone: the callback must not be called again
+  EXPECT_EQ(r.value("test_gauge"), 7);
+  EXPECT_NE(r.render_prometheus().find("test_gauge 7"), std::string::npos);
+}

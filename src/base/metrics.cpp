@@ -90,6 +90,30 @@ void metrics_registry::set_gauge_callback(std::string_view name, std::string_vie
   fam(name, help, "gauge").callback = std::move(fn);
 }
 
+gauge_callback::gauge_callback(metrics_registry& registry, std::string name, std::string help,
+                               std::function<double()> fn)
+    : registry_(&registry), name_(std::move(name)), help_(std::move(help)), fn_(std::move(fn)) {
+  registry_->set_gauge_callback(name_, help_, fn_);
+}
+
+gauge_callback& gauge_callback::operator=(gauge_callback&& o) noexcept {
+  if (this == &o) return *this;
+  freeze();
+  registry_ = std::exchange(o.registry_, nullptr);
+  name_ = std::move(o.name_);
+  help_ = std::move(o.help_);
+  fn_ = std::move(o.fn_);
+  return *this;
+}
+
+void gauge_callback::freeze() {
+  if (!registry_) return;
+  const double last = fn_();
+  registry_->set_gauge_callback(name_, help_, [last] { return last; });
+  registry_ = nullptr;
+  fn_ = nullptr;
+}
+
 double metrics_registry::value(std::string_view name) const {
   std::lock_guard lock(mu_);
   auto it = families_.find(name);

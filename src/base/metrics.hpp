@@ -57,7 +57,8 @@ class metrics_registry {
   gauge& get_gauge(std::string_view name, std::string_view help, const labels& l = {});
   histogram& get_histogram(std::string_view name, std::string_view help, std::vector<double> bounds,
                            const labels& l = {});
-  // A gauge computed when /metrics is read (queue size, say).
+  // A gauge computed when /metrics is read (queue size, say). A callback that
+  // reads an object which may go away is registered through gauge_callback.
   void set_gauge_callback(std::string_view name, std::string_view help, std::function<double()> fn);
   std::string render_prometheus() const;
   // A series' current value: a counter or gauge summed over its label sets,
@@ -82,5 +83,26 @@ metrics_registry& metrics();
 
 // Latency buckets in seconds, shared by the latency histograms.
 std::vector<double> latency_buckets();
+
+// A callback gauge registered for as long as this object lives: when it goes,
+// or at freeze(), the series keeps the callback's last reading as a constant,
+// so /metrics never calls into an object that is gone. Declare it after the
+// members its callback reads (it is destroyed, and reads them, first).
+class gauge_callback {
+ public:
+  gauge_callback() = default;
+  gauge_callback(metrics_registry& registry, std::string name, std::string help, std::function<double()> fn);
+  gauge_callback(gauge_callback&& o) noexcept { *this = std::move(o); }
+  gauge_callback& operator=(gauge_callback&& o) noexcept;
+  gauge_callback(const gauge_callback&) = delete;
+  gauge_callback& operator=(const gauge_callback&) = delete;
+  ~gauge_callback() { freeze(); }
+  void freeze();
+
+ private:
+  metrics_registry* registry_ = nullptr;
+  std::string name_, help_;
+  std::function<double()> fn_;
+};
 
 }  // namespace smtpsd::base

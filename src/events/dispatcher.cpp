@@ -24,7 +24,7 @@ dispatcher::dispatcher(std::shared_ptr<store::event_store> store, std::shared_pt
   for (auto& s : hooks)
     hooks_.push_back(std::make_unique<webhook>(io_.get_executor(), std::move(s), log_, store_, recent, pool_, clock_, hostname));
   register_webhook_metrics();
-  base::metrics().set_gauge_callback("smtpsd_webhook_backlog", "Events not yet taken by a webhook", [this] {
+  backlog_gauge_ = base::gauge_callback(base::metrics(), "smtpsd_webhook_backlog", "Events not yet taken by a webhook", [this] {
     double n = 0;
     for (auto& h : hooks_) n += static_cast<double>(h->backlog());
     return n;
@@ -33,8 +33,6 @@ dispatcher::dispatcher(std::shared_ptr<store::event_store> store, std::shared_pt
 
 dispatcher::~dispatcher() {
   stop();
-  // Started or not, the gauge must not call into a dispatcher that is gone.
-  base::metrics().set_gauge_callback("smtpsd_webhook_backlog", "Events not yet taken by a webhook", [] { return 0.0; });
 }
 
 void dispatcher::start() {
@@ -61,7 +59,7 @@ void dispatcher::stop() {
     for (auto& h : hooks_) h->stop();
   });
   thread_.join();
-  base::metrics().set_gauge_callback("smtpsd_webhook_backlog", "Events not yet taken by a webhook", [] { return 0.0; });
+  backlog_gauge_.freeze();  // what is left behind stays visible
 }
 
 net::awaitable<void> dispatcher::run_hook(webhook& h) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/clock.hpp"
+#include "base/metrics.hpp"
 #include "events/webhook.hpp"
 
 namespace smtpsd::events {
@@ -38,6 +39,7 @@ class dispatcher {
   net::asio::io_context io_{1};
   log_reader log_;
   std::vector<std::unique_ptr<webhook>> hooks_;
+  base::gauge_callback backlog_gauge_;  // reads hooks_
   std::atomic<bool> stopping_{false};
   unsigned running_ = 0;  // webhooks still running (io thread only)
   std::thread thread_;

@@ -39,8 +39,8 @@ base::counter& corrupt_entries_metric() {
   return c;
 }
 
-void set_queue_size_gauge(std::function<double()> size) {
-  base::metrics().set_gauge_callback("smtpsd_queue_messages", "Messages in the queue", std::move(size));
+base::gauge_callback queue_size_gauge(std::function<double()> size) {
+  return {base::metrics(), "smtpsd_queue_messages", "Messages in the queue", std::move(size)};
 }
 
 void register_metrics() {

@@ -47,8 +47,9 @@ std::optional<submission::generated_message> round_dsn(const finished_attempt& f
 base::counter& deliveries_metric(delivery::outcome_kind k);  // smtpsd_deliveries_total{result}
 base::histogram& attempt_seconds_metric();
 base::counter& corrupt_entries_metric();
-// smtpsd_queue_messages, read from `size` when /metrics is read.
-void set_queue_size_gauge(std::function<double()> size);
+// smtpsd_queue_messages, read from `size` when /metrics is read, for as long
+// as the returned registration lives.
+base::gauge_callback queue_size_gauge(std::function<double()> size);
 // Every series at zero (start-up).
 void register_metrics();
 

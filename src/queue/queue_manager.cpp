@@ -60,7 +60,7 @@ queue_manager::~queue_manager() {
 }
 
 void queue_manager::start() {
-  set_queue_size_gauge([this] { return static_cast<double>(queue_size_.load()); });
+  size_gauge_ = queue_size_gauge([this] { return static_cast<double>(queue_size_.load()); });
   svc_.writer->on_committed([this] { wake(); });
   net::spawn(io_->get_executor(), run(), "queue manager");
   net::spawn(io_->get_executor(), housekeeping(), "queue housekeeping");
@@ -74,8 +74,7 @@ void queue_manager::stop(std::chrono::seconds drain) {
   drain_ = drain;
   post([this] { scheduler_.stop(); });
   thread_.join();
-  // The gauge must not call into a manager that is gone: it keeps the last size.
-  set_queue_size_gauge([n = queue_size_.load()] { return static_cast<double>(n); });
+  size_gauge_.freeze();  // the last size stays
 }
 
 void queue_manager::post(std::function<void()> f) { net::asio::post(*io_, std::move(f)); }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/clock.hpp"
+#include "base/metrics.hpp"
 #include "base/random.hpp"
 #include "delivery/deliverer.hpp"
 #include "events/event.hpp"
@@ -78,6 +79,7 @@ class queue_manager {
   recorder recorder_;
   scheduler scheduler_;
   std::atomic<std::size_t> queue_size_{0};
+  base::gauge_callback size_gauge_;  // reads queue_size_ while running
   std::atomic<bool> stopped_{false};
   // Housekeeping sleeps on this timer, cancelled at the stop; run() waits for it to end, so no pool job of
   // it completes into a destroyed io_context.

@@ -190,7 +190,7 @@ class server {
                   cfg_.delivery.per_destination);
     } else {
       // No queue manager to count the queue: count it here, so the gauge exists all the same.
-      queue::set_queue_size_gauge([this] { return static_cast<double>(queue_size_.load()); });
+      queue_gauge_ = queue::queue_size_gauge([this] { return static_cast<double>(queue_size_.load()); });
       net::spawn(threads_[0]->io.get_executor(), count_queue(), "queue size");
     }
     if (cfg_.admin_listen) {
@@ -199,8 +199,8 @@ class server {
           threads_[0]->io, admin::http_settings{*cfg_.admin_listen, cfg_.admin_tls ? &tls_ : nullptr, api_.get()});
       admin_->start();
     }
-    base::metrics().set_gauge_callback("smtpsd_connections_open", "Client connections open now",
-                                       [this] { return static_cast<double>(active_.load()); });
+    connections_gauge_ = base::gauge_callback(base::metrics(), "smtpsd_connections_open", "Client connections open now",
+                                              [this] { return static_cast<double>(active_.load()); });
     for (auto& t : threads_)
       for (std::size_t li = 0; li < t->acceptors.size(); ++li)
         net::asio::co_spawn(t->io, accept_loop(*t, li), net::asio::detached);
@@ -421,6 +421,8 @@ class server {
   std::atomic<bool> draining_{false};
   std::atomic<int> active_{0};
   std::atomic<std::size_t> queue_size_{0};  // with delivery off
+  base::gauge_callback queue_gauge_;        // reads queue_size_, with delivery off
+  base::gauge_callback connections_gauge_;  // reads active_
   std::vector<std::string> listener_labels_;
   std::chrono::steady_clock::time_point drain_deadline_;
 };
