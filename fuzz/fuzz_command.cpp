@@ -36,6 +36,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         case action::read: break;
         case action::close: return 0;
         case action::start_tls: fsm.on_tls_started(); a = action::read; break;
+        case action::lookup_secrets: {
+          static const auto secrets = smtpsd::sasl::make_scram_secrets("pencil", "salt", 4096);
+          a = fsm.on_scram_secrets(secrets, "N", out);
+          continue;
+        }
         case action::authenticate:
           a = fsm.on_auth_result({fsm.pending_credentials().username.size() % 2 ? auth_outcome::kind::success
                                                                                  : auth_outcome::kind::failure,

@@ -28,7 +28,7 @@ ALLOWED = {
     "store/memory": {"base", "store"},
     "store/postgres": {"base", "store"},
     "store/redis": {"base", "store"},
-    "policy": {"base", "store", "smtp", "message"},
+    "policy": {"base", "store", "smtp", "message", "sasl"},  # sasl: SCRAM secrets of credentials
     "submission": {"base", "store", "message", "smtp", "policy", "dkim", "events"},
     "delivery": {"base", "smtp", "net", "message"},  # never store: outcomes flow back to queue
     # submission: only its queue_writer interface (DSNs go in through the one writer)
@@ -36,7 +36,7 @@ ALLOWED = {
     "service": {"base", "config", "store", "policy", "dkim", "delivery", "events"},
     "admin": {"base", "net", "service", "config", "store", "policy"},  # policy: the AUTH failure throttle
     "server": {"base", "smtp", "net", "policy", "submission", "config", "events", "queue", "admin", "delivery",
-               "store"},
+               "store", "sasl"},
     "cli": {"base", "config", "store", "policy", "net", "smtp", "message", "delivery", "dkim", "events", "service"},
 }
 # What a module's tests may include besides the module's own list: the

@@ -213,6 +213,16 @@ tls_info describe(SSL* s) {
   return i;
 }
 
+std::string tls_exporter(SSL* s) {
+  if (SSL_version(s) != TLS1_3_VERSION) return {};
+  static constexpr char label[] = "EXPORTER-Channel-Binding";
+  std::string out(32, '\0');
+  if (SSL_export_keying_material(s, reinterpret_cast<unsigned char*>(out.data()), out.size(), label, sizeof label - 1,
+                                 nullptr, 0, 0) != 1)
+    return {};
+  return out;
+}
+
 void write_self_signed(const std::string& hostname, const std::filesystem::path& cert_path,
                        const std::filesystem::path& key_path) {
   EVP_PKEY* key = EVP_EC_gen("P-256");

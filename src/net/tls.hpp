@@ -76,6 +76,11 @@ struct tls_info {
 };
 tls_info describe(SSL* s);
 
+// The tls-exporter channel binding (RFC 9266): 32 bytes exported with the
+// label "EXPORTER-Channel-Binding" and no context. Empty below TLS 1.3, where
+// that value does not bind the session (RFC 9266 §3, the triple handshake).
+std::string tls_exporter(SSL* s);
+
 // A self-signed ECDSA P-256 certificate for hostname (plus 127.0.0.1 and ::1
 // for localhost), valid for ten years; the key file is written 0600.
 void write_self_signed(const std::string& hostname, const std::filesystem::path& cert,

@@ -60,32 +60,102 @@ std::size_t authenticator::cache_size() const {
 
 bool authenticator::throttled(const std::string& client_ip) { return throttle_ && throttle_->throttled(client_ip); }
 
-auth_result authenticator::verify(std::string_view username, const base::secret_string& password,
-                                  const std::string& client_ip) {
-  if (throttled(client_ip)) {
-    auth_result r;
-    r.k = auth_result::kind::throttled;
-    r.reason = fmt::format("{} failures within the window from {}", throttle_->limit(), client_ip);
+std::string authenticator::scram_record(std::string_view password) {
+  return sasl::format_scram_secrets(
+      sasl::make_scram_secrets(password, base::random_bytes(16), sasl::scram_min_iterations));
+}
+
+auth_result authenticator::throttled_result(const std::string& client_ip) const {
+  auth_result r;
+  r.k = auth_result::kind::throttled;
+  r.reason = fmt::format("{} failures within the window from {}", throttle_->limit(), client_ip);
+  return r;
+}
+
+void authenticator::count_failure(auth_result& r, const std::string& client_ip) {
+  if (r.k != auth_result::kind::failure || !throttle_) return;
+  auto n = throttle_->failure(client_ip);
+  r.reason += fmt::format(" (failure {} of {} from {})", n, throttle_->limit(), client_ip);
+}
+
+std::optional<store::login> authenticator::find_login(std::string_view username, auth_result& r) {
+  try {
+    return accounts_->find_login(username);
+  } catch (const std::exception& e) {
+    r.k = auth_result::kind::temporary;
+    r.reason = std::string("store unavailable: ") + e.what();
+    return std::nullopt;
+  }
+}
+
+auth_result authenticator::account_checks(const store::login& login, auth_result r) const {
+  if (login.acct.suspended) {
+    r.k = auth_result::kind::failure;
+    r.reason = "account suspended";
     return r;
   }
+  r.k = auth_result::kind::success;
+  r.account = login.acct;
+  return r;
+}
+
+auth_result authenticator::verify(std::string_view username, const base::secret_string& password,
+                                  const std::string& client_ip) {
+  if (throttled(client_ip)) return throttled_result(client_ip);
   auto r = check(username, password);
-  if (r.k == auth_result::kind::failure && throttle_) {
-    auto n = throttle_->failure(client_ip);
-    r.reason += fmt::format(" (failure {} of {} from {})", n, throttle_->limit(), client_ip);
+  count_failure(r, client_ip);
+  return r;
+}
+
+scram_lookup authenticator::scram_secrets(std::string_view username, const std::string& client_ip) {
+  scram_lookup out;
+  if (throttled(client_ip)) {
+    out.k = scram_lookup::kind::throttled;
+    out.reason = throttled_result(client_ip).reason;
+    return out;
   }
+  auth_result r;
+  auto login = find_login(username, r);
+  if (r.k == auth_result::kind::temporary) {
+    out.k = scram_lookup::kind::temporary;
+    out.reason = r.reason;
+    return out;
+  }
+  if (login)
+    if (auto s = sasl::parse_scram_secrets(login->cred.scram)) {
+      out.secrets = std::move(*s);
+      return out;
+    }
+  // Made up from the name with a key of this process: the same salt every
+  // time, and keys no password matches.
+  const auto salt = key_of(username, "scram salt");
+  const auto keys = key_of(username, "scram keys");
+  out.secrets.salt.assign(reinterpret_cast<const char*>(salt.data()), 16);
+  out.secrets.iterations = sasl::scram_min_iterations;
+  out.secrets.stored_key = keys;
+  out.secrets.server_key = key_of(username, "scram server key");
+  return out;
+}
+
+auth_result authenticator::confirm_scram(std::string_view username, bool proof_ok, std::string_view why,
+                                         const std::string& client_ip) {
+  if (throttled(client_ip)) return throttled_result(client_ip);
+  auth_result r;
+  if (!proof_ok) {
+    r.reason = std::string(why);
+  } else if (auto login = find_login(username, r)) {
+    r = account_checks(*login, std::move(r));
+  } else if (r.k != auth_result::kind::temporary) {
+    r.reason = "credential revoked during the exchange";
+  }
+  count_failure(r, client_ip);
   return r;
 }
 
 auth_result authenticator::check(std::string_view username, const base::secret_string& password) {
   auth_result r;
-  std::optional<store::login> login;
-  try {
-    login = accounts_->find_login(username);
-  } catch (const std::exception& e) {
-    r.k = auth_result::kind::temporary;
-    r.reason = std::string("store unavailable: ") + e.what();
-    return r;
-  }
+  auto login = find_login(username, r);
+  if (r.k == auth_result::kind::temporary) return r;
   const auto& pw = password.expose();
   if (!login) {
     // The same work as for a known user; the answer is a failure either way.
@@ -118,13 +188,7 @@ auth_result authenticator::check(std::string_view username, const base::secret_s
     r.reason = "wrong password";
     return r;
   }
-  if (login->acct.suspended) {
-    r.reason = "account suspended";
-    return r;
-  }
-  r.k = auth_result::kind::success;
-  r.account = login->acct;
-  return r;
+  return account_checks(*login, std::move(r));
 }
 
 }  // namespace smtpsd::policy

@@ -5,6 +5,13 @@
 // short-lived cache keyed by a keyed hash of username and password lets a
 // client that reconnects for every message pay for the hash once; every hit
 // still reads the credential row, so a revoke or a suspension applies at once.
+//
+// SCRAM-SHA-256 needs no password hash at AUTH: the client proves it knows
+// the password against the StoredKey a credential keeps (made when it was
+// created; credentials older than SCRAM have none and keep PLAIN and LOGIN).
+// The lookup gives an unknown user, or one without SCRAM secrets, made-up
+// secrets that stay the same for that name, so the exchange fails only at the
+// proof, as a wrong password does. Throttling counts SCRAM failures too.
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -17,6 +24,7 @@
 #include "base/clock.hpp"
 #include "base/secret.hpp"
 #include "policy/connections.hpp"
+#include "sasl/scram.hpp"
 #include "store/account_store.hpp"
 
 namespace smtpsd::policy {
@@ -25,6 +33,12 @@ struct auth_result {
   enum class kind { success, failure, throttled, temporary } k = kind::failure;
   std::optional<store::account> account;
   std::string reason;  // for the log; never holds the password
+};
+
+struct scram_lookup {
+  enum class kind { found, throttled, temporary } k = kind::found;
+  sasl::scram_secrets secrets;
+  std::string reason;  // for throttled and temporary
 };
 
 class authenticator {
@@ -36,9 +50,18 @@ class authenticator {
   // `throttled` without any password being checked, and failures count.
   auth_result verify(std::string_view username, const base::secret_string& password, const std::string& client_ip = {});
   bool throttled(const std::string& client_ip);
+
+  // Blocking. The SCRAM secrets of a user, real or made up.
+  scram_lookup scram_secrets(std::string_view username, const std::string& client_ip = {});
+  // Blocking. After the SCRAM proof: a failed proof counts like a wrong
+  // password (why: what the mechanism said); a good one still needs the
+  // credential to exist and its account not to be suspended.
+  auth_result confirm_scram(std::string_view username, bool proof_ok, std::string_view why,
+                            const std::string& client_ip = {});
   std::size_t cache_size() const;
 
   static std::string hash_password(std::string_view password);  // Argon2id, libsodium string format
+  static std::string scram_record(std::string_view password);   // sasl::format_scram_secrets, fresh salt
   static std::string generate_password();                        // 24 characters, ~143 bits
   static std::string generate_username();                        // 20 characters, like SES's
 
@@ -47,6 +70,10 @@ class authenticator {
   cache_key key_of(std::string_view username, std::string_view password) const;
 
   auth_result check(std::string_view username, const base::secret_string& password);
+  auth_result throttled_result(const std::string& client_ip) const;
+  void count_failure(auth_result& r, const std::string& client_ip);
+  std::optional<store::login> find_login(std::string_view username, auth_result& r);
+  auth_result account_checks(const store::login& login, auth_result r) const;
 
   std::shared_ptr<store::account_store> accounts_;
   const base::clock& clock_;

@@ -28,7 +28,7 @@ struct fixture {
     store::account a;
     a.name = "acme";
     acct = *s.accounts->create_account(a);
-    s.accounts->create_credential(acct.id, "user1", policy::authenticator::hash_password("right"));
+    s.accounts->create_credential(acct.id, "user1", policy::authenticator::hash_password("right"), policy::authenticator::scram_record("right"));
     auth = std::make_unique<policy::authenticator>(s.accounts, clock, 60s);
   }
 };
@@ -65,7 +65,7 @@ TEST(authenticator, cache_entries_expire_and_new_hash_invalidates) {
   fixture f;
   ASSERT_EQ(f.auth->verify("user1", base::secret_string("right")).k, kind::success);
   f.s.accounts->revoke_credential("user1");
-  f.s.accounts->create_credential(f.acct.id, "user1", policy::authenticator::hash_password("new"));
+  f.s.accounts->create_credential(f.acct.id, "user1", policy::authenticator::hash_password("new"), policy::authenticator::scram_record("new"));
   EXPECT_EQ(f.auth->verify("user1", base::secret_string("right")).k, kind::failure)
       << "a cached password must not outlive its credential";
   EXPECT_EQ(f.auth->verify("user1", base::secret_string("new")).k, kind::success);
@@ -102,4 +102,58 @@ TEST(authenticator, throttle_answers_without_checking_the_password) {
   EXPECT_EQ(a.verify("user1", base::secret_string("x"), "192.0.2.1").k, kind::failure);
   EXPECT_EQ(a.verify("user1", base::secret_string("right"), "192.0.2.1").k, kind::throttled);
   EXPECT_EQ(a.verify("user1", base::secret_string("right"), "192.0.2.2").k, kind::success);
+}
+
+TEST(authenticator, scram_secrets_are_the_credentials_or_made_up_and_stable) {
+  fixture f;
+  auto known = f.auth->scram_secrets("user1");
+  ASSERT_EQ(known.k, policy::scram_lookup::kind::found);
+  const auto again = sasl::make_scram_secrets("right", known.secrets.salt, known.secrets.iterations);
+  EXPECT_EQ(known.secrets.stored_key, again.stored_key) << "the StoredKey of the password \"right\"";
+  EXPECT_EQ(known.secrets.server_key, again.server_key);
+  EXPECT_GE(known.secrets.iterations, sasl::scram_min_iterations);
+
+  f.s.accounts->create_credential(f.acct.id, "old", policy::authenticator::hash_password("pw"), "");
+  for (const char* user : {"nobody", "old"}) {
+    auto a = f.auth->scram_secrets(user);
+    auto b = f.auth->scram_secrets(user);
+    ASSERT_EQ(a.k, policy::scram_lookup::kind::found) << user;
+    EXPECT_EQ(a.secrets.salt, b.secrets.salt) << "the same made-up salt every time for " << user;
+    EXPECT_EQ(a.secrets.stored_key, b.secrets.stored_key);
+    EXPECT_EQ(a.secrets.salt.size(), 16u);
+    EXPECT_NE(a.secrets.salt, known.secrets.salt);
+  }
+  EXPECT_NE(f.auth->scram_secrets("nobody").secrets.salt, f.auth->scram_secrets("old").secrets.salt);
+}
+
+TEST(authenticator, scram_confirmation_checks_the_account_and_counts_failures) {
+  fixture f;
+  policy::auth_throttle t(f.clock, 2, 60s);
+  policy::authenticator a(f.s.accounts, f.clock, 60s, &t);
+  auto ok = a.confirm_scram("user1", true, "", "192.0.2.1");
+  ASSERT_EQ(ok.k, kind::success);
+  EXPECT_EQ(ok.account->name, "acme");
+  auto bad = a.confirm_scram("user1", false, "wrong password", "192.0.2.1");
+  EXPECT_EQ(bad.k, kind::failure);
+  EXPECT_EQ(bad.reason.rfind("wrong password (failure 1 of 2", 0), 0u) << bad.reason;
+  f.acct.suspended = true;
+  f.s.accounts->update_account(f.acct);
+  auto suspended = a.confirm_scram("user1", true, "", "192.0.2.3");
+  EXPECT_EQ(suspended.k, kind::failure);
+  EXPECT_EQ(suspended.reason.rfind("account suspended", 0), 0u);
+  f.s.accounts->revoke_credential("user1");
+  EXPECT_EQ(a.confirm_scram("user1", true, "", "192.0.2.4").reason.rfind("credential revoked", 0), 0u);
+  EXPECT_EQ(a.confirm_scram("user1", false, "wrong password", "192.0.2.1").k, kind::failure);
+  EXPECT_EQ(a.scram_secrets("user1", "192.0.2.1").k, policy::scram_lookup::kind::throttled);
+  EXPECT_EQ(a.confirm_scram("user1", true, "", "192.0.2.1").k, kind::throttled);
+}
+
+TEST(authenticator, scram_records_round_trip) {
+  const auto text = policy::authenticator::scram_record("pencil");
+  EXPECT_EQ(text.rfind("SCRAM-SHA-256$4096:", 0), 0u) << text;
+  auto s = sasl::parse_scram_secrets(text);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->salt.size(), 16u);
+  EXPECT_EQ(s->stored_key, sasl::make_scram_secrets("pencil", s->salt, 4096).stored_key);
+  EXPECT_NE(text, policy::authenticator::scram_record("pencil")) << "a fresh salt each time";
 }

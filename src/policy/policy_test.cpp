@@ -157,7 +157,7 @@ class broken_accounts final : public store::account_store {
   std::vector<store::account> list_accounts() override { fail(); }
   bool update_account(const store::account&) override { fail(); }
   bool remove_account(std::string_view) override { fail(); }
-  std::optional<store::credential> create_credential(std::int64_t, std::string_view, std::string_view) override { fail(); }
+  std::optional<store::credential> create_credential(std::int64_t, std::string_view, std::string_view, std::string_view) override { fail(); }
   std::optional<store::login> find_login(std::string_view) override { fail(); }
   std::vector<store::credential> list_credentials(std::int64_t) override { fail(); }
   bool revoke_credential(std::string_view) override { fail(); }

@@ -66,7 +66,71 @@ class login final : public mechanism {
   std::string user_;
 };
 
+// RFC 7677 over scram_server. RFC 4954 has no "additional data with success":
+// the server-final message goes out as one more challenge, and the client's
+// empty answer to it ends the exchange.
+class scram final : public mechanism {
+ public:
+  scram(bool plus, const channel_binding& cb) : s_(plus, cb.tls_exporter, !cb.tls_exporter.empty()) {}
+
+  step_result start(std::optional<std::string_view> initial) override {
+    if (!initial || initial->empty()) return challenge("");
+    return first(*initial);
+  }
+  step_result step(std::string_view response) override {
+    switch (st_) {
+      case state::first:
+        return first(response);
+      case state::lookup:
+        return fail("unexpected SCRAM message");
+      case state::final_msg: {
+        st_ = state::over;
+        auto r = s_.client_final(response);
+        if (!r.ok) return proven(false, std::move(r.message));
+        st_ = state::ack;
+        return challenge(std::move(r.message));
+      }
+      case state::ack:
+        st_ = state::over;
+        if (!response.empty()) return fail("SCRAM exchange not ended with an empty response");
+        return proven(true, {});
+      case state::over:
+        break;
+    }
+    return fail("unexpected SCRAM message");
+  }
+  step_result secrets(const scram_secrets& sec, std::string_view server_nonce) override {
+    if (st_ != state::lookup) return fail("unexpected SCRAM secrets");
+    st_ = state::final_msg;
+    return challenge(s_.server_first(sec, server_nonce));
+  }
+
+ private:
+  step_result first(std::string_view msg) {
+    auto r = s_.client_first(msg);
+    if (!r.ok) return fail(std::move(r.message));
+    st_ = state::lookup;
+    step_result out;
+    out.k = step_result::kind::lookup;
+    out.creds.username = s_.username();
+    return out;
+  }
+  step_result proven(bool ok, std::string reason) {
+    step_result out;
+    out.k = step_result::kind::done;
+    out.creds.username = s_.username();
+    out.proof = ok;
+    out.reason = std::move(reason);
+    return out;
+  }
+
+  scram_server s_;
+  enum class state { first, lookup, final_msg, ack, over } st_ = state::first;
+};
+
 }  // namespace
+
+step_result mechanism::secrets(const scram_secrets&, std::string_view) { return fail("no secrets expected"); }
 
 std::optional<credentials> parse_plain(std::string_view message) {
   // message = [authzid] NUL authcid NUL passwd
@@ -85,12 +149,16 @@ std::optional<credentials> parse_plain(std::string_view message) {
   return credentials{std::string(authcid), base::secret_string(std::string(passwd))};
 }
 
-std::unique_ptr<mechanism> make_mechanism(std::string_view name) {
+std::unique_ptr<mechanism> make_mechanism(std::string_view name, const channel_binding& cb) {
   if (base::iequals(name, "PLAIN")) return std::make_unique<plain>();
   if (base::iequals(name, "LOGIN")) return std::make_unique<login>();
+  if (base::iequals(name, "SCRAM-SHA-256")) return std::make_unique<scram>(false, cb);
+  if (base::iequals(name, "SCRAM-SHA-256-PLUS") && !cb.tls_exporter.empty()) return std::make_unique<scram>(true, cb);
   return nullptr;
 }
 
-std::string_view advertised_mechanisms() { return "PLAIN LOGIN"; }
+std::string advertised_mechanisms(const channel_binding& cb) {
+  return cb.tls_exporter.empty() ? "PLAIN LOGIN SCRAM-SHA-256" : "PLAIN LOGIN SCRAM-SHA-256 SCRAM-SHA-256-PLUS";
+}
 
 }  // namespace smtpsd::sasl

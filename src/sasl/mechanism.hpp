@@ -1,12 +1,18 @@
 #pragma once
 // SASL server mechanisms as pure state machines over decoded bytes (the SMTP
-// layer does the base64). PLAIN (RFC 4616) and LOGIN (draft-murchison-sasl-login).
+// layer does the base64). PLAIN (RFC 4616), LOGIN (draft-murchison-sasl-login),
+// and SCRAM-SHA-256 and SCRAM-SHA-256-PLUS (RFC 7677, scram.hpp).
+//
+// PLAIN and LOGIN end with a username and password for the caller to check.
+// SCRAM checks the proof itself: its first step asks for the user's stored
+// secrets (kind::lookup), its last ends with `proof` set.
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "base/secret.hpp"
+#include "sasl/scram.hpp"
 
 namespace smtpsd::sasl {
 
@@ -16,10 +22,14 @@ struct credentials {
 };
 
 struct step_result {
-  enum class kind { challenge, done, failed } k = kind::failed;
+  // lookup: find creds.username's SCRAM secrets, then call secrets().
+  enum class kind { challenge, lookup, done, failed } k = kind::failed;
   std::string challenge;  // raw bytes, for kind::challenge
-  credentials creds;      // for kind::done
-  std::string reason;     // for kind::failed; never contains the payload
+  credentials creds;      // for kind::done (and the username for kind::lookup)
+  // For kind::done of a mechanism that checks the password itself: whether
+  // the proof held (creds.password is then empty).
+  std::optional<bool> proof;
+  std::string reason;     // for kind::failed and a failed proof; never contains the payload
 };
 
 class mechanism {
@@ -29,13 +39,24 @@ class mechanism {
   // the client sent none.
   virtual step_result start(std::optional<std::string_view> initial) = 0;
   virtual step_result step(std::string_view response) = 0;
+  // After kind::lookup: the user's secrets (made-up ones for an unknown user)
+  // and a fresh server nonce part (printable ASCII without ',').
+  virtual step_result secrets(const scram_secrets& s, std::string_view server_nonce);
 };
 
-// nullptr for unknown mechanism names (case-insensitive).
-std::unique_ptr<mechanism> make_mechanism(std::string_view name);
+// What the TLS connection offers for channel binding: the tls-exporter value
+// (RFC 9266) on TLS 1.3, else empty.
+struct channel_binding {
+  std::string tls_exporter;
+};
 
-// "PLAIN LOGIN": what EHLO advertises.
-std::string_view advertised_mechanisms();
+// nullptr for unknown mechanism names (case-insensitive), and for
+// SCRAM-SHA-256-PLUS without a tls-exporter value.
+std::unique_ptr<mechanism> make_mechanism(std::string_view name, const channel_binding& cb = {});
+
+// What EHLO advertises: "PLAIN LOGIN SCRAM-SHA-256", and SCRAM-SHA-256-PLUS
+// when the connection has a tls-exporter value.
+std::string advertised_mechanisms(const channel_binding& cb = {});
 
 // PLAIN message parsing, exposed for the fuzzer and tests.
 std::optional<credentials> parse_plain(std::string_view message);

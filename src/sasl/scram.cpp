@@ -5,6 +5,7 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "base/base64.hpp"
@@ -75,6 +76,40 @@ scram_secrets make_scram_secrets(std::string_view password, std::string_view sal
   s.stored_key = sha256(hmac(salted, "Client Key"));
   s.server_key = hmac(salted, "Server Key");
   OPENSSL_cleanse(salted.data(), salted.size());
+  return s;
+}
+
+std::string format_scram_secrets(const scram_secrets& s) {
+  return "SCRAM-SHA-256$" + std::to_string(s.iterations) + ":" + base::base64_encode(s.salt) + "$" +
+         base::base64_encode(as_text(s.stored_key)) + ":" + base::base64_encode(as_text(s.server_key));
+}
+
+std::optional<scram_secrets> parse_scram_secrets(std::string_view text) {
+  constexpr std::string_view prefix = "SCRAM-SHA-256$";
+  if (text.substr(0, prefix.size()) != prefix) return std::nullopt;
+  text.remove_prefix(prefix.size());
+  const auto colon1 = text.find(':');
+  const auto dollar = text.find('$');
+  if (colon1 == std::string_view::npos || dollar == std::string_view::npos || dollar < colon1) return std::nullopt;
+  const auto colon2 = text.find(':', dollar);
+  if (colon2 == std::string_view::npos) return std::nullopt;
+  scram_secrets s;
+  const auto iter = text.substr(0, colon1);
+  if (iter.empty() || iter.size() > 9) return std::nullopt;
+  for (char c : iter) {
+    if (c < '0' || c > '9') return std::nullopt;
+    s.iterations = s.iterations * 10 + static_cast<std::uint32_t>(c - '0');
+  }
+  if (s.iterations < scram_min_iterations) return std::nullopt;
+  auto salt = base::base64_decode(text.substr(colon1 + 1, dollar - colon1 - 1));
+  auto stored = base::base64_decode(text.substr(dollar + 1, colon2 - dollar - 1));
+  auto server = base::base64_decode(text.substr(colon2 + 1));
+  if (!salt || salt->empty() || !stored || stored->size() != s.stored_key.size() || !server ||
+      server->size() != s.server_key.size())
+    return std::nullopt;
+  s.salt = std::move(*salt);
+  std::copy(stored->begin(), stored->end(), s.stored_key.begin());
+  std::copy(server->begin(), server->end(), s.server_key.begin());
   return s;
 }
 

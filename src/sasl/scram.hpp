@@ -3,9 +3,8 @@
 // channel binding type tls-exporter, RFC 9266), as a pure state machine over
 // decoded messages: the session does the base64, looks the user's secrets up
 // between the first two steps, and supplies the nonce and the TLS exporter
-// value. PBKDF2, HMAC and SHA-256 are OpenSSL's.
-//
-// Not wired into the SMTP server yet (docs/development.md, "SCRAM (in progress)").
+// value. PBKDF2, HMAC and SHA-256 are OpenSSL's. `mechanism.cpp` adapts it to
+// the SMTP server's mechanism interface.
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -28,6 +27,12 @@ struct scram_secrets {
 
 // RFC 7677 §4 asks for at least 4096 iterations.
 constexpr std::uint32_t scram_min_iterations = 4096;
+
+// The stored form, as RFC 5803 writes it for LDAP (and PostgreSQL keeps it):
+// "SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>", base64 parts.
+std::string format_scram_secrets(const scram_secrets& s);
+// nullopt for anything else (an empty string: a credential made before SCRAM).
+std::optional<scram_secrets> parse_scram_secrets(std::string_view text);
 
 // The password as SASLprep would give it must already be what is passed:
 // smtpsd takes passwords as UTF-8 and applies no further normalisation.

@@ -2,12 +2,10 @@
 // -PLUS exchange whose client side is computed here from the RFC 5802 §3
 // formulas with OpenSSL directly.
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/sha.h>
 
 #include "base/base64.hpp"
 #include "sasl/scram.hpp"
+#include "sasl/testing/scram_client.hpp"
 
 using namespace smtpsd;
 using sasl::scram_server;
@@ -20,27 +18,9 @@ const std::string combined_nonce = "rOprNGfwEbeRWgbNEkqO" + server_nonce;
 
 sasl::scram_secrets pencil() { return sasl::make_scram_secrets("pencil", salt, 4096); }
 
-std::string hmac(std::string_view key, std::string_view data) {
-  unsigned char out[32];
-  unsigned len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-       data.size(), out, &len);
-  return {reinterpret_cast<char*>(out), len};
-}
-
 // The client's proof for `password` over `auth_message` (RFC 5802 §3).
 std::string client_proof(const std::string& password, const std::string& auth_message) {
-  unsigned char salted[32];
-  PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
-                    reinterpret_cast<const unsigned char*>(salt.data()), static_cast<int>(salt.size()), 4096,
-                    EVP_sha256(), 32, salted);
-  const auto client_key = hmac({reinterpret_cast<char*>(salted), 32}, "Client Key");
-  unsigned char stored[32];
-  SHA256(reinterpret_cast<const unsigned char*>(client_key.data()), 32, stored);
-  const auto signature = hmac({reinterpret_cast<char*>(stored), 32}, auth_message);
-  std::string proof(32, '\0');
-  for (int i = 0; i < 32; ++i) proof[i] = static_cast<char>(client_key[i] ^ signature[i]);
-  return base::base64_encode(proof);
+  return sasl::testing::prove(password, salt, 4096, auth_message).proof;
 }
 
 }  // namespace
@@ -124,4 +104,23 @@ TEST(scram, the_final_message_must_repeat_the_nonce_and_the_header) {
   t.server_first(pencil(), server_nonce);
   EXPECT_EQ(t.client_final("c=eSws,r=" + combined_nonce + ",p=AAAA").message, "channel binding mismatch");
   EXPECT_EQ(t.client_final("c=biws").message, "unexpected client-final-message") << "one try per exchange";
+}
+
+TEST(scram, stored_form_parses_back_and_refuses_anything_else) {
+  const auto s = pencil();
+  const auto text = sasl::format_scram_secrets(s);
+  EXPECT_EQ(text.rfind("SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$", 0), 0u) << text;
+  auto back = sasl::parse_scram_secrets(text);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->salt, s.salt);
+  EXPECT_EQ(back->iterations, 4096u);
+  EXPECT_EQ(back->stored_key, s.stored_key);
+  EXPECT_EQ(back->server_key, s.server_key);
+  const auto keys = text.substr(text.rfind('$'));
+  for (const std::string& bad : std::vector<std::string>{std::string{}, "SCRAM-SHA-1$4096:c2FsdA==" + keys, "SCRAM-SHA-256$4095:c2FsdA==" + keys,
+                                "SCRAM-SHA-256$x:c2FsdA==" + keys, "SCRAM-SHA-256$4096:" + keys,
+                                "SCRAM-SHA-256$4096:c2FsdA==$AAAA:AAAA", "SCRAM-SHA-256$4096:c2FsdA==",
+                                "SCRAM-SHA-256$99999999999:c2FsdA==" + keys})
+    EXPECT_FALSE(sasl::parse_scram_secrets(bad)) << bad;
+  EXPECT_TRUE(sasl::parse_scram_secrets("SCRAM-SHA-256$4096:c2FsdA==" + keys));
 }

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "base/base64.hpp"
 #include "base/log.hpp"
 #include "server/metrics.hpp"
 #include "base/random.hpp"
@@ -208,6 +209,7 @@ net::awaitable<bool> session::start_tls() {
   auto info = net::describe(stream_.ssl_handle());
   tls_version_ = info.version;
   tls_cipher_ = info.cipher;
+  fsm_.set_channel_binding({net::tls_exporter(stream_.ssl_handle())});
   log()->info("session={} TLS {} {}{}", id_, info.version, info.cipher, info.resumed ? " (resumed)" : "");
   co_return true;
 }
@@ -274,6 +276,10 @@ net::awaitable<smtp::action> session::perform(smtp::action a) {
         a = smtp::action::read;
         break;
 
+      case smtp::action::lookup_secrets:
+        a = co_await lookup_secrets();
+        break;
+
       case smtp::action::authenticate:
         a = co_await authenticate();
         break;
@@ -309,11 +315,31 @@ net::awaitable<smtp::action> session::perform(smtp::action a) {
   }
 }
 
+net::awaitable<smtp::action> session::lookup_secrets() {
+  auto res = co_await svc_.pool->run(
+      [this] { return svc_.auth->scram_secrets(fsm_.pending_credentials().username, client_ip_); });
+  switch (res.k) {
+    case policy::scram_lookup::kind::found:
+      break;
+    case policy::scram_lookup::kind::throttled: {
+      auth_failures_metric().inc();
+      refuse({smtp::replies::auth_throttled(), "auth_throttled", res.reason});
+      co_return fsm_.on_auth_result({smtp::auth_outcome::kind::throttled, {}}, out_);
+    }
+    case policy::scram_lookup::kind::temporary:
+      log()->warn("session={} auth unavailable: {}", id_, res.reason);
+      co_return fsm_.on_auth_result({smtp::auth_outcome::kind::temporary, {}}, out_);
+  }
+  co_return fsm_.on_scram_secrets(res.secrets, base::base64_encode(base::random_bytes(18)), out_);
+}
+
 net::awaitable<smtp::action> session::authenticate() {
   auto& auth_ok = auth_successes_metric();
   auto& auth_failed = auth_failures_metric();
   auto res = co_await svc_.pool->run([this] {
     const auto& c = fsm_.pending_credentials();
+    if (const auto& proof = fsm_.pending_proof())
+      return svc_.auth->confirm_scram(c.username, *proof, fsm_.proof_failure(), client_ip_);
     return svc_.auth->verify(c.username, c.password, client_ip_);
   });
   smtp::auth_outcome o;

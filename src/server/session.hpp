@@ -62,6 +62,7 @@ class session : public std::enable_shared_from_this<session> {
   net::awaitable<bool> flush();
   net::awaitable<bool> start_tls();
   net::awaitable<smtp::action> perform(smtp::action a);
+  net::awaitable<smtp::action> lookup_secrets();
   net::awaitable<smtp::action> authenticate();
   net::awaitable<smtp::action> check_mail();
   net::awaitable<smtp::action> check_rcpt();

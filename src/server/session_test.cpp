@@ -15,6 +15,8 @@
 #include "net/coro.hpp"
 #include "net/testing/test_certificate.hpp"
 #include "net/listener.hpp"
+#include "net/tls.hpp"
+#include "sasl/testing/scram_client.hpp"
 #include "events/testing/recording_sink.hpp"
 #include "store/memory/memory_stores.hpp"
 
@@ -51,7 +53,7 @@ struct server_side {
     a.max_24h = max_24h;
     auto acct = *s.accounts->create_account(a);
     s.accounts->add_identity(acct.id, "example.com", store::identity_kind::domain);
-    s.accounts->create_credential(acct.id, "alice", policy::authenticator::hash_password(password));
+    s.accounts->create_credential(acct.id, "alice", policy::authenticator::hash_password(password), policy::authenticator::scram_record(password));
     settings->hostname = "mail.test";
     settings->listener.mode = config::listener_mode::starttls;
     net::spawn(io.get_executor(), accept(), "test acceptor");
@@ -110,6 +112,22 @@ class client {
   void start_tls() {
     tls_ = std::make_unique<net::ssl::stream<net::tcp::socket&>>(sock_, ctx_);
     tls_->handshake(net::ssl::stream_base::client);
+  }
+  std::string exporter() { return net::tls_exporter(tls_->native_handle()); }
+  void starttls_ehlo() {
+    reply();
+    cmd("EHLO client.test");
+    ASSERT_EQ(cmd("STARTTLS").substr(0, 3), "220");
+    start_tls();
+  }
+  // A SCRAM exchange up to the server's answer to the proof.
+  std::string scram(const std::string& mech, sasl::testing::scram_client& sc) {
+    auto r = cmd("AUTH " + mech + " " + base::base64_encode(sc.first()));
+    if (r.substr(0, 4) != "334 ") return r;
+    r = cmd(base::base64_encode(sc.final_message(base::base64_decode(r.substr(4)).value_or(""))));
+    if (r.substr(0, 4) != "334 ") return r;
+    if (base::base64_decode(r.substr(4)) != sc.expected_server_final()) return "server-final is wrong: " + r;
+    return cmd("");
   }
   void login() {
     cmd("EHLO client.test");
@@ -214,4 +232,55 @@ TEST(session, a_message_refused_after_the_data_leaves_nothing_queued) {
   EXPECT_EQ(r, "554 5.6.0 Message has no From: header field");
   EXPECT_EQ(srv.s.queue->count(), 0u);
   EXPECT_TRUE(srv.s.bodies->ids().empty()) << "the streamed body was removed";
+}
+
+TEST(session, scram_sha_256_and_plus_after_starttls) {
+  server_side srv;
+  for (const std::string mech : {"SCRAM-SHA-256", "SCRAM-SHA-256-PLUS"}) {
+    client c(srv.acceptor.local_endpoint().port());
+    c.starttls_ehlo();
+    const auto ehlo = c.cmd("EHLO client.test");
+    EXPECT_NE(ehlo.find("AUTH PLAIN LOGIN SCRAM-SHA-256 SCRAM-SHA-256-PLUS"), std::string::npos)
+        << "TLS 1.3: both SCRAM mechanisms";
+    sasl::testing::scram_client sc("alice", password, mech.ends_with("PLUS") ? c.exporter() : "");
+    ASSERT_EQ(sc.first().substr(0, 2), mech.ends_with("PLUS") ? "p=" : "n,");
+    EXPECT_EQ(c.scram(mech, sc).substr(0, 9), "235 2.7.0") << mech;
+    EXPECT_EQ(c.cmd("MAIL FROM:<alice@example.com>").substr(0, 3), "250") << mech;
+  }
+}
+
+TEST(session, scram_failures) {
+  server_side srv;
+  auto attempt = [&](const std::string& mech, const std::string& user, const std::string& pw, bool bind_wrong = false) {
+    client c(srv.acceptor.local_endpoint().port());
+    c.starttls_ehlo();
+    c.cmd("EHLO client.test");
+    sasl::testing::scram_client sc(user, pw, mech.ends_with("PLUS") ? (bind_wrong ? std::string(32, 'x') : c.exporter()) : "");
+    auto r = c.scram(mech, sc);
+    if (r.substr(0, 3) != "235") {
+      EXPECT_EQ(c.cmd("MAIL FROM:<alice@example.com>").substr(0, 3), "530");
+    }
+    return r.substr(0, 9);
+  };
+  EXPECT_EQ(attempt("SCRAM-SHA-256", "alice", "wrong"), "535 5.7.8");
+  EXPECT_EQ(attempt("SCRAM-SHA-256", "nobody", password), "535 5.7.8") << "an unknown user fails at the proof";
+  EXPECT_EQ(attempt("SCRAM-SHA-256-PLUS", "alice", password, true), "535 5.7.8") << "another connection's binding";
+  // The throttle (5 failures) counts SCRAM failures: 3 so far, then 2 more, then 421.
+  EXPECT_EQ(attempt("SCRAM-SHA-256", "alice", "wrong"), "535 5.7.8");
+  EXPECT_EQ(attempt("SCRAM-SHA-256", "alice", "wrong"), "535 5.7.8");
+  client c(srv.acceptor.local_endpoint().port());
+  EXPECT_EQ(c.reply().substr(0, 9), "421 4.7.0") << "throttled: no banner";
+}
+
+TEST(session, scram_exchange_cancelled_and_malformed) {
+  server_side srv;
+  client c(srv.acceptor.local_endpoint().port());
+  c.starttls_ehlo();
+  c.cmd("EHLO client.test");
+  auto r = c.cmd("AUTH SCRAM-SHA-256");
+  EXPECT_EQ(r, "334 ") << "no initial response: an empty challenge";
+  EXPECT_EQ(c.cmd("*").substr(0, 9), "501 5.7.0");
+  EXPECT_EQ(c.cmd("AUTH SCRAM-SHA-256 " + base::base64_encode("x,,n=alice,r=abc")).substr(0, 9), "501 5.5.2");
+  sasl::testing::scram_client sc("alice", password);
+  EXPECT_EQ(c.scram("SCRAM-SHA-256", sc).substr(0, 3), "235") << "the session goes on after both";
 }

@@ -25,7 +25,8 @@ json add_credential(env& e, const std::string& account, const std::optional<std:
   const auto secret = password.value_or(base::secret_string(policy::authenticator::generate_password()));
   auto a = require_account(e, account);
   auto hash = policy::authenticator::hash_password(secret.expose());
-  if (!e.stores.accounts->create_credential(a.id, user, hash)) conflict("the username \"" + user + "\" is taken");
+  auto scram = policy::authenticator::scram_record(secret.expose());
+  if (!e.stores.accounts->create_credential(a.id, user, hash, scram)) conflict("the username \"" + user + "\" is taken");
   return {{"username", user}, {"account", a.name}, {"password", password ? json(nullptr) : json(secret.expose())}};
 }
 
@@ -33,7 +34,10 @@ json list_credentials(env& e, const std::string& account) {
   auto a = require_account(e, account);
   auto out = json::array();
   for (auto& c : e.stores.accounts->list_credentials(a.id))
-    out.push_back({{"username", c.username}, {"account", a.name}, {"created", base::rfc3339(c.created)}});
+    out.push_back({{"username", c.username},
+                   {"account", a.name},
+                   {"created", base::rfc3339(c.created)},
+                   {"scram", !c.scram.empty()}});
   return out;
 }
 

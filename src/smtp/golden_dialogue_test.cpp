@@ -158,6 +158,11 @@ class runner {
           transcript_.push_back("! tls");
           fsm_.on_tls_started();
           return;
+        case action::lookup_secrets: {
+          static const auto secrets = sasl::make_scram_secrets("pencil", "salt", 4096);
+          a = fsm_.on_scram_secrets(secrets, "N", out);
+          break;
+        }
         case action::authenticate: {
           auth_outcome r;
           const auto& c = fsm_.pending_credentials();

@@ -121,7 +121,7 @@ action server_fsm::do_ehlo(const command& c, std::string& out) {
   r.lines.push_back("CHUNKING");
   r.lines.push_back("DSN");
   if (settings_.starttls_offered && !tls_active_) r.lines.push_back("STARTTLS");
-  if (tls_active_ && !authenticated()) r.lines.push_back("AUTH " + std::string(sasl::advertised_mechanisms()));
+  if (tls_active_ && !authenticated()) r.lines.push_back("AUTH " + sasl::advertised_mechanisms(cb_));
   r.append_to(out);
   return action::read;
 }
@@ -282,7 +282,7 @@ action server_fsm::do_auth(const command& c, std::string& out) {
   auto parsed = parse_auth(c.args);
   if (auto* r = std::get_if<reply>(&parsed)) return fail(*r, out);
   auto& a = std::get<auth_command>(parsed);
-  sasl_ = sasl::make_mechanism(a.mechanism);
+  sasl_ = sasl::make_mechanism(a.mechanism, cb_);
   if (!sasl_) return fail(replies::auth_mech_unknown(), out);
   if (!a.initial_response) return auth_step(sasl_->start(std::nullopt), out);
   if (*a.initial_response == "=") return auth_step(sasl_->start(std::string_view{}), out);
@@ -316,9 +316,14 @@ action server_fsm::auth_step(const sasl::step_result& r, std::string& out) {
     case sasl::step_result::kind::challenge:
       replies::auth_challenge(base::base64_encode(r.challenge)).append_to(out);
       return action::read;
+    case sasl::step_result::kind::lookup:
+      creds_ = r.creds;
+      return action::lookup_secrets;
     case sasl::step_result::kind::done:
       sasl_.reset();
       creds_ = r.creds;
+      proof_ = r.proof;
+      proof_failure_ = r.proof.value_or(true) ? std::string{} : r.reason;
       return action::authenticate;
     case sasl::step_result::kind::failed:
       break;
@@ -327,8 +332,16 @@ action server_fsm::auth_step(const sasl::step_result& r, std::string& out) {
   return fail(replies::bad_auth_data(), out);
 }
 
+action server_fsm::on_scram_secrets(const sasl::scram_secrets& s, std::string_view server_nonce, std::string& out) {
+  if (!sasl_) return action::read;
+  return auth_step(sasl_->secrets(s, server_nonce), out);
+}
+
 action server_fsm::on_auth_result(const auth_outcome& r, std::string& out) {
+  sasl_.reset();
   creds_ = sasl::credentials{};
+  proof_.reset();
+  proof_failure_.clear();
   switch (r.k) {
     case auth_outcome::kind::success:
       account_ = r.account;

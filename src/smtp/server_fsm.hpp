@@ -44,7 +44,9 @@ struct envelope {
 enum class action {
   read,            // read the next command line
   start_tls,       // flush, drop all buffered input, handshake, then on_tls_started()
-  authenticate,    // verify pending_credentials(), then on_auth_result()
+  lookup_secrets,  // find the SCRAM secrets of pending_credentials().username, then on_scram_secrets()
+                   // (or on_auth_result() when throttled or the store fails)
+  authenticate,    // verify pending_credentials() (or, with pending_proof(), only the account), then on_auth_result()
   check_mail,      // decide on pending_mail(), then on_mail_verdict()
   check_rcpt,      // decide on pending_rcpt(), then on_rcpt_verdict()
   receive_data,    // read dot-terminated content, then on_message_result()
@@ -82,6 +84,10 @@ class server_fsm {
   action on_line_too_long(std::string& out);
   action on_bare_lf(std::string& out);
   void on_tls_started();
+  // What the TLS connection offers for SCRAM-SHA-256-PLUS; set after every handshake.
+  void set_channel_binding(sasl::channel_binding cb) { cb_ = std::move(cb); }
+  // The user's secrets (made-up ones for an unknown user) and a fresh nonce.
+  action on_scram_secrets(const sasl::scram_secrets& s, std::string_view server_nonce, std::string& out);
   action on_auth_result(const auth_outcome& r, std::string& out);
   action on_mail_verdict(const verdict& v, std::string& out);
   action on_rcpt_verdict(const verdict& v, std::string& out);
@@ -101,6 +107,10 @@ class server_fsm {
   bool esmtp() const { return esmtp_; }
   const envelope& transaction() const { return txn_; }
   const sasl::credentials& pending_credentials() const { return creds_; }
+  // Set when the mechanism checked the password itself (SCRAM): whether the
+  // proof held, and why not.
+  const std::optional<bool>& pending_proof() const { return proof_; }
+  const std::string& proof_failure() const { return proof_failure_; }
   const mail_command& pending_mail() const { return pending_mail_; }
   const rcpt_command& pending_rcpt() const { return pending_rcpt_; }
   const bdat_command& bdat() const { return bdat_; }
@@ -150,6 +160,9 @@ class server_fsm {
   std::optional<limit_hit> limit_hit_;
   std::unique_ptr<sasl::mechanism> sasl_;  // non-null while an AUTH exchange is in progress
   sasl::credentials creds_;
+  std::optional<bool> proof_;
+  std::string proof_failure_;
+  sasl::channel_binding cb_;
   mail_command pending_mail_;
   rcpt_command pending_rcpt_;
 };

@@ -22,9 +22,9 @@ class account_store {
   // Removes the account with its credentials (and identities); false when absent.
   virtual bool remove_account(std::string_view name) = 0;
 
-  // nullopt when the username is taken.
+  // nullopt when the username is taken. scram: the SCRAM-SHA-256 secrets, or "".
   virtual std::optional<credential> create_credential(std::int64_t account_id, std::string_view username,
-                                                      std::string_view hash) = 0;
+                                                      std::string_view hash, std::string_view scram) = 0;
   virtual std::optional<login> find_login(std::string_view username) = 0;
   virtual std::vector<credential> list_credentials(std::int64_t account_id) = 0;
   virtual bool revoke_credential(std::string_view username) = 0;

@@ -94,19 +94,21 @@ TEST_P(store_conformance, credentials_and_logins) {
   account in;
   in.name = "acme";
   auto acct = a.create_account(in).value();
-  ASSERT_TRUE(a.create_credential(acct.id, "user1", "$argon2id$hash1"));
-  EXPECT_FALSE(a.create_credential(acct.id, "user1", "$argon2id$other"));
+  ASSERT_TRUE(a.create_credential(acct.id, "user1", "$argon2id$hash1", "SCRAM-SHA-256$4096:c2FsdA==$a:b"));
+  EXPECT_FALSE(a.create_credential(acct.id, "user1", "$argon2id$other", ""));
   auto l = a.find_login("user1");
   ASSERT_TRUE(l);
   EXPECT_EQ(l->cred.hash, "$argon2id$hash1");
+  EXPECT_EQ(l->cred.scram, "SCRAM-SHA-256$4096:c2FsdA==$a:b");
   EXPECT_EQ(l->acct.name, "acme");
-  EXPECT_EQ(a.list_credentials(acct.id).size(), 1u);
+  ASSERT_EQ(a.list_credentials(acct.id).size(), 1u);
+  EXPECT_EQ(a.list_credentials(acct.id)[0].scram, "SCRAM-SHA-256$4096:c2FsdA==$a:b");
   auto g = a.generation();
   EXPECT_TRUE(a.revoke_credential("user1"));
   EXPECT_GT(a.generation(), g);
   EXPECT_FALSE(a.find_login("user1"));
   EXPECT_FALSE(a.revoke_credential("user1"));
-  ASSERT_TRUE(a.create_credential(acct.id, "user2", "h"));
+  ASSERT_TRUE(a.create_credential(acct.id, "user2", "h", ""));
   EXPECT_TRUE(a.remove_account("acme"));
   EXPECT_FALSE(a.find_login("user2")) << "credentials go with their account";
 }

@@ -49,6 +49,7 @@ struct credential {
   std::string username;
   std::int64_t account_id = 0;
   std::string hash;  // libsodium Argon2id string
+  std::string scram;  // SCRAM-SHA-256 secrets (sasl::format_scram_secrets); "" when made before SCRAM
   time_point created{};
 };
 

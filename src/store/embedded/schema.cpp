@@ -121,6 +121,10 @@ CREATE INDEX recipients_address ON recipients(lower(address), message_id);
       R"sql(
 ALTER TABLE recipients ADD COLUMN delay_warned INTEGER;
 )sql",
+      // 8: SCRAM-SHA-256 secrets of credentials made since (older ones keep "")
+      R"sql(
+ALTER TABLE credentials ADD COLUMN scram TEXT NOT NULL DEFAULT '';
+)sql",
   };
   return m;
 }

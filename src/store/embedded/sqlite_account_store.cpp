@@ -26,6 +26,7 @@ credential read_credential(const statement& s) {
   c.account_id = s.int64(2);
   c.hash = s.text(3);
   c.created = base::from_unix_seconds(s.int64(4));
+  c.scram = s.text(5);
   return c;
 }
 
@@ -108,20 +109,22 @@ bool sqlite_account_store::remove_account(std::string_view name) {
 }
 
 std::optional<credential> sqlite_account_store::create_credential(std::int64_t account_id, std::string_view username,
-                                                                  std::string_view hash) {
+                                                                  std::string_view hash,
+                                                                  std::string_view scram) {
   return db_->with([&](connection& c) -> std::optional<credential> {
     transaction t(c);
     auto exists = c.prepare("SELECT 1 FROM credentials WHERE username = ?");
     exists.bind(1, username);
     if (exists.step()) return std::nullopt;
     auto now = base::real_clock().now();
-    c.prepare("INSERT INTO credentials(account_id, username, hash, created) VALUES (?,?,?,?)")
+    c.prepare("INSERT INTO credentials(account_id, username, hash, created, scram) VALUES (?,?,?,?,?)")
         .bind(1, account_id)
         .bind(2, username)
         .bind(3, hash)
         .bind(4, base::unix_seconds(now))
+        .bind(5, scram)
         .run();
-    credential cr{c.last_insert_id(), std::string(username), account_id, std::string(hash),
+    credential cr{c.last_insert_id(), std::string(username), account_id, std::string(hash), std::string(scram),
                   base::from_unix_seconds(base::unix_seconds(now))};
     bump_generation(c);
     t.commit();
@@ -132,19 +135,19 @@ std::optional<credential> sqlite_account_store::create_credential(std::int64_t a
 std::optional<login> sqlite_account_store::find_login(std::string_view username) {
   return db_->with([&](connection& c) -> std::optional<login> {
     auto s = c.prepare(
-        "SELECT c.id, c.username, c.account_id, c.hash, c.created, "
+        "SELECT c.id, c.username, c.account_id, c.hash, c.created, c.scram, "
         "a.id, a.name, a.max_send_rate, a.max_24h, a.max_message_bytes, a.suspended, a.created, a.configuration_set "
         "FROM credentials c JOIN accounts a ON a.id = c.account_id WHERE c.username = ?");
     s.bind(1, username);
     if (!s.step()) return std::nullopt;
-    return login{read_credential(s), read_account(s, 5)};
+    return login{read_credential(s), read_account(s, 6)};
   });
 }
 
 std::vector<credential> sqlite_account_store::list_credentials(std::int64_t account_id) {
   return db_->with([&](connection& c) {
     std::vector<credential> out;
-    auto s = c.prepare("SELECT id, username, account_id, hash, created FROM credentials WHERE account_id = ? ORDER BY username");
+    auto s = c.prepare("SELECT id, username, account_id, hash, created, scram FROM credentials WHERE account_id = ? ORDER BY username");
     s.bind(1, account_id);
     while (s.step()) out.push_back(read_credential(s));
     return out;

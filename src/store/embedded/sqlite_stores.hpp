@@ -18,7 +18,7 @@ class sqlite_account_store final : public account_store {
   bool update_account(const account& a) override;
   bool remove_account(std::string_view name) override;
   std::optional<credential> create_credential(std::int64_t account_id, std::string_view username,
-                                              std::string_view hash) override;
+                                              std::string_view hash, std::string_view scram) override;
   std::optional<login> find_login(std::string_view username) override;
   std::vector<credential> list_credentials(std::int64_t account_id) override;
   bool revoke_credential(std::string_view username) override;

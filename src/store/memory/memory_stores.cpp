@@ -59,10 +59,10 @@ class accounts final : public account_store {
     return true;
   }
   std::optional<credential> create_credential(std::int64_t account_id, std::string_view username,
-                                              std::string_view hash) override {
+                                              std::string_view hash, std::string_view scram) override {
     std::lock_guard l(mu_);
     if (creds_.count(std::string(username))) return std::nullopt;
-    credential c{++next_id_, std::string(username), account_id, std::string(hash),
+    credential c{++next_id_, std::string(username), account_id, std::string(hash), std::string(scram),
                  base::from_unix_seconds(base::unix_seconds(base::real_clock().now()))};
     creds_[c.username] = c;
     ++gen_;
