@@ -1,13 +1,25 @@
 #include "cli/cli.hpp"
 
+#include <unistd.h>
+
 #include <iostream>
 
 #include "base/time_format.hpp"
+#include "net/user.hpp"
 #include "store/types.hpp"
 
 namespace smtpsd::cli {
 
 config::config context::load_config() const { return config::load(config::locate(config_path)); }
+
+void context::become_service_user(const config::config& c) const {
+  if (::geteuid() != 0 || c.user.empty()) return;
+  try {
+    net::switch_to_user(c.user);
+  } catch (const std::runtime_error& e) {
+    throw failure(c.file.string() + ": " + e.what());
+  }
+}
 
 void context::print(const nlohmann::json& doc, const std::string& text) const {
   if (json)

@@ -37,10 +37,15 @@ struct context {
   store::stores open_stores(const config::config& c) const { return b.open_stores(c); }
   // Prints a JSON document (with --json) or the text.
   void print(const nlohmann::json& doc, const std::string& text) const;
+  // Run as root with `user` set (an operator on a packaged install), the
+  // command switches to that user first, so that whatever it creates in the
+  // data directory stays the server's.
+  void become_service_user(const config::config& c) const;
   // Runs a service operation on the configured store.
   template <class F>
   nlohmann::json with_service(F f) const {
     auto c = load_config();
+    become_service_user(c);
     service::env e{c, open_stores(c), base::real_clock()};
     return f(e);
   }

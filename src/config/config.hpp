@@ -147,6 +147,9 @@ std::filesystem::path locate(const std::optional<std::string>& explicit_path);
 
 // The commented configuration `smtpsd init` writes.
 // as_root: init ran as root, so the file says allow_root = true explicitly.
-std::string default_text(std::string_view hostname, bool as_root = false);
+// data_dir: where the store goes ("data", next to the file, when empty);
+// user: the account to run as after binding (then allow_root is not written).
+std::string default_text(std::string_view hostname, bool as_root = false, std::string_view data_dir = {},
+                         std::string_view user = {});
 
 }  // namespace smtpsd::config

@@ -44,6 +44,17 @@ TEST(config, default_text_loads_with_five_listeners) {
   EXPECT_EQ(c.admin_listen->port, 8025);
 }
 
+TEST(config, default_text_for_a_package_names_the_data_dir_and_the_user) {
+  temp_dir d;
+  auto c = parse(default_text("mail.example.com", true, "/var/lib/smtpsd", "smtpsd"), d.path / "smtpsd.toml");
+  EXPECT_EQ(c.data_dir, std::filesystem::path("/var/lib/smtpsd"));
+  EXPECT_EQ(c.user, "smtpsd");
+  EXPECT_FALSE(c.allow_root) << "with a user, root is never needed";
+  EXPECT_TRUE(parse(default_text("h", true), d.path / "smtpsd.toml").allow_root);
+  EXPECT_EQ(parse(default_text("h", false, "/srv/a \"b\""), d.path / "smtpsd.toml").data_dir,
+            std::filesystem::path("/srv/a \"b\""));
+}
+
 TEST(config, errors_name_file_line_and_key) {
   temp_dir d;
   auto f = d.path / "smtpsd.toml";

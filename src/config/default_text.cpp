@@ -4,16 +4,24 @@
 
 namespace smtpsd::config {
 
-std::string default_text(std::string_view hostname, bool as_root) {
-  const char* root_line = as_root
+std::string default_text(std::string_view hostname, bool as_root, std::string_view data_dir, std::string_view user) {
+  const char* root_line = as_root && user.empty()
       ? "allow_root = true                    # written because init ran as root: set user instead\n"
       : "# allow_root = false                # serve client traffic as root when user is empty\n";
+  const auto quoted = [](std::string_view v) {
+    std::string out = "\"";
+    for (char c : v) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    return out + "\"";
+  };
   return fmt::format(R"(# smtpsd configuration; see docs/configuration.md for every key.
 # Relative paths are relative to this file's folder.
 
 hostname = "{0}"                     # banner, EHLO name, Message-ID domain
-data_dir = "data"                    # store, spool, events
-user = ""                            # started as root: bind the listeners, then run as this user
+data_dir = {2:<20} # store, spool, events
+user = {3:<24} # started as root: bind the listeners, then run as this user
 {1}# threads = 0                        # I/O threads; 0 = one per core
 
 [tls]
@@ -106,7 +114,7 @@ retention_days = 14                  # the event log keeps events this long (doc
 level = "info"                       # trace, debug, info, warn, error
 format = "json"                      # "json" (one object per line) or "text"
 )",
-                     hostname, root_line);
+                     hostname, root_line, quoted(data_dir.empty() ? "data" : data_dir), quoted(user));
 }
 
 }  // namespace smtpsd::config

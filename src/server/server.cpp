@@ -1,7 +1,5 @@
 #include "server/server.hpp"
 
-#include <grp.h>
-#include <pwd.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -27,6 +25,7 @@
 #include "delivery/smtp_deliverer.hpp"
 #include "net/coro.hpp"
 #include "net/listener.hpp"
+#include "net/user.hpp"
 #include "net/worker_pool.hpp"
 #include "policy/authenticator.hpp"
 #include "policy/connections.hpp"
@@ -259,12 +258,16 @@ class server {
       log()->warn("serving as root (allow_root = true)");
       return;
     }
-    const passwd* pw = ::getpwnam(cfg_.user.c_str());
-    if (!pw) throw std::runtime_error(cfg_.file.string() + ": user \"" + cfg_.user + "\" does not exist");
-    if (::initgroups(pw->pw_name, pw->pw_gid) != 0 || ::setgid(pw->pw_gid) != 0 || ::setuid(pw->pw_uid) != 0)
-      throw std::runtime_error("cannot switch to user " + cfg_.user + ": " + std::strerror(errno));
-    if (::setuid(0) == 0) throw std::runtime_error("dropped privileges could be regained; refusing to go on");
-    log()->info("running as user {} (uid {}, gid {})", cfg_.user, pw->pw_uid, pw->pw_gid);
+    try {
+      const auto& d = cfg_.data_dir;
+      net::hand_over({d / "smtpsd.db", d / "smtpsd.db-wal", d / "smtpsd.db-shm", d / "events.jsonl", d / "spool",
+                      d / "dkim"},
+                     cfg_.user);
+      net::switch_to_user(cfg_.user);
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error(cfg_.file.string() + ": " + e.what());
+    }
+    log()->info("running as user {} (uid {}, gid {})", cfg_.user, ::getuid(), ::getgid());
   }
 
   void bind_all() {
