@@ -4,7 +4,7 @@ SHELL := /bin/bash
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
 JOBS ?= $(shell nproc)
 
-.PHONY: run first-steps test release deps test-deps build-test debug fuzz fuzz-build fuzz-merge fuzz-smoke bench bench-build audit clean
+.PHONY: run first-steps test release deb deps test-deps build-test debug fuzz fuzz-build fuzz-merge fuzz-smoke bench bench-build audit clean
 
 deps:
 	@scripts/install-deps.sh build
@@ -16,6 +16,13 @@ release: deps
 	@cmake -S . -B build/release -G "$(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo 'Unix Makefiles')" \
 	  -DCMAKE_BUILD_TYPE=Release -DSMTPSD_TESTS=OFF -DSMTPSD_BENCH=OFF >/dev/null
 	@cmake --build build/release -j $(JOBS)
+
+# The Debian package of the Release build (cmake/package.cmake), checked with lintian.
+deb: release
+	@scripts/install-deps.sh deb
+	@cd build/release && cpack -G DEB >/dev/null
+	@lintian --fail-on error build/release/smtpsd_*_amd64.deb
+	@ls build/release/smtpsd_*_amd64.deb
 
 run: release
 	@[ -d run ] || { build/release/src/smtpsd init run && printf '\nNext, in a second terminal (README.md, "First message in a minute"):\n\n' && \

@@ -15,6 +15,7 @@ test_pkgs=(
   python3-dnspython swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl
   openssl dnsmasq-base postgresql redis-server procps strace curl
   chromium chromium-driver python3-selenium
+  lintian adduser  # the package test (tests/integration/test_package.py)
 )
 fuzz_pkgs=(clang libclang-rt-14-dev llvm)  # libFuzzer: make fuzz (make test replays the corpora with GCC)
 audit_pkgs=(testssl.sh)
@@ -23,9 +24,10 @@ want=("${build_pkgs[@]}")
 case "${1:-build}" in
   build) ;;
   test) want+=("${test_pkgs[@]}") ;;
+  deb) want+=(lintian) ;;
   fuzz) want+=("${test_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
   audit) want+=("${test_pkgs[@]}" "${audit_pkgs[@]}") ;;
-  *) echo "usage: $0 [build|test|fuzz|audit]" >&2; exit 2 ;;
+  *) echo "usage: $0 [build|test|deb|fuzz|audit]" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -140,6 +140,12 @@ def probe(*args, env=None):
     return p.returncode, json.loads(p.stdout) if p.stdout.strip() else None, p.stderr
 
 
+def auth_after(r):
+    """What smtpsd offers after TLS: -PLUS only where tls-exporter binds (TLS 1.3)."""
+    plus = ["SCRAM-SHA-256-PLUS"] if r["tls"]["version"] == "TLSv1.3" else []
+    return ["PLAIN", "LOGIN", "SCRAM-SHA-256"] + plus
+
+
 def test_probe_smtpsd_implicit_tls_and_starttls(server):
     code, r, err = probe(f"127.0.0.1:{server.ports[0]}", env={"SSL_CERT_FILE": server.cert})
     assert code == 0, (r, err)
@@ -150,14 +156,14 @@ def test_probe_smtpsd_implicit_tls_and_starttls(server):
     cert = r["tls"]["certificates"][0]
     assert "127.0.0.1" in cert["names"] and cert["key_type"] == "EC" and cert["key_bits"] == 256
     assert cert["days_left"] > 3000
-    assert r["ehlo"]["auth"] == ["PLAIN", "LOGIN"] and r["ehlo"]["size"] == 41943040
+    assert r["ehlo"]["auth"] == auth_after(r) and r["ehlo"]["size"] == 41943040
 
     code, r, err = probe(f"127.0.0.1:{server.ports[1]}", env={"SSL_CERT_FILE": server.cert})
     assert code == 0, (r, err)
     assert r["mode"] == "starttls" and r["warnings"] == []
     assert r["ehlo_before_tls"]["auth"] == [], "no AUTH before TLS"
     assert "STARTTLS" in r["ehlo_before_tls"]["extensions"]
-    assert r["ehlo"]["auth"] == ["PLAIN", "LOGIN"]
+    assert r["ehlo"]["auth"] == auth_after(r)
 
     code, r, err = probe(f"127.0.0.1:{server.ports[1]}")
     assert code == 1 and any("not valid for 127.0.0.1" in w for w in r["warnings"]), "self-signed without the CA"

@@ -52,11 +52,11 @@ def test_data_folder_and_keys_are_private(server_factory):
 
 
 def test_the_systemd_unit_is_sandboxed():
-    unit = (ROOT / "dist" / "smtpsd.service").read_text()
-    for line in ["Type=notify", "NoNewPrivileges=yes", "ProtectSystem=strict", "ReadWritePaths=/var/lib/smtpsd/data",
+    unit = (ROOT / "packaging" / "smtpsd.service").read_text()
+    for line in ["Type=notify", "NoNewPrivileges=yes", "ProtectSystem=strict", "ReadWritePaths=/var/lib/smtpsd",
                  "CapabilityBoundingSet=CAP_NET_BIND_SERVICE CAP_SETUID CAP_SETGID", "ExecReload=/bin/kill -HUP $MAINPID"]:
         assert line in unit
     if subprocess.run(["which", "systemd-analyze"], capture_output=True).returncode == 0:
-        p = subprocess.run(["systemd-analyze", "verify", str(ROOT / "dist" / "smtpsd.service")], capture_output=True,
+        p = subprocess.run(["systemd-analyze", "verify", str(ROOT / "packaging" / "smtpsd.service")], capture_output=True,
                            text=True)
         assert "Unknown key" not in p.stderr and "Invalid" not in p.stderr, p.stderr
