@@ -71,7 +71,7 @@ class login final : public mechanism {
 // empty answer to it ends the exchange.
 class scram final : public mechanism {
  public:
-  scram(bool plus, const channel_binding& cb) : s_(plus, cb.tls_exporter, !cb.tls_exporter.empty()) {}
+  scram(bool plus, std::string exporter, bool offered) : s_(plus, std::move(exporter), offered) {}
 
   step_result start(std::optional<std::string_view> initial) override {
     if (!initial || initial->empty()) return challenge("");
@@ -152,13 +152,16 @@ std::optional<credentials> parse_plain(std::string_view message) {
 std::unique_ptr<mechanism> make_mechanism(std::string_view name, const channel_binding& cb) {
   if (base::iequals(name, "PLAIN")) return std::make_unique<plain>();
   if (base::iequals(name, "LOGIN")) return std::make_unique<login>();
-  if (base::iequals(name, "SCRAM-SHA-256")) return std::make_unique<scram>(false, cb);
-  if (base::iequals(name, "SCRAM-SHA-256-PLUS") && !cb.tls_exporter.empty()) return std::make_unique<scram>(true, cb);
+  if (base::iequals(name, "SCRAM-SHA-256")) return std::make_unique<scram>(false, std::string{}, cb.offered);
+  if (base::iequals(name, "SCRAM-SHA-256-PLUS") && cb.offered && cb.tls_exporter) {
+    auto exporter = cb.tls_exporter();
+    if (!exporter.empty()) return std::make_unique<scram>(true, std::move(exporter), true);
+  }
   return nullptr;
 }
 
-std::string advertised_mechanisms(const channel_binding& cb) {
-  return cb.tls_exporter.empty() ? "PLAIN LOGIN SCRAM-SHA-256" : "PLAIN LOGIN SCRAM-SHA-256 SCRAM-SHA-256-PLUS";
+std::string_view advertised_mechanisms(const channel_binding& cb) {
+  return cb.offered ? "PLAIN LOGIN SCRAM-SHA-256 SCRAM-SHA-256-PLUS" : "PLAIN LOGIN SCRAM-SHA-256";
 }
 
 }  // namespace smtpsd::sasl

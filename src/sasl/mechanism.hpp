@@ -6,6 +6,7 @@
 // PLAIN and LOGIN end with a username and password for the caller to check.
 // SCRAM checks the proof itself: its first step asks for the user's stored
 // secrets (kind::lookup), its last ends with `proof` set.
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,19 +45,21 @@ class mechanism {
   virtual step_result secrets(const scram_secrets& s, std::string_view server_nonce);
 };
 
-// What the TLS connection offers for channel binding: the tls-exporter value
-// (RFC 9266) on TLS 1.3, else empty.
+// What the TLS connection offers for channel binding: on TLS 1.3, the
+// tls-exporter value (RFC 9266), asked for only when a client picks -PLUS
+// (it costs an HKDF per call, and most connections never need it).
 struct channel_binding {
-  std::string tls_exporter;
+  bool offered = false;
+  std::function<std::string()> tls_exporter;
 };
 
 // nullptr for unknown mechanism names (case-insensitive), and for
-// SCRAM-SHA-256-PLUS without a tls-exporter value.
+// SCRAM-SHA-256-PLUS when channel binding is not offered or yields nothing.
 std::unique_ptr<mechanism> make_mechanism(std::string_view name, const channel_binding& cb = {});
 
 // What EHLO advertises: "PLAIN LOGIN SCRAM-SHA-256", and SCRAM-SHA-256-PLUS
-// when the connection has a tls-exporter value.
-std::string advertised_mechanisms(const channel_binding& cb = {});
+// when channel binding is offered.
+std::string_view advertised_mechanisms(const channel_binding& cb = {});
 
 // PLAIN message parsing, exposed for the fuzzer and tests.
 std::optional<credentials> parse_plain(std::string_view message);

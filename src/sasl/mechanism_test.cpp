@@ -6,6 +6,10 @@
 using namespace smtpsd::sasl;
 using kind = step_result::kind;
 
+namespace {
+channel_binding bound(std::string value) { return {true, [value] { return value; }}; }
+}  // namespace
+
 TEST(sasl_plain, initial_response) {
   auto m = make_mechanism("plain");
   auto r = m->start(std::string_view("\0alice\0s3cret", 13));
@@ -73,10 +77,11 @@ TEST(sasl_scram, the_mechanism_asks_for_secrets_then_ends_with_an_empty_response
 
 TEST(sasl_scram, plus_only_with_an_exporter_value_and_advertised_with_it) {
   EXPECT_EQ(make_mechanism("SCRAM-SHA-256-PLUS"), nullptr);
-  EXPECT_NE(make_mechanism("SCRAM-SHA-256-PLUS", {std::string(32, 'x')}), nullptr);
+  EXPECT_NE(make_mechanism("SCRAM-SHA-256-PLUS", bound(std::string(32, 'x'))), nullptr);
+  EXPECT_EQ(make_mechanism("SCRAM-SHA-256-PLUS", bound("")), nullptr) << "no exporter value after all";
   EXPECT_EQ(advertised_mechanisms(), "PLAIN LOGIN SCRAM-SHA-256");
-  EXPECT_EQ(advertised_mechanisms({std::string(32, 'x')}), "PLAIN LOGIN SCRAM-SHA-256 SCRAM-SHA-256-PLUS");
-  auto m = make_mechanism("SCRAM-SHA-256", {std::string(32, 'x')});
+  EXPECT_EQ(advertised_mechanisms(bound(std::string(32, 'x'))), "PLAIN LOGIN SCRAM-SHA-256 SCRAM-SHA-256-PLUS");
+  auto m = make_mechanism("SCRAM-SHA-256", bound(std::string(32, 'x')));
   EXPECT_EQ(m->start(std::string_view("y,,n=user,r=abc")).k, kind::failed) << "the client could have bound: a downgrade";
   EXPECT_EQ(make_mechanism("PLAIN")->secrets({}, "N").k, kind::failed);
 }

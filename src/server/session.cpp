@@ -209,7 +209,8 @@ net::awaitable<bool> session::start_tls() {
   auto info = net::describe(stream_.ssl_handle());
   tls_version_ = info.version;
   tls_cipher_ = info.cipher;
-  fsm_.set_channel_binding({net::tls_exporter(stream_.ssl_handle())});
+  // The exporter value only binds on TLS 1.3 (RFC 9266); computed if a client picks -PLUS.
+  fsm_.set_channel_binding({info.version == "TLSv1.3", [this] { return net::tls_exporter(stream_.ssl_handle()); }});
   log()->info("session={} TLS {} {}{}", id_, info.version, info.cipher, info.resumed ? " (resumed)" : "");
   co_return true;
 }

@@ -121,7 +121,7 @@ action server_fsm::do_ehlo(const command& c, std::string& out) {
   r.lines.push_back("CHUNKING");
   r.lines.push_back("DSN");
   if (settings_.starttls_offered && !tls_active_) r.lines.push_back("STARTTLS");
-  if (tls_active_ && !authenticated()) r.lines.push_back("AUTH " + sasl::advertised_mechanisms(cb_));
+  if (tls_active_ && !authenticated()) r.lines.push_back("AUTH " + std::string(sasl::advertised_mechanisms(cb_)));
   r.append_to(out);
   return action::read;
 }
