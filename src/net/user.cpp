@@ -20,25 +20,19 @@ void switch_to_user(const std::string& user) {
   if (::setuid(0) == 0) throw std::runtime_error("dropped privileges could be regained; refusing to go on");
 }
 
-void hand_over(const std::vector<std::filesystem::path>& paths, const std::string& user) {
+bool hand_over_contents(const std::filesystem::path& dir, const std::string& user) {
   const passwd* pw = ::getpwnam(user.c_str());
   if (!pw) throw std::runtime_error("user \"" + user + "\" does not exist");
-  const uid_t uid = pw->pw_uid;
-  const gid_t gid = pw->pw_gid;
-  auto give = [&](const std::filesystem::path& p) {
-    struct stat st{};
-    if (::lstat(p.c_str(), &st) != 0 || st.st_uid == uid) return;
-    if (::lchown(p.c_str(), uid, gid) != 0)
+  struct stat st{};
+  if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != pw->pw_uid) return false;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec); !ec && it != decltype(it){}; it.increment(ec)) {
+    const auto& p = it->path();
+    if (::lstat(p.c_str(), &st) != 0 || st.st_uid == pw->pw_uid) continue;
+    if (::lchown(p.c_str(), pw->pw_uid, pw->pw_gid) != 0)
       throw std::runtime_error("cannot give " + p.string() + " to " + user + ": " + std::strerror(errno));
-  };
-  for (const auto& p : paths) {
-    std::error_code ec;
-    if (!std::filesystem::exists(std::filesystem::symlink_status(p, ec))) continue;
-    give(p);
-    if (!std::filesystem::is_directory(std::filesystem::symlink_status(p, ec))) continue;
-    for (auto it = std::filesystem::recursive_directory_iterator(p, ec); !ec && it != decltype(it){}; it.increment(ec))
-      give(it->path());
   }
+  return true;
 }
 
 }  // namespace smtpsd::net

@@ -3,7 +3,6 @@
 // binds its listeners, the CLI before it touches the data directory.
 #include <filesystem>
 #include <string>
-#include <vector>
 
 namespace smtpsd::net {
 
@@ -11,10 +10,12 @@ namespace smtpsd::net {
 // Throws std::runtime_error naming the user and the reason.
 void switch_to_user(const std::string& user);
 
-// Gives `user` these paths (folders with all they hold) where root made
-// them: the store, the event journal, spool files. Only the named paths: a
-// data_dir shared with other software is never taken over. Symbolic links
-// are changed, never followed. Throws std::runtime_error naming the path.
-void hand_over(const std::vector<std::filesystem::path>& paths, const std::string& user);
+// When `dir` belongs to `user`, gives `user` everything in it that root made
+// (the store, the event journal, spool files): the folder is the user's, so
+// all it holds is too. A folder that belongs to someone else is left alone
+// (false): a data_dir shared with other software is never taken over.
+// Symbolic links are changed, never followed. Throws std::runtime_error
+// naming the path it could not change.
+bool hand_over_contents(const std::filesystem::path& dir, const std::string& user);
 
 }  // namespace smtpsd::net

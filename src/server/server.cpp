@@ -259,10 +259,9 @@ class server {
       return;
     }
     try {
-      const auto& d = cfg_.data_dir;
-      net::hand_over({d / "smtpsd.db", d / "smtpsd.db-wal", d / "smtpsd.db-shm", d / "events.jsonl", d / "spool",
-                      d / "dkim"},
-                     cfg_.user);
+      if (!net::hand_over_contents(cfg_.data_dir, cfg_.user))
+        log()->warn("data_dir {} does not belong to {}: what root made in it stays root's", cfg_.data_dir.string(),
+                    cfg_.user);
       net::switch_to_user(cfg_.user);
     } catch (const std::runtime_error& e) {
       throw std::runtime_error(cfg_.file.string() + ": " + e.what());
