@@ -1,4 +1,7 @@
 #include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <sstream>
 
 #include "config/config.hpp"
 
@@ -8,13 +11,11 @@ std::string default_text(std::string_view hostname, bool as_root, std::string_vi
   const char* root_line = as_root && user.empty()
       ? "allow_root = true                    # written because init ran as root: set user instead\n"
       : "# allow_root = false                # serve client traffic as root when user is empty\n";
-  const auto quoted = [](std::string_view v) {
-    std::string out = "\"";
-    for (char c : v) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    return out + "\"";
+  const auto quoted = [](std::string_view v) {  // a TOML string, escaped by toml++
+    std::ostringstream out;
+    const toml::value<std::string> value{std::string(v)};
+    out << toml::toml_formatter(value, toml::format_flags::none);  // "…", as the rest of the file
+    return out.str();
   };
   return fmt::format(R"(# smtpsd configuration; see docs/configuration.md for every key.
 # Relative paths are relative to this file's folder.
