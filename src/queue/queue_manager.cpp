@@ -142,8 +142,9 @@ net::awaitable<void> queue_manager::deliver(store::queued_message m) {
   auto& corrupt = corrupt_entries_metric();
   struct done_guard {
     scheduler& s;
-    ~done_guard() { s.finished(); }
-  } guard{scheduler_};
+    std::string id;
+    ~done_guard() { s.finished(id); }
+  } guard{scheduler_, m.id};
   const auto started = svc_.clock->now();
 
   auto body = co_await bodies_.load(m);

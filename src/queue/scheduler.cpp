@@ -21,8 +21,9 @@ void scheduler::wake() {
   wake_.cancel();
 }
 
-void scheduler::finished() {
+void scheduler::finished(const std::string& id) {
   --active_;
+  held_.erase(id);
   wake();
 }
 
@@ -41,6 +42,7 @@ net::awaitable<void> scheduler::run() {
   while (!stopping_) {
     woken_ = false;
     const auto claimed = co_await claim();
+    co_await renew();
     if (claimed > 0 && active_ < s_.window) continue;  // more may be due
     if (stopping_) break;
     if (woken_) continue;  // woken while claiming: look again now
@@ -65,9 +67,28 @@ net::awaitable<std::size_t> scheduler::claim() {
   }
   for (auto& m : batch) {
     ++active_;
+    held_[m.id] = m.lease_token;
     start_(std::move(m));
   }
   co_return batch.size();
+}
+
+// Every third of the lease, extends the leases of the deliveries running.
+net::awaitable<void> scheduler::renew() {
+  const auto now = clock_.now();
+  if (held_.empty() || now - renewed_ < s_.lease / 3) co_return;
+  renewed_ = now;
+  std::vector<store::lease_ref> refs;
+  refs.reserve(held_.size());
+  for (auto& [id, token] : held_) refs.push_back({id, token});
+  auto extend = [q = queue_, &refs, until = now + s_.lease] { return q->renew_leases(refs, until); };
+  try {
+    const auto still = co_await pool_.run(std::move(extend));
+    for (std::size_t i = 0; i < still.size(); ++i)
+      if (!still[i]) log()->warn("queue_id={} delivery lease lost: another node may deliver it", refs[i].id);
+  } catch (const std::exception& e) {
+    log()->error("cannot renew {} delivery leases: {}", refs.size(), e.what());
+  }
 }
 
 }  // namespace smtpsd::queue

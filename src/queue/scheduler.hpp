@@ -2,11 +2,15 @@
 // Claims due messages into a bounded window of deliveries in flight (the
 // qmgr's active queue): as many as the window has room for, mail never tried
 // and retries sharing each claim (queue_store::claim_due), each leased for
-// `lease`. It looks again when woken (new mail, a delivery ended) or after
-// a second. One io_context thread only; store calls go to the worker pool.
+// `lease` and renewed every third of it while the delivery runs (so a long
+// delivery is not taken over by another node). It looks again when woken
+// (new mail, a delivery ended) or after a second. One io_context thread
+// only; store calls go to the worker pool.
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
+#include <string>
 
 #include "base/clock.hpp"
 #include "net/worker_pool.hpp"
@@ -26,15 +30,17 @@ class scheduler {
   scheduler(net::asio::any_io_executor ex, std::shared_ptr<store::queue_store> queue, net::worker_pool& pool,
             const base::clock& clock, settings s, start_fn start);
 
-  // Releases stale leases, then claims until stop().
+  // Releases this node's stale leases, then claims until stop().
   net::awaitable<void> run();
   void wake();
-  void finished();
+  // The delivery of message `id` ended (recorded or not).
+  void finished(const std::string& id);
   void stop();
   unsigned active() const { return active_; }
 
  private:
   net::awaitable<std::size_t> claim();
+  net::awaitable<void> renew();
 
   std::shared_ptr<store::queue_store> queue_;
   net::worker_pool& pool_;
@@ -43,6 +49,8 @@ class scheduler {
   start_fn start_;
   net::asio::steady_timer wake_;
   unsigned active_ = 0;
+  std::map<std::string, std::int64_t> held_;  // message id -> lease token
+  base::time_point renewed_{};
   bool woken_ = false;
   bool stopping_ = false;
 };

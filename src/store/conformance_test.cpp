@@ -6,10 +6,14 @@
 #include <filesystem>
 #include <functional>
 
+#include <fmt/format.h>
+
 #include "base/ids.hpp"
 #include "base/time_format.hpp"
 #include "store/embedded/sqlite_stores.hpp"
 #include "store/memory/memory_stores.hpp"
+#include "store/postgres/pg_stores.hpp"
+#include "store/postgres/testing/pg_instance.hpp"
 
 using namespace smtpsd;
 using namespace smtpsd::store;
@@ -176,7 +180,7 @@ TEST_P(store_conformance, spool_refuses_incomplete_entries) {
   auto& sp = *s_.bodies;
   auto id = base::make_queue_id(base::from_unix_seconds(1'800'000'000), 4);
   auto w = sp.create(id);
-  w->write_body(std::string(100000, 'x'));
+  w->write_body(std::string(300000, 'x'));  // more than a PostgreSQL chunk: some of it is stored
   w.reset();  // abandoned before finish()
   EXPECT_THROW(sp.open(id), store_error);
 }
@@ -191,6 +195,9 @@ TEST_P(store_conformance, data_survives_reopen) {
   auto s = reopen();
   EXPECT_TRUE(s.accounts->find_account("acme"));
   EXPECT_TRUE(s.queue->get(id));
+  const auto secret = s.accounts->installation_secret();
+  EXPECT_EQ(secret.size(), 32u);
+  EXPECT_EQ(reopen().accounts->installation_secret(), secret) << "made once, then the same for every process";
   struct stat st {};
   ASSERT_EQ(stat((dir_ / "data").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0700u) << "the data directory is private";
@@ -280,7 +287,8 @@ TEST_P(store_conformance, claim_lease_record) {
   m.recipients[1].attempts = 1;
   m.recipients[1].next_attempt = t0 + std::chrono::seconds(300);
   m.recipients[1].delay_warned = t0 + std::chrono::seconds(20);
-  EXPECT_FALSE(q.record_attempt(m));
+  m.lease_token = got[0].id == fresh.id ? got[0].lease_token : got[1].lease_token;
+  EXPECT_EQ(q.record_attempt(m), recorded::open);
   auto back = q.get(fresh.id);
   ASSERT_TRUE(back);
   EXPECT_FALSE(back->recipients[0].delay_warned);
@@ -295,11 +303,40 @@ TEST_P(store_conformance, claim_lease_record) {
   // The other lease expires; a restart releases leases at once.
   q.release_leases();
   auto again = q.claim_due(t0 + std::chrono::seconds(300), t0 + std::chrono::seconds(400), 10);
-  EXPECT_EQ(again.size(), 2u);
+  ASSERT_EQ(again.size(), 2u);
 
   m.recipients[1].status = rcpt_status::failed;
-  EXPECT_TRUE(q.record_attempt(m)) << "nothing left to deliver: removed";
+  EXPECT_EQ(q.record_attempt(m), recorded::lost) << "claimed again since: the old delivery's outcome is fenced off";
+  EXPECT_EQ(q.get(fresh.id)->recipients[1].status, rcpt_status::deferred);
+  m.lease_token = again[0].id == fresh.id ? again[0].lease_token : again[1].lease_token;
+  EXPECT_EQ(q.record_attempt(m), recorded::finished) << "nothing left to deliver: removed";
   EXPECT_FALSE(q.get(fresh.id));
+}
+
+TEST_P(store_conformance, leases_renew_and_fence) {
+  auto& q = *s_.queue;
+  const auto t0 = base::from_unix_seconds(1'800'000'000);
+  auto m = sample(base::make_queue_id(t0, 1), 1);
+  q.enqueue(std::vector<queued_message>{m});
+  auto got = q.claim_due(t0, t0 + std::chrono::seconds(60), 10);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_NE(got[0].lease_token, 0);
+  const lease_ref held{got[0].id, got[0].lease_token};
+  EXPECT_EQ(q.renew_leases(std::span(&held, 1), t0 + std::chrono::seconds(120)), std::vector<bool>{true});
+  EXPECT_TRUE(q.claim_due(t0 + std::chrono::seconds(90), t0 + std::chrono::seconds(150), 10).empty())
+      << "a renewed lease holds past its first end";
+  auto taken = q.claim_due(t0 + std::chrono::seconds(121), t0 + std::chrono::seconds(180), 10);
+  ASSERT_EQ(taken.size(), 1u) << "a lease that was not renewed runs out";
+  EXPECT_GT(taken[0].lease_token, got[0].lease_token) << "each claim a new, larger token";
+  EXPECT_EQ(q.renew_leases(std::span(&held, 1), t0 + std::chrono::seconds(240)), std::vector<bool>{false})
+      << "the first holder cannot renew what was taken over";
+  auto done = got[0];
+  for (auto& r : done.recipients) r.status = rcpt_status::delivered;
+  EXPECT_EQ(q.record_attempts(std::vector<queued_message>{done},
+                              std::vector<std::vector<stored_event>>{{}})[0],
+            recorded::lost);
+  EXPECT_TRUE(q.get(m.id)) << "the fenced-off outcome changed nothing";
+  EXPECT_TRUE(s_.events->read_after(0, 10).empty());
 }
 
 TEST_P(store_conformance, claim_shares_between_new_and_retried) {
@@ -430,8 +467,9 @@ TEST_P(store_conformance, queue_changes_and_their_events_are_stored_together) {
   ASSERT_EQ(s_.events->read_after(0, 10).size(), 1u);
   m.recipients[0].status = rcpt_status::delivered;
   m.recipients[1].status = rcpt_status::delivered;
-  EXPECT_TRUE(s_.queue->record_attempts(std::vector<queued_message>{m},
-                                        std::vector<stored_event>{sample_event("done", "delivery", 1)})[0]);
+  EXPECT_EQ(s_.queue->record_attempts(std::vector<queued_message>{m}, std::vector<std::vector<stored_event>>{
+                                                                         {sample_event("done", "delivery", 1)}})[0],
+            recorded::finished);
   auto evs = s_.events->read_after(0, 10);
   ASSERT_EQ(evs.size(), 2u);
   EXPECT_EQ(evs[1].id, "done");
@@ -568,5 +606,13 @@ TEST_P(store_conformance, statistics_in_15_minute_buckets) {
 
 INSTANTIATE_TEST_SUITE_P(backends, store_conformance,
                          ::testing::Values(backend{"memory", [](auto&) { return memory::open(); }},
-                                           backend{"embedded", [](auto& p) { return embedded::open(p); }}),
+                                           backend{"embedded", [](auto& p) { return embedded::open(p); }},
+                                           backend{"postgres", [](const std::filesystem::path& p) {
+                                             // A database per test folder, the folder as the embedded one is.
+                                             std::filesystem::create_directories(p);
+                                             ::chmod(p.c_str(), 0700);
+                                             auto name = fmt::format("t{:x}", std::hash<std::string>{}(p.string()));
+                                             auto url = postgres::testing::pg_instance::shared().database(name);
+                                             return postgres::open(url, "node-a");
+                                           }}),
                          [](const auto& info) { return info.param.name; });

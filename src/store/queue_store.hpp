@@ -21,6 +21,15 @@ struct queue_query {
   std::string recipient;              // only messages to this address (compared in lower case)
 };
 
+// What record_attempts did with one message.
+enum class recorded { open, finished, lost };
+
+// A lease held: the message and the token it was claimed with.
+struct lease_ref {
+  std::string id;
+  std::int64_t token = 0;
+};
+
 class queue_store {
  public:
   virtual ~queue_store() = default;
@@ -48,20 +57,29 @@ class queue_store {
   // Makes deferred recipients due at `now`: one message, or all when id is empty.
   virtual std::size_t retry(std::string_view id, time_point now) = 0;
 
-  // Delivery. Messages with a recipient due at `now` that no delivery holds,
-  // each leased until `lease_until` (with its recipients). Mail never tried
-  // and retries share `limit` half and half, so a backlog of retries cannot
-  // starve new mail (nor the reverse).
+  // Delivery. Messages with a recipient due at `now` that no delivery holds
+  // (no lease, or one that ran out), each leased to this node until
+  // `lease_until` with a new fencing token (queued_message::lease_token).
+  // Mail never tried and retries share `limit` half and half, so a backlog of
+  // retries cannot starve new mail (nor the reverse). With several nodes on
+  // one store, each message goes to one of them.
   virtual std::vector<queued_message> claim_due(time_point now, time_point lease_until, std::size_t limit) = 0;
+  // Extends leases this node still holds (id and token match) to
+  // `lease_until`, so a delivery longer than the lease is not taken over.
+  // Returns, per entry, whether it was still held.
+  virtual std::vector<bool> renew_leases(std::span<const lease_ref> held, time_point lease_until) = 0;
   // Records attempts, all in one transaction: each message's recipients as
   // they now stand (matched by position), and its lease released, with
-  // `events` (what the attempts came to) appended to the event log. A
-  // message with no recipient left to deliver is removed; its entry in the
-  // result is true then (the caller drops the body).
-  virtual std::vector<bool> record_attempts(std::span<const queued_message> batch,
-                                            std::span<const stored_event> events = {}) = 0;
-  bool record_attempt(const queued_message& m) { return record_attempts(std::span(&m, 1)).front(); }
-  // Releases every lease: on one node, nothing can hold one after a restart.
+  // events[i] (what batch[i]'s attempt came to) appended to the event log. A
+  // message whose lease_token is no longer its token was taken over by
+  // another delivery: nothing of it is recorded (`lost`, its events dropped).
+  // A message with no recipient left to deliver is removed (`finished`: the
+  // caller drops the body).
+  virtual std::vector<recorded> record_attempts(std::span<const queued_message> batch,
+                                                std::span<const std::vector<stored_event>> events = {}) = 0;
+  recorded record_attempt(const queued_message& m) { return record_attempts(std::span(&m, 1)).front(); }
+  // Releases this node's leases (at start-up: nothing of this node can hold
+  // one any more). Other nodes' leases stay until they run out.
   virtual void release_leases() = 0;
 };
 

@@ -123,6 +123,9 @@ struct queued_message {
   std::string configuration_set;  // X-SES-CONFIGURATION-SET or the account's default
   std::vector<std::pair<std::string, std::string>> tags;  // X-SES-MESSAGE-TAGS, in order
   std::string client_ip;  // who submitted it (SES's ses:source-ip tag)
+  // The fencing token of the delivery lease it was claimed with (0 = none):
+  // an outcome is recorded only while the token is still the message's.
+  std::int64_t lease_token = 0;
 };
 
 // Tags as one line of text ("k=v\nk2=v2"; keys and values are [A-Za-z0-9_-]).

@@ -125,6 +125,15 @@ ALTER TABLE recipients ADD COLUMN delay_warned INTEGER;
       R"sql(
 ALTER TABLE credentials ADD COLUMN scram TEXT NOT NULL DEFAULT '';
 )sql",
+      // 9: fencing tokens of delivery leases
+      R"sql(
+ALTER TABLE messages ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
+INSERT INTO meta VALUES ('lease_token', 0);
+)sql",
+      // 10: secrets made once per installation
+      R"sql(
+CREATE TABLE secrets(name TEXT PRIMARY KEY, value BLOB NOT NULL);
+)sql",
   };
   return m;
 }

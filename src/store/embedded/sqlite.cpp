@@ -52,6 +52,11 @@ statement& statement::bind(int i, std::string_view v) {
     raise(db_, rc, "bind");
   return *this;
 }
+statement& statement::bind_blob(int i, std::string_view v) {
+  if (int rc = sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT); rc != SQLITE_OK)
+    raise(db_, rc, "bind");
+  return *this;
+}
 statement& statement::bind_null(int i) {
   if (int rc = sqlite3_bind_null(s_, i); rc != SQLITE_OK) raise(db_, rc, "bind");
   return *this;
@@ -73,6 +78,10 @@ std::int64_t statement::int64(int col) const { return sqlite3_column_int64(s_, c
 double statement::real(int col) const { return sqlite3_column_double(s_, col); }
 std::string statement::text(int col) const {
   auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, col));
+  return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s_, col))) : std::string();
+}
+std::string statement::blob(int col) const {
+  auto* p = static_cast<const char*>(sqlite3_column_blob(s_, col));
   return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s_, col))) : std::string();
 }
 bool statement::is_null(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }

@@ -1,3 +1,4 @@
+#include "base/random.hpp"
 #include "base/time_format.hpp"
 #include "store/embedded/sqlite_stores.hpp"
 
@@ -261,6 +262,18 @@ std::uint64_t sqlite_account_store::generation() {
     auto s = c.prepare("SELECT value FROM meta WHERE key = 'generation'");
     s.step();
     return static_cast<std::uint64_t>(s.int64(0));
+  });
+}
+
+std::string sqlite_account_store::installation_secret() {
+  return db_->with([&](connection& c) {
+    const auto fresh = base::random_bytes(32);
+    c.prepare("INSERT INTO secrets(name, value) VALUES ('installation', ?) ON CONFLICT(name) DO NOTHING")
+        .bind_blob(1, fresh)
+        .run();
+    auto s = c.prepare("SELECT value FROM secrets WHERE name = 'installation'");
+    s.step();
+    return s.blob(0);
   });
 }
 

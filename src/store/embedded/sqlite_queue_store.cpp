@@ -23,6 +23,7 @@ queued_message read_message(const statement& s) {
   m.configuration_set = s.text(11);
   m.tags = decode_tags(s.text(12));
   m.client_ip = s.text(13);
+  m.lease_token = s.int64(14);
   return m;
 }
 
@@ -119,7 +120,7 @@ std::optional<queued_message> sqlite_queue_store::get(std::string_view id) {
   return db_->with([&](connection& c) -> std::optional<queued_message> {
     auto s = c.prepare(
         "SELECT id, account_id, account, sender, size, created, message_id, envid, ret, body, smtputf8, configuration_set, tags, "
-        "client_ip FROM messages "
+        "client_ip, lease_token FROM messages "
         "WHERE id = ?");
     s.bind(1, id);
     if (!s.step()) return std::nullopt;
@@ -135,7 +136,7 @@ std::vector<queued_message> sqlite_queue_store::list(const queue_query& q) {
     {
 #define SMTPSD_PAGE_SQL(first_filter, account_filter)                                                                \
   "SELECT id, account_id, account, sender, size, created, message_id, envid, ret, body, smtputf8, configuration_set, " \
-  "tags, client_ip FROM messages m WHERE " first_filter account_filter                                                \
+  "tags, client_ip, lease_token FROM messages m WHERE " first_filter account_filter                                                \
   "AND (?3 < 0 OR EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = m.id AND r.status = ?3)) "                  \
   "ORDER BY m.id LIMIT ?5"
 #define SMTPSD_AFTER "m.id > ?1 AND ?4 = '' "
@@ -226,10 +227,15 @@ std::vector<queued_message> sqlite_queue_store::claim_due(time_point now, time_p
     std::vector<queued_message> out;
     transaction tx(c);
     for (const auto& id : ids) {
-      c.prepare("UPDATE messages SET lease_until = ? WHERE id = ?").bind(1, base::unix_seconds(lease_until)).bind(2, id).run();
+      c.prepare("UPDATE meta SET value = value + 1 WHERE key = 'lease_token'").run();
+      c.prepare("UPDATE messages SET lease_until = ?, lease_token = (SELECT value FROM meta WHERE key = 'lease_token') "
+                "WHERE id = ?")
+          .bind(1, base::unix_seconds(lease_until))
+          .bind(2, id)
+          .run();
       auto s = c.prepare(
           "SELECT id, account_id, account, sender, size, created, message_id, envid, ret, body, smtputf8, configuration_set, tags, "
-        "client_ip FROM messages "
+        "client_ip, lease_token FROM messages "
           "WHERE id = ?");
       s.bind(1, id);
       if (!s.step()) continue;
@@ -241,40 +247,68 @@ std::vector<queued_message> sqlite_queue_store::claim_due(time_point now, time_p
   });
 }
 
-std::vector<bool> sqlite_queue_store::record_attempts(std::span<const queued_message> batch,
-                                                      std::span<const stored_event> events) {
+std::vector<bool> sqlite_queue_store::renew_leases(std::span<const lease_ref> held, time_point lease_until) {
   return db_->with([&](connection& c) {
     transaction tx(c);
-    std::vector<bool> finished;
-    for (const auto& m : batch) {
-    bool open = false;
-    int idx = 0;
-    for (const auto& r : m.recipients) {
-      std::optional<std::int64_t> next, warned;
-      if (r.next_attempt && pending(r.status)) next = base::unix_seconds(*r.next_attempt);
-      if (r.delay_warned) warned = base::unix_seconds(*r.delay_warned);
-      open = open || pending(r.status);
-      c.prepare(
-           "UPDATE recipients SET status = ?, attempts = ?, next_attempt = ?, last_response = ?, delay_warned = ? "
-           "WHERE message_id = ? AND idx = ?")
-          .bind(1, static_cast<int>(r.status))
-          .bind(2, r.attempts)
-          .bind(3, next)
-          .bind(4, r.last_response)
-          .bind(5, warned)
-          .bind(6, m.id)
-          .bind(7, idx++)
+    std::vector<bool> out;
+    for (const auto& h : held) {
+      c.prepare("UPDATE messages SET lease_until = ? WHERE id = ? AND lease_token = ?")
+          .bind(1, base::unix_seconds(lease_until))
+          .bind(2, h.id)
+          .bind(3, h.token)
           .run();
+      out.push_back(c.changes() > 0);
     }
-    if (open)
-      c.prepare("UPDATE messages SET lease_until = 0 WHERE id = ?").bind(1, m.id).run();
-    else
-      c.prepare("DELETE FROM messages WHERE id = ?").bind(1, m.id).run();
-    finished.push_back(!open);
-    }
-    append_events(c, events);
     tx.commit();
-    return finished;
+    return out;
+  });
+}
+
+std::vector<recorded> sqlite_queue_store::record_attempts(std::span<const queued_message> batch,
+                                                          std::span<const std::vector<stored_event>> events) {
+  return db_->with([&](connection& c) {
+    transaction tx(c);
+    std::vector<recorded> out;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const auto& m = batch[i];
+      auto held = c.prepare("SELECT lease_token FROM messages WHERE id = ?");
+      held.bind(1, m.id);
+      if (!held.step()) {
+        out.push_back(recorded::finished);  // removed meanwhile (queue remove)
+        continue;
+      }
+      if (held.int64(0) != m.lease_token) {
+        out.push_back(recorded::lost);
+        continue;
+      }
+      bool open = false;
+      int idx = 0;
+      for (const auto& r : m.recipients) {
+        std::optional<std::int64_t> next, warned;
+        if (r.next_attempt && pending(r.status)) next = base::unix_seconds(*r.next_attempt);
+        if (r.delay_warned) warned = base::unix_seconds(*r.delay_warned);
+        open = open || pending(r.status);
+        c.prepare(
+             "UPDATE recipients SET status = ?, attempts = ?, next_attempt = ?, last_response = ?, delay_warned = ? "
+             "WHERE message_id = ? AND idx = ?")
+            .bind(1, static_cast<int>(r.status))
+            .bind(2, r.attempts)
+            .bind(3, next)
+            .bind(4, r.last_response)
+            .bind(5, warned)
+            .bind(6, m.id)
+            .bind(7, idx++)
+            .run();
+      }
+      if (open)
+        c.prepare("UPDATE messages SET lease_until = 0 WHERE id = ?").bind(1, m.id).run();
+      else
+        c.prepare("DELETE FROM messages WHERE id = ?").bind(1, m.id).run();
+      out.push_back(open ? recorded::open : recorded::finished);
+      if (i < events.size()) append_events(c, events[i]);
+    }
+    tx.commit();
+    return out;
   });
 }
 

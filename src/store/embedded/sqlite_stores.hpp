@@ -30,6 +30,7 @@ class sqlite_account_store final : public account_store {
   std::vector<api_token> list_tokens() override;
   bool revoke_token(std::string_view name) override;
   std::uint64_t generation() override;
+  std::string installation_secret() override;
 
  private:
   std::shared_ptr<database> db_;
@@ -71,7 +72,9 @@ class sqlite_queue_store final : public queue_store {
   std::vector<std::string> ids() override;
   std::size_t retry(std::string_view id, time_point now) override;
   std::vector<queued_message> claim_due(time_point now, time_point lease_until, std::size_t limit) override;
-  std::vector<bool> record_attempts(std::span<const queued_message> batch, std::span<const stored_event> events) override;
+  std::vector<bool> renew_leases(std::span<const lease_ref> held, time_point lease_until) override;
+  std::vector<recorded> record_attempts(std::span<const queued_message> batch,
+                                        std::span<const std::vector<stored_event>> events) override;
   void release_leases() override;
 
  private:

@@ -1,5 +1,7 @@
 #include "store/memory/memory_stores.hpp"
 
+#include "base/random.hpp"
+
 #include <algorithm>
 #include <map>
 #include <mutex>
@@ -138,8 +140,14 @@ class accounts final : public account_store {
     std::lock_guard l(mu_);
     return gen_;
   }
+  std::string installation_secret() override {
+    std::lock_guard l(mu_);
+    if (secret_.empty()) secret_ = base::random_bytes(32);
+    return secret_;
+  }
 
  private:
+  std::string secret_;
   std::optional<account> find(std::string_view name) {
     for (auto& [id, a] : accounts_)
       if (a.name == name) return a;
@@ -383,16 +391,32 @@ class queue final : public queue_store {
     std::vector<queued_message> out;
     for (std::size_t i = 0; i < fresh_share; ++i) out.push_back(messages_[fresh[i].second]);
     for (std::size_t i = 0; i < retry_share; ++i) out.push_back(messages_[retried[i].second]);
-    for (auto& m : out) leases_[m.id] = lease_until;
+    for (auto& m : out) {
+      leases_[m.id] = lease_until;
+      m.lease_token = messages_[m.id].lease_token = ++last_token_;
+    }
     return out;
   }
-  std::vector<bool> record_attempts(std::span<const queued_message> batch, std::span<const stored_event> evs) override {
+  std::vector<bool> renew_leases(std::span<const lease_ref> held, time_point lease_until) override {
+    std::lock_guard l(mu_);
     std::vector<bool> out;
+    for (auto& h : held) {
+      auto it = messages_.find(h.id);
+      const bool ok = it != messages_.end() && it->second.lease_token == h.token;
+      if (ok) leases_[h.id] = lease_until;
+      out.push_back(ok);
+    }
+    return out;
+  }
+  std::vector<recorded> record_attempts(std::span<const queued_message> batch,
+                                        std::span<const std::vector<stored_event>> evs) override {
+    std::vector<recorded> out;
     {
       std::lock_guard l(mu_);
       for (auto& m : batch) out.push_back(record(m));
     }
-    log_->append(evs);
+    for (std::size_t i = 0; i < evs.size() && i < out.size(); ++i)
+      if (out[i] != recorded::lost) log_->append(evs[i]);
     return out;
   }
   void release_leases() override {
@@ -401,21 +425,23 @@ class queue final : public queue_store {
   }
 
  private:
-  bool record(const queued_message& m) {
-    leases_.erase(m.id);
+  recorded record(const queued_message& m) {
     auto it = messages_.find(m.id);
-    if (it == messages_.end()) return true;
+    if (it == messages_.end()) return recorded::finished;
+    if (it->second.lease_token != m.lease_token) return recorded::lost;
+    leases_.erase(m.id);
     for (std::size_t i = 0; i < m.recipients.size() && i < it->second.recipients.size(); ++i)
       it->second.recipients[i] = m.recipients[i];
     for (auto& r : it->second.recipients)
-      if (pending(r.status)) return false;
+      if (pending(r.status)) return recorded::open;
     messages_.erase(it);
-    return true;
+    return recorded::finished;
   }
 
   std::shared_ptr<events> log_;
   std::mutex mu_;
   std::map<std::string, time_point> leases_;
+  std::int64_t last_token_ = 0;
   std::map<std::string, queued_message> messages_;
   std::map<std::int64_t, std::map<time_point, std::uint64_t>> usage_;
 };
