@@ -47,6 +47,10 @@ class spool {
   virtual std::vector<std::string> ids() = 0;
   // Moves a corrupt entry out of the way, keeping it for inspection.
   virtual void quarantine(std::string_view id) = 0;
+  // Other nodes write into it too: a body not queued yet may be another
+  // node's message in flight, so start-up must not drop unqueued bodies
+  // (the backend sweeps old orphans itself).
+  virtual bool shared() const { return false; }
 };
 
 }  // namespace smtpsd::store

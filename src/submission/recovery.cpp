@@ -5,6 +5,7 @@
 namespace smtpsd::submission {
 
 std::size_t remove_unqueued_bodies(store::stores& s) {
+  if (s.bodies->shared()) return 0;
   auto queued = s.queue->ids();
   std::set<std::string> known(queued.begin(), queued.end());
   std::size_t removed = 0;
