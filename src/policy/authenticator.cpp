@@ -42,9 +42,14 @@ std::string authenticator::generate_password() {
 std::string authenticator::generate_username() { return "SMTP" + random_text("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16); }
 
 authenticator::cache_key authenticator::key_of(std::string_view username, std::string_view password) const {
+  return keyed(std::string_view(reinterpret_cast<const char*>(cache_secret_.data()), cache_secret_.size()), username,
+               password);
+}
+
+authenticator::cache_key authenticator::keyed(std::string_view key, std::string_view username, std::string_view password) {
   cache_key k{};
   crypto_generichash_state st;
-  crypto_generichash_init(&st, cache_secret_.data(), cache_secret_.size(), k.size());
+  crypto_generichash_init(&st, reinterpret_cast<const unsigned char*>(key.data()), key.size(), k.size());
   auto len = static_cast<std::uint32_t>(username.size());
   crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(&len), sizeof len);
   crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(username.data()), username.size());
@@ -63,6 +68,13 @@ bool authenticator::throttled(const std::string& client_ip) { return throttle_ &
 std::string authenticator::scram_record(std::string_view password) {
   return sasl::format_scram_secrets(
       sasl::make_scram_secrets(password, base::random_bytes(16), sasl::scram_min_iterations));
+}
+
+auth_result authenticator::temporary_result(const std::exception& e) {
+  auth_result r;
+  r.k = auth_result::kind::temporary;
+  r.reason = std::string("failure counters unavailable: ") + e.what();
+  return r;
 }
 
 auth_result authenticator::throttled_result(const std::string& client_ip) const {
@@ -101,15 +113,27 @@ auth_result authenticator::account_checks(const store::login& login, auth_result
 
 auth_result authenticator::verify(std::string_view username, const base::secret_string& password,
                                   const std::string& client_ip) {
-  if (throttled(client_ip)) return throttled_result(client_ip);
-  auto r = check(username, password);
-  count_failure(r, client_ip);
-  return r;
+  try {
+    if (throttled(client_ip)) return throttled_result(client_ip);
+    auto r = check(username, password);
+    count_failure(r, client_ip);
+    return r;
+  } catch (const store::store_error& e) {  // the shared failure counters (Redis) are away
+    return temporary_result(e);
+  }
 }
 
 scram_lookup authenticator::scram_secrets(std::string_view username, const std::string& client_ip) {
   scram_lookup out;
-  if (throttled(client_ip)) {
+  bool over = false;
+  try {
+    over = throttled(client_ip);
+  } catch (const store::store_error& e) {
+    out.k = scram_lookup::kind::temporary;
+    out.reason = temporary_result(e).reason;
+    return out;
+  }
+  if (over) {
     out.k = scram_lookup::kind::throttled;
     out.reason = throttled_result(client_ip).reason;
     return out;
@@ -126,30 +150,47 @@ scram_lookup authenticator::scram_secrets(std::string_view username, const std::
       out.secrets = std::move(*s);
       return out;
     }
-  // Made up from the name with a key of this process: the same salt every
-  // time, and keys no password matches.
-  const auto salt = key_of(username, "scram salt");
-  const auto keys = key_of(username, "scram keys");
+  // Made up from the name with the installation's secret: the same salt on
+  // every try, on every node and after a restart, and keys no password matches.
+  std::string secret;
+  try {
+    secret = installation_secret();
+  } catch (const std::exception& e) {
+    out.k = scram_lookup::kind::temporary;
+    out.reason = std::string("store unavailable: ") + e.what();
+    return out;
+  }
+  const auto salt = keyed(secret, username, "scram salt");
   out.secrets.salt.assign(reinterpret_cast<const char*>(salt.data()), 16);
   out.secrets.iterations = sasl::scram_min_iterations;
-  out.secrets.stored_key = keys;
-  out.secrets.server_key = key_of(username, "scram server key");
+  out.secrets.stored_key = keyed(secret, username, "scram keys");
+  out.secrets.server_key = keyed(secret, username, "scram server key");
   return out;
+}
+
+std::string authenticator::installation_secret() {
+  std::lock_guard l(secret_mu_);
+  if (installation_secret_.empty()) installation_secret_ = accounts_->installation_secret();
+  return installation_secret_;
 }
 
 auth_result authenticator::confirm_scram(std::string_view username, bool proof_ok, std::string_view why,
                                          const std::string& client_ip) {
-  if (throttled(client_ip)) return throttled_result(client_ip);
-  auth_result r;
-  if (!proof_ok) {
-    r.reason = std::string(why);
-  } else if (auto login = find_login(username, r)) {
-    r = account_checks(*login, std::move(r));
-  } else if (r.k != auth_result::kind::temporary) {
-    r.reason = "credential revoked during the exchange";
+  try {
+    if (throttled(client_ip)) return throttled_result(client_ip);
+    auth_result r;
+    if (!proof_ok) {
+      r.reason = std::string(why);
+    } else if (auto login = find_login(username, r)) {
+      r = account_checks(*login, std::move(r));
+    } else if (r.k != auth_result::kind::temporary) {
+      r.reason = "credential revoked during the exchange";
+    }
+    count_failure(r, client_ip);
+    return r;
+  } catch (const store::store_error& e) {
+    return temporary_result(e);
   }
-  count_failure(r, client_ip);
-  return r;
 }
 
 auth_result authenticator::check(std::string_view username, const base::secret_string& password) {

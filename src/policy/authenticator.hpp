@@ -50,6 +50,8 @@ class authenticator {
   // `throttled` without any password being checked, and failures count.
   auth_result verify(std::string_view username, const base::secret_string& password, const std::string& client_ip = {});
   bool throttled(const std::string& client_ip);
+  // Throttling counts in a shared store (Redis): throttled() is a network call.
+  bool throttle_is_shared() const { return throttle_ && throttle_->is_shared(); }
 
   // Blocking. The SCRAM secrets of a user, real or made up.
   scram_lookup scram_secrets(std::string_view username, const std::string& client_ip = {});
@@ -68,9 +70,14 @@ class authenticator {
  private:
   using cache_key = std::array<unsigned char, 32>;
   cache_key key_of(std::string_view username, std::string_view password) const;
+  // BLAKE2b keyed with `key` over the length-prefixed name and the rest.
+  static cache_key keyed(std::string_view key, std::string_view username, std::string_view password);
+  // The store's installation secret, read once (blocking).
+  std::string installation_secret();
 
   auth_result check(std::string_view username, const base::secret_string& password);
   auth_result throttled_result(const std::string& client_ip) const;
+  static auth_result temporary_result(const std::exception& e);
   void count_failure(auth_result& r, const std::string& client_ip);
   std::optional<store::login> find_login(std::string_view username, auth_result& r);
   auth_result account_checks(const store::login& login, auth_result r) const;
@@ -81,6 +88,8 @@ class authenticator {
   std::chrono::seconds ttl_;
   std::string dummy_hash_;
   std::array<unsigned char, 32> cache_secret_{};
+  std::mutex secret_mu_;
+  std::string installation_secret_;
   struct cached {
     std::string hash;  // the stored hash the password was verified against
     base::time_point expires;

@@ -124,6 +124,9 @@ TEST(authenticator, scram_secrets_are_the_credentials_or_made_up_and_stable) {
     EXPECT_NE(a.secrets.salt, known.secrets.salt);
   }
   EXPECT_NE(f.auth->scram_secrets("nobody").secrets.salt, f.auth->scram_secrets("old").secrets.salt);
+  policy::authenticator other_node(f.s.accounts, f.clock, 60s);  // another process on the same store
+  EXPECT_EQ(other_node.scram_secrets("nobody").secrets.salt, f.auth->scram_secrets("nobody").secrets.salt)
+      << "made up with the installation's secret: the same after a restart and on every node";
 }
 
 TEST(authenticator, scram_confirmation_checks_the_account_and_counts_failures) {

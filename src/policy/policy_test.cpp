@@ -169,6 +169,7 @@ class broken_accounts final : public store::account_store {
   std::vector<store::api_token> list_tokens() override { fail(); }
   bool revoke_token(std::string_view) override { fail(); }
   std::uint64_t generation() override { fail(); }
+  std::string installation_secret() override { fail(); }
 };
 }  // namespace
 

@@ -43,6 +43,11 @@ class account_store {
   // Grows with every change made through this interface, by any process
   // sharing the store: a server polls it to drop what it cached.
   virtual std::uint64_t generation() = 0;
+
+  // 32 random bytes made once for the installation and then the same for
+  // every process and node sharing the store: keys for values that must
+  // agree between nodes and restarts (SCRAM's made-up salts for unknown users).
+  virtual std::string installation_secret() = 0;
 };
 
 }  // namespace smtpsd::store
