@@ -1,11 +1,47 @@
 // The composition root: the only file that names concrete backends.
 #include <sodium.h>
+#include <unistd.h>
 
 #include <cstdio>
 
 #include "cli/cli.hpp"
 #include "server/server.hpp"
 #include "store/embedded/sqlite_stores.hpp"
+#include "store/postgres/pg_stores.hpp"
+#include "store/redis/redis_counters.hpp"
+
+namespace {
+
+std::string node_name(const smtpsd::config::config& c) {
+  if (!c.storage.node.empty()) return c.storage.node;
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || !host[0]) return "smtpsd";
+  return host;
+}
+
+smtpsd::store::stores open_stores(const smtpsd::config::config& c) {
+  using smtpsd::cli::failure;
+  smtpsd::store::stores s;
+  try {
+    s = c.storage.backend == "postgres" ? smtpsd::store::postgres::open(c.storage.postgres_url, node_name(c))
+                                        : smtpsd::store::embedded::open(c.data_dir);
+  } catch (const smtpsd::store::store_error& e) {
+    throw failure(c.file.string() + ": storage." + (c.storage.backend == "postgres" ? "postgres_url" : "backend") +
+                  ": " + e.what());
+  }
+  if (!c.storage.redis_url.empty()) {
+    auto a = smtpsd::store::redis::parse_redis_url(c.storage.redis_url);
+    if (!a) throw failure(c.file.string() + ": storage.redis_url: not a redis://[:password@]host[:port][/db] URL");
+    try {
+      s.shared_counters = std::make_shared<smtpsd::store::redis::redis_counters>(*a);
+    } catch (const smtpsd::store::store_error& e) {
+      throw failure(c.file.string() + ": storage.redis_url: " + e.what());
+    }
+  }
+  return s;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   if (sodium_init() < 0) {
@@ -13,11 +49,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   smtpsd::cli::backends b;
-  b.open_stores = [](const smtpsd::config::config& c) -> smtpsd::store::stores {
-    if (c.storage.backend == "embedded") return smtpsd::store::embedded::open(c.data_dir);
-    throw smtpsd::cli::failure(c.file.string() + ": storage.backend = \"" + c.storage.backend +
-                               "\" is not available in this build yet");
-  };
+  b.open_stores = &open_stores;
   b.serve = &smtpsd::server::serve;
   return smtpsd::cli::run(argc, argv, std::move(b));
 }

@@ -292,10 +292,11 @@ void parse_delivery(const reader& r, const toml::table& root, const std::filesys
 
 void parse_storage(const reader& r, const toml::table& root, const std::filesystem::path& dir, config& c) {
   if (auto* t = r.table(root, "", "storage")) {
-    r.check_keys(*t, "storage", {"backend", "postgres_url", "redis_url"});
+    r.check_keys(*t, "storage", {"backend", "postgres_url", "redis_url", "node"});
     c.storage.backend = r.str(*t, "storage", "backend", "embedded");
     c.storage.postgres_url = r.str(*t, "storage", "postgres_url", "");
     c.storage.redis_url = r.str(*t, "storage", "redis_url", "");
+    c.storage.node = r.str(*t, "storage", "node", "");
     if (c.storage.backend != "embedded" && c.storage.backend != "postgres")
       r.fail(t->get("backend"), "storage.backend", "must be \"embedded\" or \"postgres\"");
     if (c.storage.backend == "postgres" && c.storage.postgres_url.empty())

@@ -85,6 +85,7 @@ struct storage_settings {
   std::string backend = "embedded";
   std::string postgres_url;
   std::string redis_url;
+  std::string node;  // this node's name in delivery leases; "" = the machine's host name
 };
 
 // [[events.webhooks]] and [[configuration_sets.webhooks]] (docs/events.md).

@@ -89,6 +89,7 @@ mx_port = 25                         # port used on MX hosts
 backend = "embedded"                 # "embedded" or "postgres"
 postgres_url = ""                    # with backend = "postgres"
 redis_url = ""                       # shared counters when several nodes run
+# node = ""                          # several nodes: this one's name in delivery leases (default: host name)
 
 [admin]
 listen = "127.0.0.1:8025"            # HTTP: /metrics, /healthz, /api/v1/…, dashboard at /

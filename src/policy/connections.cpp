@@ -48,12 +48,25 @@ unsigned connection_limits::total() const {
   return total_;
 }
 
+std::pair<unsigned, std::chrono::seconds> auth_throttle::limits() {
+  std::lock_guard l(mu_);
+  return {max_, window_};
+}
+
 unsigned auth_throttle::prune(std::deque<base::time_point>& q, base::time_point now) {
   while (!q.empty() && q.front() + window_ <= now) q.pop_front();
   return static_cast<unsigned>(q.size());
 }
 
 bool auth_throttle::throttled(const std::string& ip) {
+  if (shared_) {
+    const auto [max, window] = limits();
+    try {
+      return shared_->auth_failures(ip, window) >= max;
+    } catch (const store::store_error&) {
+      // Redis is away: this node's own count still throttles.
+    }
+  }
   std::lock_guard l(mu_);
   auto it = failures_.find(ip);
   if (it == failures_.end()) return false;
@@ -65,6 +78,18 @@ bool auth_throttle::throttled(const std::string& ip) {
 }
 
 unsigned auth_throttle::failure(const std::string& ip) {
+  if (shared_) {
+    unsigned local = count_locally(ip);  // kept too, for when Redis is away
+    try {
+      return shared_->add_auth_failure(ip, limits().second);
+    } catch (const store::store_error&) {
+      return local;
+    }
+  }
+  return count_locally(ip);
+}
+
+unsigned auth_throttle::count_locally(const std::string& ip) {
   std::lock_guard l(mu_);
   const auto now = clock_.now();
   if (failures_.size() > 100000) {  // bound memory under a spray of addresses

@@ -4,6 +4,7 @@
 // all I/O threads (one mutex each, held for a map lookup).
 #include <chrono>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -12,6 +13,7 @@
 
 #include "base/clock.hpp"
 #include "base/ip.hpp"
+#include "store/counters.hpp"
 #include "policy/rejection.hpp"
 
 namespace smtpsd::policy {
@@ -48,14 +50,22 @@ class auth_throttle {
   unsigned failure(const std::string& ip);
   void set_limits(unsigned max_failures, std::chrono::seconds window);
   unsigned limit() const { return max_; }
+  // Several nodes: failures counted in `shared` (Redis), so a client that
+  // fails on one node is throttled on all. While Redis is unreachable each
+  // node throttles on its own count (never not at all).
+  void use_shared(std::shared_ptr<store::counters> shared) { shared_ = std::move(shared); }
+  bool is_shared() const { return shared_ != nullptr; }
 
  private:
   unsigned prune(std::deque<base::time_point>& q, base::time_point now);
+  std::pair<unsigned, std::chrono::seconds> limits();
+  unsigned count_locally(const std::string& ip);
   const base::clock& clock_;
   std::mutex mu_;
   unsigned max_;
   std::chrono::seconds window_;
   std::unordered_map<std::string, std::deque<base::time_point>> failures_;
+  std::shared_ptr<store::counters> shared_;
 };
 
 }  // namespace smtpsd::policy

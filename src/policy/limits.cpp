@@ -60,6 +60,11 @@ send_limiter::state& send_limiter::get(std::int64_t account_id, double rate) {
 }
 
 send_limiter::decision send_limiter::reserve(std::int64_t account_id, double rate, std::uint64_t max_24h) {
+  if (shared_) {
+    const auto d = shared_->reserve(account_id, rate, max_24h);
+    using v = store::counters::verdict;
+    return {d.v == v::ok ? outcome::ok : d.v == v::rate ? outcome::rate : outcome::quota, d.value, d.limit};
+  }
   std::lock_guard l(mu_);
   auto& s = get(account_id, rate);
   const auto now = clock_.now();
@@ -71,6 +76,7 @@ send_limiter::decision send_limiter::reserve(std::int64_t account_id, double rat
 }
 
 void send_limiter::release(std::int64_t account_id, unsigned n, double rate) {
+  if (shared_) return shared_->release(account_id, n, rate);
   std::lock_guard l(mu_);
   auto it = accounts_.find(account_id);
   if (it == accounts_.end()) return;
@@ -79,6 +85,7 @@ void send_limiter::release(std::int64_t account_id, unsigned n, double rate) {
 }
 
 void send_limiter::commit(std::int64_t account_id, unsigned n) {
+  if (shared_) return;  // counted for good at reserve()
   std::lock_guard l(mu_);
   auto it = accounts_.find(account_id);
   if (it == accounts_.end()) return;
@@ -87,6 +94,7 @@ void send_limiter::commit(std::int64_t account_id, unsigned n) {
 }
 
 std::uint64_t send_limiter::usage(std::int64_t account_id) {
+  if (shared_) return shared_->usage_24h(account_id);
   std::lock_guard l(mu_);
   auto it = accounts_.find(account_id);
   if (it == accounts_.end()) return 0;

@@ -8,10 +8,12 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <vector>
 
 #include "base/clock.hpp"
+#include "store/counters.hpp"
 #include "store/types.hpp"
 
 namespace smtpsd::policy {
@@ -52,6 +54,8 @@ class send_limiter {
   };
 
   send_limiter(const base::clock& clock, usage_loader loader) : clock_(clock), loader_(std::move(loader)) {}
+  // Several nodes: the counts live in `shared` (Redis) instead of here.
+  void use_shared(std::shared_ptr<store::counters> shared) { shared_ = std::move(shared); }
 
   // One recipient for the account. The first call for an account loads its
   // usage from the store (blocking).
@@ -72,6 +76,7 @@ class send_limiter {
 
   const base::clock& clock_;
   usage_loader loader_;
+  std::shared_ptr<store::counters> shared_;
   std::mutex mu_;
   std::map<std::int64_t, state> accounts_;
 };

@@ -55,6 +55,8 @@ class submission_policy {
   // Recipients queued in the last 24 hours (blocking).
   std::uint64_t usage_24h(std::int64_t account_id);
   void set_defaults(policy_defaults d);
+  // Several nodes: send rates and quotas counted in `shared` (Redis).
+  void use_shared_counters(std::shared_ptr<store::counters> shared) { limiter_.use_shared(std::move(shared)); }
 
  private:
   std::shared_ptr<store::account_store> accounts_;

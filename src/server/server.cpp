@@ -160,6 +160,10 @@ class server {
         submit_(stores_, committer_, submission_settings(cfg, dkim_), base::real_clock(),
                 base::real_random(), events_.get()),
         tls_(net::server_tls::load(tls_options(cfg))) {
+    if (auto shared = stores_.shared_counters) {  // several nodes: limits and SMTP AUTH failures counted in Redis
+      throttle_.use_shared(shared);
+      policy_.use_shared_counters(shared);
+    }
     unsigned n = cfg.threads ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
     for (unsigned i = 0; i < n; ++i) threads_.push_back(std::make_unique<io_thread>());
     settings_.resize(cfg.listeners.size());

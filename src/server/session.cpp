@@ -147,8 +147,25 @@ net::awaitable<bool> session::admit() {
   }
   auto over = svc_.connections->admit(client_ip_);
   counted_ = !over;
-  if (!over && svc_.auth->throttled(client_ip_))
-    over = policy::rejection{smtp::replies::auth_throttled(), "auth_throttled", fmt::format("ip={}", client_ip_)};
+  if (!over) {
+    // Counted in Redis when several nodes run: a network call, so on the
+    // worker pool; unreachable counts as not throttled here (AUTH then
+    // answers 454 until it is back).
+    auto check = [auth = svc_.auth, ip = client_ip_] {
+      try {
+        return auth->throttled(ip);
+      } catch (const std::exception&) {
+        return false;
+      }
+    };
+    bool throttled = false;
+    if (svc_.auth->throttle_is_shared())
+      throttled = co_await svc_.pool->run(std::move(check));
+    else
+      throttled = check();
+    if (throttled)
+      over = policy::rejection{smtp::replies::auth_throttled(), "auth_throttled", fmt::format("ip={}", client_ip_)};
+  }
   if (implicit) {
     const bool secured = co_await start_tls();
     if (!secured) co_return false;

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "store/account_store.hpp"
+#include "store/counters.hpp"
 #include "store/event_store.hpp"
 #include "store/queue_store.hpp"
 #include "store/spool.hpp"
@@ -16,6 +17,7 @@ struct stores {
   std::shared_ptr<spool> bodies;
   std::shared_ptr<suppression_store> suppressions;
   std::shared_ptr<event_store> events;
+  std::shared_ptr<counters> shared_counters;  // null: one node, counted in memory
 };
 
 }  // namespace smtpsd::store

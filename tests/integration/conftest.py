@@ -376,3 +376,20 @@ def dnsmasq_factory(tmp_path):
     yield factory
     for d in started:
         d.stop()
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """One private PostgreSQL for a test file; each test makes its own database."""
+    from services import Postgres
+    pg = Postgres()
+    yield pg
+    pg.close()
+
+
+@pytest.fixture
+def redis():
+    from services import Redis
+    r = Redis()
+    yield r
+    r.close()
