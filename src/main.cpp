@@ -1,6 +1,9 @@
 // The composition root: the only file that names concrete backends.
 #include <sodium.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <filesystem>
 
 #include <cstdio>
 
@@ -23,6 +26,13 @@ smtpsd::store::stores open_stores(const smtpsd::config::config& c) {
   using smtpsd::cli::failure;
   smtpsd::store::stores s;
   try {
+    if (c.storage.backend == "postgres") {
+      // The node's own files (events journal, DKIM keys) still live in data_dir.
+      std::error_code ec;
+      std::filesystem::create_directories(c.data_dir, ec);
+      if (ec) throw failure(c.file.string() + ": data_dir: cannot create " + c.data_dir.string() + ": " + ec.message());
+      ::chmod(c.data_dir.c_str(), 0700);
+    }
     s = c.storage.backend == "postgres" ? smtpsd::store::postgres::open(c.storage.postgres_url, node_name(c))
                                         : smtpsd::store::embedded::open(c.data_dir);
   } catch (const smtpsd::store::store_error& e) {

@@ -37,6 +37,7 @@ class fillable_store final : public store::event_store {
   void remove_dead_letter(std::string_view c, std::int64_t s) override { inner_->remove_dead_letter(c, s); }
   std::size_t prune(store::time_point b) override { return inner_->prune(b); }
   void prune_statistics(store::time_point b) override { inner_->prune_statistics(b); }
+  bool hold_role(std::string_view r, store::time_point n, store::time_point u) override { return inner_->hold_role(r, n, u); }
   std::vector<store::stat_bucket> statistics(store::time_point s, std::string_view a) override {
     return inner_->statistics(s, a);
   }

@@ -177,7 +177,7 @@ class server {
     drop_privileges();
     register_metrics(cfg_, listener_labels_);
     events_->on_stored([this] { dispatcher_.wake(); });
-    dispatcher_.start();
+    net::spawn(threads_[0]->io.get_executor(), lead_webhooks(), "webhook role");
     if (cfg_.delivery.enabled) {
       queue::manager_settings ms;
       ms.hostname = cfg_.hostname;
@@ -368,6 +368,35 @@ class server {
   std::shared_ptr<const session_settings> settings_for(std::size_t li) {
     std::lock_guard l(settings_mu_);
     return settings_[li];
+  }
+
+  // The webhooks run on the one node that holds the "webhooks" role in the
+  // store (every node of an embedded store): taken at start, kept every
+  // 10 s for 30 s, taken over by another node 30 s after this one stops.
+  net::awaitable<void> lead_webhooks() {
+    bool started = false;
+    int tick = 0;
+    while (!draining_) {
+      if (tick++ % 5 == 0) {
+        auto hold = [e = stores_.events] {
+          const auto now = base::real_clock().now();
+          return e->hold_role("webhooks", now, now + std::chrono::seconds(30));
+        };
+        bool held = false;
+        try {
+          held = co_await pool_.run(std::move(hold));
+        } catch (const std::exception& e) {
+          log()->warn("cannot take or keep the webhook role: {}", e.what());
+        }
+        if (held && !started) {
+          started = true;
+          dispatcher_.start();
+        } else if (!held && started) {
+          log()->warn("another node took the webhook role over: both may post events until this one stops");
+        }
+      }
+      co_await net::sleep_for(std::chrono::seconds(2));
+    }
   }
 
   net::awaitable<void> count_queue() {

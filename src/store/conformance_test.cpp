@@ -604,6 +604,22 @@ TEST_P(store_conformance, statistics_in_15_minute_buckets) {
   EXPECT_EQ(ev.statistics(base::from_unix_seconds(0), "").size(), 2u);
 }
 
+TEST_P(store_conformance, one_node_holds_a_role_until_it_runs_out) {
+  const auto t0 = base::from_unix_seconds(1'800'000'000);
+  auto& ev = *s_.events;
+  EXPECT_TRUE(ev.hold_role("webhooks", t0, t0 + std::chrono::seconds(30)));
+  EXPECT_TRUE(ev.hold_role("webhooks", t0 + std::chrono::seconds(10), t0 + std::chrono::seconds(40))) << "kept";
+  if (GetParam().name != "postgres") return;  // one node's stores: always its own
+  auto other = postgres::open(postgres::testing::pg_instance::shared().database(
+                                  fmt::format("t{:x}", std::hash<std::string>{}((dir_ / "data").string()))),
+                              "node-b");
+  EXPECT_FALSE(other.events->hold_role("webhooks", t0 + std::chrono::seconds(20), t0 + std::chrono::seconds(50)))
+      << "held by node-a";
+  EXPECT_TRUE(other.events->hold_role("webhooks", t0 + std::chrono::seconds(41), t0 + std::chrono::seconds(71)))
+      << "node-a's hold ran out";
+  EXPECT_FALSE(ev.hold_role("webhooks", t0 + std::chrono::seconds(42), t0 + std::chrono::seconds(72)));
+}
+
 INSTANTIATE_TEST_SUITE_P(backends, store_conformance,
                          ::testing::Values(backend{"memory", [](auto&) { return memory::open(); }},
                                            backend{"embedded", [](auto& p) { return embedded::open(p); }},

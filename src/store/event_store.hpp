@@ -83,6 +83,12 @@ class event_store {
   virtual std::size_t prune(time_point before) = 0;
   virtual void prune_statistics(time_point before) = 0;
 
+  // Takes or keeps `role` for this node until `until`; false while another
+  // node holds it (and its hold has not run out at `now`). One node sends
+  // the webhooks, so several nodes do not post every event several times.
+  // One node's store: always true.
+  virtual bool hold_role(std::string_view role, time_point now, time_point until) = 0;
+
   // The 15-minute buckets since `since` (oldest first), of one account or
   // ("") of all.
   virtual std::vector<stat_bucket> statistics(time_point since, std::string_view account) = 0;

@@ -25,14 +25,14 @@ def storage(pg_url, redis_url, node):
 def cluster(tmp_path, postgres, redis):
     started = []
 
-    def make(delivery="enabled = false\n", limits="", auth="", account_limits=()):
+    def make(delivery="enabled = false\n", limits="", auth="", account_limits=(), extra=""):
         url = postgres.database("c" + uuid.uuid4().hex[:12])
         nodes = []
         for name in ("a", "b"):
             root = tmp_path / name
             run_cli("init", str(root), "--hostname", "localhost")
             nodes.append(Server(root, config_text(delivery=delivery, limits=limits, auth=auth,
-                                                  extra=storage(url, redis.url, name)), name=name))
+                                                  extra=storage(url, redis.url, name) + extra), name=name))
         a = nodes[0]
         a.cli("account", "add", "acme", *account_limits)  # made on A, stored in PostgreSQL
         a.cli("identity", "add", "acme", "example.com")
@@ -234,3 +234,20 @@ def test_redis_down_gives_451_and_the_node_reconnects(cluster, redis):
     assert (code, msg[:5]) == (451, b"4.3.0"), (code, msg)
     redis.start()
     wait_for(lambda: rcpt_reply(a)[0] == 250, 10, interval=0.2, what="the node to reconnect to Redis")
+
+
+def test_one_node_posts_the_webhooks(cluster):
+    from receiver import Receiver
+    r = Receiver()
+    try:
+        a, b = cluster(extra=f'[[events.webhooks]]\nurl = "{r.url}"\nsecret = "s3cret-s3cret-s3cret"\n')
+        sent = [send(n) for n in (a, b, a, b)]
+        wait_for(lambda: len([q for q in r.taken() if q["json"].get("type") == "send"]) >= 4, 30, interval=0.1,
+                 what="the four send events")
+        time.sleep(2)  # a second poster, if any, would have posted by now
+        ids = [q["json"]["event_id"] for q in r.taken()]
+        assert len(ids) == len(set(ids)), "each event posted once, by the node holding the webhook role"
+        got = {q["json"]["message_id"] for q in r.taken() if q["json"]["type"] == "send"}
+        assert got >= {m.strip("<>") for m in sent} or got >= set(sent), (got, sent)
+    finally:
+        r.close()

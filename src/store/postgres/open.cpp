@@ -21,7 +21,7 @@ stores open(const std::string& url, const std::string& node, std::size_t pool_si
   s.queue = std::make_shared<pg_queue_store>(db, node);
   s.bodies = std::make_shared<pg_spool>(db);
   s.suppressions = std::make_shared<pg_suppression_store>(db);
-  s.events = std::make_shared<pg_event_store>(db);
+  s.events = std::make_shared<pg_event_store>(db, node);
   return s;
 }
 

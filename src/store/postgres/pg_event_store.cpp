@@ -205,4 +205,15 @@ std::vector<stat_bucket> pg_event_store::statistics(time_point since, std::strin
   });
 }
 
+bool pg_event_store::hold_role(std::string_view role, time_point now, time_point until) {
+  return db_->with([&](connection& c) {
+    return c
+               .exec("INSERT INTO roles(role, node, until) VALUES ($1, $2, $4) ON CONFLICT (role) DO UPDATE "
+                     "SET node = excluded.node, until = excluded.until WHERE roles.node = excluded.node "
+                     "OR roles.until <= $3 RETURNING node",
+                     role, node_, ms(now), ms(until))
+               .rows() > 0;
+  });
+}
+
 }  // namespace smtpsd::store::postgres

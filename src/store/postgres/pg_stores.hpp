@@ -50,7 +50,7 @@ std::vector<std::int64_t> append_events(connection& c, std::span<const stored_ev
 
 class pg_event_store final : public event_store {
  public:
-  explicit pg_event_store(std::shared_ptr<database> db) : db_(std::move(db)) {}
+  pg_event_store(std::shared_ptr<database> db, std::string node) : db_(std::move(db)), node_(std::move(node)) {}
   std::vector<std::int64_t> append(std::span<const stored_event> events) override;
   std::vector<stored_event> read_after(std::int64_t seq, std::size_t limit) override;
   std::int64_t last_seq() override;
@@ -64,9 +64,11 @@ class pg_event_store final : public event_store {
   std::size_t prune(time_point before) override;
   void prune_statistics(time_point before) override;
   std::vector<stat_bucket> statistics(time_point since, std::string_view account) override;
+  bool hold_role(std::string_view role, time_point now, time_point until) override;
 
  private:
   std::shared_ptr<database> db_;
+  std::string node_;
 };
 
 class pg_queue_store final : public queue_store {

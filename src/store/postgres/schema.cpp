@@ -127,6 +127,7 @@ CREATE TABLE body_chunks(
       // 2: secrets made once per installation
       R"sql(
 CREATE TABLE secrets(name text PRIMARY KEY, value bytea NOT NULL);
+CREATE TABLE roles(role text PRIMARY KEY, node text NOT NULL, until bigint NOT NULL);
 )sql",
   };
   return m;
