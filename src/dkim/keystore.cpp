@@ -35,29 +35,64 @@ void write_private(const fs::path& p, const std::string& text) {
   fs::rename(tmp, p);
 }
 
-algorithm parse_alg(const std::string& s, const fs::path& file) {
+algorithm parse_alg(const std::string& s, const std::string& file) {
   if (s == "ed25519") return algorithm::ed25519;
   if (s == "rsa") return algorithm::rsa;
-  throw std::runtime_error(file.string() + ": unknown algorithm \"" + s + "\"");
+  throw std::runtime_error(file + ": unknown algorithm \"" + s + "\"");
+}
+
+std::string keys_json(const std::string& domain) { return base::to_lower(domain) + "/keys.json"; }
+std::string pem_path(const std::string& domain, const std::string& selector) {
+  return base::to_lower(domain) + "/" + selector + ".pem";
 }
 
 }  // namespace
 
-keystore::keystore(fs::path dir) : dir_(std::move(dir)) {}
+std::optional<std::string> folder_key_files::read(const std::string& path) const {
+  if (!fs::exists(dir_ / path)) return std::nullopt;
+  return read_file(dir_ / path);
+}
 
-fs::path keystore::domain_dir(const std::string& domain) const { return dir_ / base::to_lower(domain); }
+void folder_key_files::write(const std::string& path, const std::string& data) {
+  const auto file = dir_ / path;
+  fs::create_directories(file.parent_path());
+  ::chmod(dir_.c_str(), 0700);
+  ::chmod(file.parent_path().c_str(), 0700);
+  write_private(file, data);
+}
+
+void folder_key_files::remove(const std::string& path) { fs::remove(dir_ / path); }
+
+std::vector<std::string> folder_key_files::domains() const {
+  std::vector<std::string> out;
+  if (!fs::exists(dir_)) return out;
+  for (auto& e : fs::directory_iterator(dir_))
+    if (e.is_directory() && fs::exists(e.path() / "keys.json")) out.push_back(e.path().filename().string());
+  return out;
+}
+
+std::string folder_key_files::version(const std::string& domain) const {
+  std::error_code ec;
+  const auto mtime = fs::last_write_time(dir_ / keys_json(domain), ec);
+  if (ec) return "";
+  return std::to_string(mtime.time_since_epoch().count());
+}
+
+keystore::keystore(fs::path dir) : files_(std::make_shared<folder_key_files>(std::move(dir))) {}
 
 std::vector<key_info> keystore::read(const std::string& domain) const {
-  const auto file = domain_dir(domain) / "keys.json";
-  if (!fs::exists(file)) return {};
+  const auto path = keys_json(domain);
+  auto text = files_->read(path);
+  if (!text) return {};
+  const auto file = files_->describe(path);
   std::vector<key_info> out;
   try {
-    auto j = nlohmann::json::parse(read_file(file));
+    auto j = nlohmann::json::parse(*text);
     for (auto& k : j.at("keys"))
       out.push_back({k.at("selector"), parse_alg(k.at("algorithm"), file), k.at("state"), k.at("created"),
                      k.value("record", "")});
   } catch (const nlohmann::json::exception& e) {
-    throw std::runtime_error(file.string() + ": " + e.what());
+    throw std::runtime_error(file + ": " + e.what());
   }
   return out;
 }
@@ -68,13 +103,10 @@ void keystore::write(const std::string& domain, const std::vector<key_info>& key
   for (auto& k : keys)
     j["keys"].push_back({{"selector", k.selector}, {"algorithm", to_string(k.alg)}, {"state", k.state},
                          {"created", k.created}, {"record", k.record}});
-  write_private(domain_dir(domain) / "keys.json", j.dump(2) + "\n");
+  files_->write(keys_json(domain), j.dump(2) + "\n");
 }
 
 std::vector<key_info> keystore::make_pair(const std::string& domain, const std::string& state, const std::string& now) {
-  fs::create_directories(domain_dir(domain));
-  ::chmod(dir_.c_str(), 0700);
-  ::chmod(domain_dir(domain).c_str(), 0700);
   // Selectors count up per domain: smtpsd1e/smtpsd1r, then smtpsd2e/smtpsd2r, …
   unsigned gen = 1;
   for (auto& k : read(domain)) {
@@ -90,7 +122,7 @@ std::vector<key_info> keystore::make_pair(const std::string& domain, const std::
     k.state = state;
     k.created = now;
     k.record = dns_record(a, key);
-    write_private(domain_dir(domain) / (k.selector + ".pem"), private_pem(key));
+    files_->write(pem_path(domain, k.selector), private_pem(key));
     made.push_back(k);
   }
   return made;
@@ -111,7 +143,7 @@ std::vector<key_info> keystore::rotate(const std::string& domain, const std::str
   if (keys.empty()) throw std::runtime_error(domain + " has no DKIM keys");
   std::erase_if(keys, [&](const key_info& k) {
     if (k.state != "pending") return false;
-    fs::remove(domain_dir(domain) / (k.selector + ".pem"));
+    files_->remove(pem_path(domain, k.selector));
     return true;
   });
   auto made = make_pair(domain, "pending", now);
@@ -137,7 +169,7 @@ std::size_t keystore::retire(const std::string& domain) {
   std::size_t n = 0;
   std::erase_if(keys, [&](const key_info& k) {
     if (k.state != "published") return false;
-    fs::remove(domain_dir(domain) / (k.selector + ".pem"));
+    files_->remove(pem_path(domain, k.selector));
     ++n;
     return true;
   });
@@ -145,33 +177,27 @@ std::size_t keystore::retire(const std::string& domain) {
   return n;
 }
 
-std::vector<std::string> keystore::domains() const {
-  std::vector<std::string> out;
-  if (!fs::exists(dir_)) return out;
-  for (auto& e : fs::directory_iterator(dir_))
-    if (e.is_directory() && fs::exists(e.path() / "keys.json")) out.push_back(e.path().filename().string());
-  return out;
-}
+std::vector<std::string> keystore::domains() const { return files_->domains(); }
 
 std::vector<signing_key> keystore::signing_keys(const std::string& raw_domain) {
   const auto domain = base::to_lower(raw_domain);
-  const auto file = domain_dir(domain) / "keys.json";
-  std::error_code ec;
-  const auto mtime = fs::last_write_time(file, ec);
+  const auto version = files_->version(domain);
   std::lock_guard l(mu_);
-  if (ec) {
+  if (version.empty()) {
     cache_.erase(domain);
     return {};
   }
-  if (auto it = cache_.find(domain); it != cache_.end() && it->second.mtime == mtime) return it->second.keys;
+  if (auto it = cache_.find(domain); it != cache_.end() && it->second.version == version) return it->second.keys;
   std::vector<signing_key> keys;
   for (auto& k : read(domain)) {
     if (k.state != "active") continue;
-    const auto pem_file = domain_dir(domain) / (k.selector + ".pem");
-    keys.push_back({domain, k.selector, k.alg, load_private(read_file(pem_file), k.alg, pem_file.string())});
+    const auto path = pem_path(domain, k.selector);
+    auto pem = files_->read(path);
+    if (!pem) throw std::runtime_error(files_->describe(path) + ": cannot read");
+    keys.push_back({domain, k.selector, k.alg, load_private(*pem, k.alg, files_->describe(path))});
   }
   std::stable_sort(keys.begin(), keys.end(), [](auto& a, auto& b) { return a.alg == algorithm::ed25519 && b.alg != algorithm::ed25519; });
-  cache_[domain] = {mtime, keys};
+  cache_[domain] = {version, keys};
   return keys;
 }
 

@@ -170,6 +170,10 @@ class broken_accounts final : public store::account_store {
   bool revoke_token(std::string_view) override { fail(); }
   std::uint64_t generation() override { fail(); }
   std::string installation_secret() override { fail(); }
+  std::optional<std::string> read_shared_file(std::string_view) override { fail(); }
+  void write_shared_file(std::string_view, std::string_view) override { fail(); }
+  void remove_shared_file(std::string_view) override { fail(); }
+  std::vector<std::string> shared_files(std::string_view) override { fail(); }
 };
 }  // namespace
 

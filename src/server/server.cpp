@@ -33,6 +33,7 @@
 #include "queue/queue_manager.hpp"
 #include "server/metrics.hpp"
 #include "server/session.hpp"
+#include "service/dkim_keys.hpp"
 #include "submission/group_committer.hpp"
 #include "submission/recovery.hpp"
 #include "submission/submitter.hpp"
@@ -124,8 +125,8 @@ submission::settings submission_settings(const config::config& c, std::shared_pt
 
 // Every domain's DKIM keys load now: a missing, unreadable or wrong key stops
 // serve with a message naming the file.
-std::shared_ptr<dkim::keystore> load_dkim(const config::config& c) {
-  auto k = std::make_shared<dkim::keystore>(c.data_dir / "dkim");
+std::shared_ptr<dkim::keystore> load_dkim(const config::config& c, const store::stores& s) {
+  auto k = std::make_shared<dkim::keystore>(service::dkim_files(c, s));
   k->check_all();
   return k;
 }
@@ -156,7 +157,7 @@ class server {
         events_(std::make_unique<events::publisher>(stores_.events, cfg.data_dir / "events.jsonl", any_ses_webhook(cfg))),
         dispatcher_(stores_.events, events_->recent(), pool_, webhooks(cfg), cfg.hostname, base::real_clock(),
                     std::chrono::hours(24 * cfg.events.retention_days)),
-        dkim_(load_dkim(cfg)),
+        dkim_(load_dkim(cfg, stores_)),
         submit_(stores_, committer_, submission_settings(cfg, dkim_), base::real_clock(),
                 base::real_random(), events_.get()),
         tls_(net::server_tls::load(tls_options(cfg))) {

@@ -6,6 +6,7 @@
 #include "base/time_format.hpp"
 #include "delivery/resolver.hpp"
 #include "dkim/keystore.hpp"
+#include "service/dkim_keys.hpp"
 #include "policy/identity.hpp"
 #include "service/accounts.hpp"
 
@@ -36,7 +37,7 @@ json dns_records(env& e, const policy::identity_spec& id, const std::vector<dkim
   return records;
 }
 
-dkim::keystore keys_of(env& e) { return dkim::keystore(e.cfg.data_dir / "dkim"); }
+dkim::keystore keys_of(env& e) { return dkim::keystore(dkim_files(e.cfg, e.stores)); }
 std::string now_text(env& e) { return base::rfc3339(e.clock.now()); }
 delivery::resolver resolver_of(env& e) { return delivery::resolver(e.cfg.delivery.resolvers); }
 

@@ -2,6 +2,7 @@
 // Accounts (senders with limits) and their SMTP credentials.
 // Calls block: run them on the worker pool, never on an I/O thread.
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -48,6 +49,15 @@ class account_store {
   // every process and node sharing the store: keys for values that must
   // agree between nodes and restarts (SCRAM's made-up salts for unknown users).
   virtual std::string installation_secret() = 0;
+
+  // Small files every node must see the same (the DKIM keystore's private
+  // keys and keys.json), by path. A write or removal bumps generation().
+  // Private: they hold private keys.
+  virtual std::optional<std::string> read_shared_file(std::string_view path) = 0;
+  virtual void write_shared_file(std::string_view path, std::string_view data) = 0;
+  virtual void remove_shared_file(std::string_view path) = 0;
+  // Paths that end with `suffix`, in order.
+  virtual std::vector<std::string> shared_files(std::string_view suffix) = 0;
 };
 
 }  // namespace smtpsd::store

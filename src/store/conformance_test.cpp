@@ -158,7 +158,7 @@ TEST_P(store_conformance, spool_write_sync_read) {
   auto& sp = *s_.bodies;
   auto id = base::make_queue_id(base::from_unix_seconds(1'800'000'000), 3);
   auto w = sp.create(id);
-  std::string big(200000, 'b');
+  std::string big(700000, 'b');  // several PostgreSQL chunks and a tail
   w->write_body("line one\r\n");
   w->write_body(big);
   w->finish("Subject: s\r\n");
@@ -602,6 +602,24 @@ TEST_P(store_conformance, statistics_in_15_minute_buckets) {
   EXPECT_EQ(ev.statistics(base::from_unix_seconds(1'800'000'900), "").size(), 2u);
   ev.prune_statistics(base::from_unix_seconds(1'800'000'900));
   EXPECT_EQ(ev.statistics(base::from_unix_seconds(0), "").size(), 2u);
+}
+
+TEST_P(store_conformance, shared_files_by_path) {
+  auto& a = *s_.accounts;
+  EXPECT_FALSE(a.read_shared_file("dkim/example.com/keys.json"));
+  const auto g0 = a.generation();
+  const std::string pem("-----BEGIN PRIVATE KEY-----\n\x01\x00\xff binary too\n", 44);
+  a.write_shared_file("dkim/example.com/smtpsd1e.pem", pem);
+  a.write_shared_file("dkim/example.com/keys.json", "{}");
+  a.write_shared_file("dkim/example.org/keys.json", "{\"keys\": []}");
+  EXPECT_GT(a.generation(), g0) << "other nodes learn of the change";
+  EXPECT_EQ(a.read_shared_file("dkim/example.com/smtpsd1e.pem"), pem);
+  EXPECT_EQ(a.shared_files("/keys.json"),
+            (std::vector<std::string>{"dkim/example.com/keys.json", "dkim/example.org/keys.json"}));
+  a.write_shared_file("dkim/example.com/keys.json", "{\"keys\": [1]}");
+  EXPECT_EQ(a.read_shared_file("dkim/example.com/keys.json"), "{\"keys\": [1]}") << "replaced";
+  a.remove_shared_file("dkim/example.com/smtpsd1e.pem");
+  EXPECT_FALSE(a.read_shared_file("dkim/example.com/smtpsd1e.pem"));
 }
 
 TEST_P(store_conformance, one_node_holds_a_role_until_it_runs_out) {

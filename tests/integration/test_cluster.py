@@ -251,3 +251,15 @@ def test_one_node_posts_the_webhooks(cluster):
         assert got >= {m.strip("<>") for m in sent} or got >= set(sent), (got, sent)
     finally:
         r.close()
+
+
+def test_dkim_keys_made_on_a_sign_on_b(cluster, sink_factory):
+    sink = sink_factory()
+    a, b = cluster(delivery=f'enabled = true\nroutes = {{ "*" = "127.0.0.1:{sink.port}" }}\n')
+    keys = a.cli_json("identity", "list", "acme")  # `identity add` on A made the pair, in PostgreSQL
+    assert not (b.root / "data" / "dkim").exists(), "no key files on the nodes"
+    send(b)
+    wait_for(lambda: sink.received(), 30, what="the message from B")
+    msg = email.message_from_bytes(sink.received()[0]["data"])
+    sigs = msg.get_all("DKIM-Signature")
+    assert sigs and any("d=example.com" in s and "s=smtpsd1e" in s for s in sigs), (sigs, keys)

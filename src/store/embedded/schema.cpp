@@ -134,6 +134,10 @@ INSERT INTO meta VALUES ('lease_token', 0);
       R"sql(
 CREATE TABLE secrets(name TEXT PRIMARY KEY, value BLOB NOT NULL);
 )sql",
+      // 11: files every node sees the same (one node keeps DKIM keys in its folder)
+      R"sql(
+CREATE TABLE shared_files(path TEXT PRIMARY KEY, data BLOB NOT NULL);
+)sql",
   };
   return m;
 }

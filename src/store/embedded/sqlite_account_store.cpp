@@ -1,4 +1,5 @@
 #include "base/random.hpp"
+#include "base/strings.hpp"
 #include "base/time_format.hpp"
 #include "store/embedded/sqlite_stores.hpp"
 
@@ -274,6 +275,46 @@ std::string sqlite_account_store::installation_secret() {
     auto s = c.prepare("SELECT value FROM secrets WHERE name = 'installation'");
     s.step();
     return s.blob(0);
+  });
+}
+
+std::optional<std::string> sqlite_account_store::read_shared_file(std::string_view path) {
+  return db_->with([&](connection& c) -> std::optional<std::string> {
+    auto s = c.prepare("SELECT data FROM shared_files WHERE path = ?");
+    s.bind(1, path);
+    if (!s.step()) return std::nullopt;
+    return s.blob(0);
+  });
+}
+
+void sqlite_account_store::write_shared_file(std::string_view path, std::string_view data) {
+  db_->with([&](connection& c) {
+    transaction t(c);
+    c.prepare("INSERT INTO shared_files(path, data) VALUES (?, ?) ON CONFLICT(path) DO UPDATE SET data = excluded.data")
+        .bind(1, path)
+        .bind_blob(2, data)
+        .run();
+    bump_generation(c);
+    t.commit();
+  });
+}
+
+void sqlite_account_store::remove_shared_file(std::string_view path) {
+  db_->with([&](connection& c) {
+    transaction t(c);
+    c.prepare("DELETE FROM shared_files WHERE path = ?").bind(1, path).run();
+    bump_generation(c);
+    t.commit();
+  });
+}
+
+std::vector<std::string> sqlite_account_store::shared_files(std::string_view suffix) {
+  return db_->with([&](connection& c) {
+    std::vector<std::string> out;
+    auto s = c.prepare("SELECT path FROM shared_files ORDER BY path");
+    while (s.step())
+      if (auto p = s.text(0); std::string_view(p).ends_with(suffix)) out.push_back(std::move(p));
+    return out;
   });
 }
 

@@ -31,6 +31,10 @@ class sqlite_account_store final : public account_store {
   bool revoke_token(std::string_view name) override;
   std::uint64_t generation() override;
   std::string installation_secret() override;
+  std::optional<std::string> read_shared_file(std::string_view path) override;
+  void write_shared_file(std::string_view path, std::string_view data) override;
+  void remove_shared_file(std::string_view path) override;
+  std::vector<std::string> shared_files(std::string_view suffix) override;
 
  private:
   std::shared_ptr<database> db_;

@@ -140,6 +140,29 @@ class accounts final : public account_store {
     std::lock_guard l(mu_);
     return gen_;
   }
+  std::optional<std::string> read_shared_file(std::string_view path) override {
+    std::lock_guard l(mu_);
+    auto it = files_.find(std::string(path));
+    if (it == files_.end()) return std::nullopt;
+    return it->second;
+  }
+  void write_shared_file(std::string_view path, std::string_view data) override {
+    std::lock_guard l(mu_);
+    files_[std::string(path)] = std::string(data);
+    ++gen_;
+  }
+  void remove_shared_file(std::string_view path) override {
+    std::lock_guard l(mu_);
+    files_.erase(std::string(path));
+    ++gen_;
+  }
+  std::vector<std::string> shared_files(std::string_view suffix) override {
+    std::lock_guard l(mu_);
+    std::vector<std::string> out;
+    for (auto& [p, d] : files_)
+      if (std::string_view(p).ends_with(suffix)) out.push_back(p);
+    return out;
+  }
   std::string installation_secret() override {
     std::lock_guard l(mu_);
     if (secret_.empty()) secret_ = base::random_bytes(32);
@@ -148,6 +171,7 @@ class accounts final : public account_store {
 
  private:
   std::string secret_;
+  std::map<std::string, std::string> files_;
   std::optional<account> find(std::string_view name) {
     for (auto& [id, a] : accounts_)
       if (a.name == name) return a;

@@ -220,4 +220,37 @@ std::string pg_account_store::installation_secret() {
   });
 }
 
+std::optional<std::string> pg_account_store::read_shared_file(std::string_view path) {
+  return db_->with([&](connection& c) -> std::optional<std::string> {
+    auto r = c.exec_binary("SELECT data FROM shared_files WHERE path = $1", path);
+    if (r.rows() == 0) return std::nullopt;
+    return std::string(r.raw(0, 0));
+  });
+}
+
+void pg_account_store::write_shared_file(std::string_view path, std::string_view data) {
+  changing([&](connection& c) {
+    c.exec("INSERT INTO shared_files(path, data) VALUES ($1, $2) ON CONFLICT (path) DO UPDATE SET data = excluded.data",
+           path, bytes{data});
+    return true;
+  });
+}
+
+void pg_account_store::remove_shared_file(std::string_view path) {
+  changing([&](connection& c) {
+    c.exec("DELETE FROM shared_files WHERE path = $1", path);
+    return true;
+  });
+}
+
+std::vector<std::string> pg_account_store::shared_files(std::string_view suffix) {
+  return db_->with([&](connection& c) {
+    auto r = c.exec("SELECT path FROM shared_files WHERE right(path, $2::int) = $1 ORDER BY path", suffix,
+                    static_cast<int>(suffix.size()));
+    std::vector<std::string> out;
+    for (int i = 0; i < r.rows(); ++i) out.push_back(r.text(i, 0));
+    return out;
+  });
+}
+
 }  // namespace smtpsd::store::postgres

@@ -1,5 +1,11 @@
 #include <algorithm>
+#include <condition_variable>
 #include <ctime>
+#include <deque>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <thread>
 
 #include "store/postgres/pg_stores.hpp"
 
@@ -32,30 +38,94 @@ std::string from_hex_bytea(std::string_view text) {
   return out;
 }
 
+}  // namespace
+
+// Inserts full chunks on a thread of its own: write_body() runs on a
+// session's I/O thread, which must not wait for PostgreSQL.
+class chunk_uploader {
+ public:
+  chunk_uploader() : thread_([this] { loop(); }) {}
+  ~chunk_uploader() {
+    {
+      std::lock_guard l(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  std::future<void> post(std::function<void()> job) {
+    std::packaged_task<void()> task(std::move(job));
+    auto f = task.get_future();
+    {
+      std::lock_guard l(mu_);
+      jobs_.push_back(std::move(task));
+    }
+    cv_.notify_one();
+    return f;
+  }
+
+ private:
+  void loop() {
+    std::unique_lock l(mu_);
+    for (;;) {
+      cv_.wait(l, [&] { return stopping_ || !jobs_.empty(); });
+      if (jobs_.empty()) return;
+      auto job = std::move(jobs_.front());
+      jobs_.pop_front();
+      l.unlock();
+      job();  // an exception goes to the job's future
+      l.lock();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::packaged_task<void()>> jobs_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+namespace {
+
 class pg_writer final : public spool_writer {
  public:
-  pg_writer(std::shared_ptr<database> db, std::string id) : db_(std::move(db)), id_(std::move(id)) {}
+  pg_writer(std::shared_ptr<database> db, std::shared_ptr<chunk_uploader> up, std::string id)
+      : db_(std::move(db)), up_(std::move(up)), id_(std::move(id)) {}
+  // An abandoned entry's chunks in flight land before it goes (at most two):
+  // what is stored of it is then seen, and refused, by open().
+  ~pg_writer() override {
+    for (auto& f : uploads_) f.wait();
+  }
   void write_body(std::string_view bytes) override {
     tail_.append(bytes);
     body_size_ += bytes.size();
     if (tail_.size() >= pg_spool::chunk_size) flush();
   }
+  // Every chunk handed to the uploader is in (rethrows its error).
+  void wait_uploads() {
+    // At most two chunks in flight per message: memory stays bounded when PostgreSQL is slow.
+    for (auto& f : uploads_) f.get();
+    uploads_.clear();
+  }
   void finish(std::string_view header_section) override { header_ = header_section; }
   const std::string& id() const override { return id_; }
   std::uint64_t size() const override { return header_.size() + body_size_; }
 
-  // Full chunks go in as they fill, each committed on its own; the tail and
-  // the entry itself wait for sync().
+  // Full chunks go in as they fill, each committed on its own by the
+  // uploader; the tail and the entry itself wait for sync().
   void flush() {
-    db_->with([&](connection& c) {
-      c.exec("INSERT INTO body_chunks(id, n, data, created) VALUES ($1,$2,$3,$4)", id_, chunks_, bytes{tail_},
-             now_seconds());
-    });
+    if (uploads_.size() >= 2) wait_uploads();
+    uploads_.push_back(up_->post([db = db_, id = id_, n = chunks_, data = std::move(tail_)] {
+      db->with([&](connection& c) {
+        c.exec("INSERT INTO body_chunks(id, n, data, created) VALUES ($1,$2,$3,$4)", id, n, bytes{data}, now_seconds());
+      });
+    }));
     ++chunks_;
     tail_.clear();
   }
 
   std::shared_ptr<database> db_;
+  std::shared_ptr<chunk_uploader> up_;
+  std::vector<std::future<void>> uploads_;
   std::string id_, header_, tail_;
   std::uint64_t body_size_ = 0;
   int chunks_ = 0;
@@ -103,13 +173,18 @@ using column = std::vector<std::optional<std::string>>;
 
 }  // namespace
 
-std::unique_ptr<spool_writer> pg_spool::create(std::string_view id) { return std::make_unique<pg_writer>(db_, std::string(id)); }
+pg_spool::pg_spool(std::shared_ptr<database> db) : db_(std::move(db)), uploader_(std::make_shared<chunk_uploader>()) {}
+
+std::unique_ptr<spool_writer> pg_spool::create(std::string_view id) {
+  return std::make_unique<pg_writer>(db_, uploader_, std::string(id));
+}
 
 // One transaction for every entry of the batch: their last chunks and rows.
 void pg_spool::sync(std::span<spool_writer* const> entries) {
   column chunk_id, chunk_n, chunk_data, id, header, size, chunks;
   for (auto* e : entries) {
     auto& w = static_cast<pg_writer&>(*e);
+    w.wait_uploads();
     int n = w.chunks_;
     if (!w.tail_.empty()) {
       chunk_id.push_back(w.id_);

@@ -36,6 +36,10 @@ class pg_account_store final : public account_store {
   // made on any node reaches every other within a second.
   std::uint64_t generation() override;
   std::string installation_secret() override;
+  std::optional<std::string> read_shared_file(std::string_view path) override;
+  void write_shared_file(std::string_view path, std::string_view data) override;
+  void remove_shared_file(std::string_view path) override;
+  std::vector<std::string> shared_files(std::string_view suffix) override;
 
  private:
   template <class F>
@@ -108,11 +112,15 @@ class pg_suppression_store final : public suppression_store {
 };
 
 // Bodies as rows: the header section in `bodies`, the body in 256 KiB
-// `body_chunks`, written as it streams, so a 40 MB message is never one
-// allocation. An entry counts only once its `bodies` row is committed.
+// `body_chunks`, written as it streams (by a thread of the spool's own, so
+// the session's I/O thread never waits; at most two chunks in flight per
+// message), so a 40 MB message is never one allocation. An entry counts only
+// once its `bodies` row is committed, in sync().
+class chunk_uploader;
+
 class pg_spool final : public spool {
  public:
-  explicit pg_spool(std::shared_ptr<database> db) : db_(std::move(db)) {}
+  explicit pg_spool(std::shared_ptr<database> db);
   std::unique_ptr<spool_writer> create(std::string_view id) override;
   void sync(std::span<spool_writer* const> entries) override;
   void remove(std::string_view id) override;
@@ -125,6 +133,7 @@ class pg_spool final : public spool {
 
  private:
   std::shared_ptr<database> db_;
+  std::shared_ptr<chunk_uploader> uploader_;
 };
 
 // Connects (libpq's message when it cannot), migrates, and returns the

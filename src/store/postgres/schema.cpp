@@ -128,6 +128,7 @@ CREATE TABLE body_chunks(
       R"sql(
 CREATE TABLE secrets(name text PRIMARY KEY, value bytea NOT NULL);
 CREATE TABLE roles(role text PRIMARY KEY, node text NOT NULL, until bigint NOT NULL);
+CREATE TABLE shared_files(path text COLLATE "C" PRIMARY KEY, data bytea NOT NULL);
 )sql",
   };
   return m;
