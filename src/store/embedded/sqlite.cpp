@@ -169,11 +169,16 @@ void database::give_back(connection* c) {
 }
 
 void database::migrate(connection& c) {
-  transaction t(c);
-  auto s = c.prepare("PRAGMA user_version");
-  s.step();
-  auto version = static_cast<std::size_t>(s.int64(0));
+  auto read_version = [&c] {
+    auto s = c.prepare("PRAGMA user_version");
+    s.step();
+    return static_cast<std::size_t>(s.int64(0));
+  };
   const auto& steps = migrations();
+  // Up to date: nothing is written (the CLI must open a store on a full disk).
+  if (read_version() == steps.size()) return;
+  transaction t(c);
+  auto version = read_version();
   if (version > steps.size())
     throw store_error(fmt::format("the store has schema version {}, newer than this smtpsd ({}); upgrade smtpsd",
                                   version, steps.size()),
