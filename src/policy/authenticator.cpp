@@ -70,13 +70,6 @@ std::string authenticator::scram_record(std::string_view password) {
       sasl::make_scram_secrets(password, base::random_bytes(16), sasl::scram_min_iterations));
 }
 
-auth_result authenticator::temporary_result(const std::exception& e) {
-  auth_result r;
-  r.k = auth_result::kind::temporary;
-  r.reason = std::string("failure counters unavailable: ") + e.what();
-  return r;
-}
-
 auth_result authenticator::throttled_result(const std::string& client_ip) const {
   auth_result r;
   r.k = auth_result::kind::throttled;
@@ -113,27 +106,15 @@ auth_result authenticator::account_checks(const store::login& login, auth_result
 
 auth_result authenticator::verify(std::string_view username, const base::secret_string& password,
                                   const std::string& client_ip) {
-  try {
-    if (throttled(client_ip)) return throttled_result(client_ip);
-    auto r = check(username, password);
-    count_failure(r, client_ip);
-    return r;
-  } catch (const store::store_error& e) {  // the shared failure counters (Redis) are away
-    return temporary_result(e);
-  }
+  if (throttled(client_ip)) return throttled_result(client_ip);
+  auto r = check(username, password);
+  count_failure(r, client_ip);
+  return r;
 }
 
 scram_lookup authenticator::scram_secrets(std::string_view username, const std::string& client_ip) {
   scram_lookup out;
-  bool over = false;
-  try {
-    over = throttled(client_ip);
-  } catch (const store::store_error& e) {
-    out.k = scram_lookup::kind::temporary;
-    out.reason = temporary_result(e).reason;
-    return out;
-  }
-  if (over) {
+  if (throttled(client_ip)) {
     out.k = scram_lookup::kind::throttled;
     out.reason = throttled_result(client_ip).reason;
     return out;
@@ -176,21 +157,17 @@ std::string authenticator::installation_secret() {
 
 auth_result authenticator::confirm_scram(std::string_view username, bool proof_ok, std::string_view why,
                                          const std::string& client_ip) {
-  try {
-    if (throttled(client_ip)) return throttled_result(client_ip);
-    auth_result r;
-    if (!proof_ok) {
-      r.reason = std::string(why);
-    } else if (auto login = find_login(username, r)) {
-      r = account_checks(*login, std::move(r));
-    } else if (r.k != auth_result::kind::temporary) {
-      r.reason = "credential revoked during the exchange";
-    }
-    count_failure(r, client_ip);
-    return r;
-  } catch (const store::store_error& e) {
-    return temporary_result(e);
+  if (throttled(client_ip)) return throttled_result(client_ip);
+  auth_result r;
+  if (!proof_ok) {
+    r.reason = std::string(why);
+  } else if (auto login = find_login(username, r)) {
+    r = account_checks(*login, std::move(r));
+  } else if (r.k != auth_result::kind::temporary) {
+    r.reason = "credential revoked during the exchange";
   }
+  count_failure(r, client_ip);
+  return r;
 }
 
 auth_result authenticator::check(std::string_view username, const base::secret_string& password) {

@@ -77,7 +77,6 @@ class authenticator {
 
   auth_result check(std::string_view username, const base::secret_string& password);
   auth_result throttled_result(const std::string& client_ip) const;
-  static auth_result temporary_result(const std::exception& e);
   void count_failure(auth_result& r, const std::string& client_ip);
   std::optional<store::login> find_login(std::string_view username, auth_result& r);
   auth_result account_checks(const store::login& login, auth_result r) const;

@@ -149,15 +149,8 @@ net::awaitable<bool> session::admit() {
   counted_ = !over;
   if (!over) {
     // Counted in Redis when several nodes run: a network call, so on the
-    // worker pool; unreachable counts as not throttled here (AUTH then
-    // answers 454 until it is back).
-    auto check = [auth = svc_.auth, ip = client_ip_] {
-      try {
-        return auth->throttled(ip);
-      } catch (const std::exception&) {
-        return false;
-      }
-    };
+    // worker pool (auth_throttle falls back to this node's count itself).
+    auto check = [auth = svc_.auth, ip = client_ip_] { return auth->throttled(ip); };
     bool throttled = false;
     if (svc_.auth->throttle_is_shared())
       throttled = co_await svc_.pool->run(std::move(check));
