@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/base64.hpp"
+#include "base/crc32c.hpp"
 #include "base/ids.hpp"
 #include "base/ip.hpp"
 #include "base/json_out.hpp"
@@ -21,6 +22,26 @@ TEST(base64, round_trip_and_rejects_garbage) {
   EXPECT_EQ(base64_decode("").value(), "");
 }
 
+namespace smtpsd::base::testing {
+std::uint32_t crc32c_portable(std::uint32_t crc, std::string_view bytes);
+}
+
+TEST(crc32c, rfc3720_vectors_in_pieces_and_both_implementations) {
+  using smtpsd::base::crc32c;
+  std::string zeros(32, '\0'), ones(32, '\xff'), up(32, '\0');
+  for (int i = 0; i < 32; ++i) up[static_cast<std::size_t>(i)] = static_cast<char>(i);
+  EXPECT_EQ(crc32c("123456789"), 0xE3069283u);
+  EXPECT_EQ(crc32c(zeros), 0x8A9136AAu);  // RFC 3720 B.4
+  EXPECT_EQ(crc32c(ones), 0x62A8AB43u);
+  EXPECT_EQ(crc32c(up), 0x46DD794Eu);
+  EXPECT_EQ(crc32c(""), 0u);
+  std::string text = "The quick brown fox jumps over the lazy dog, more than eight octets at a time";
+  for (std::size_t cut = 0; cut <= text.size(); cut += 7)
+    EXPECT_EQ(smtpsd::base::crc32c_extend(crc32c(text.substr(0, cut)), text.substr(cut)), crc32c(text));
+  EXPECT_EQ(smtpsd::base::testing::crc32c_portable(0, text), crc32c(text));
+  EXPECT_EQ(smtpsd::base::testing::crc32c_portable(crc32c("123"), "456789"), 0xE3069283u);
+}
+
 TEST(ids, sortable_and_valid) {
   auto t = from_unix_seconds(1'800'000'000);
   auto a = make_queue_id(t, 5);
@@ -30,6 +51,8 @@ TEST(ids, sortable_and_valid) {
   EXPECT_TRUE(is_queue_id(a));
   EXPECT_FALSE(is_queue_id("../../etc/passwd"));
   EXPECT_FALSE(is_queue_id("0123456789ABCDEI"));  // I is not in the alphabet
+  const auto made = smtpsd::base::from_unix_seconds(1'800'000'123);
+  EXPECT_EQ(smtpsd::base::queue_id_time(smtpsd::base::make_queue_id(made, 0xFFFFFFFFu)), made);
 }
 
 TEST(time_format, rfc3339_and_5322) {

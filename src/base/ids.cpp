@@ -31,4 +31,14 @@ bool is_queue_id(std::string_view s) {
   return true;
 }
 
+time_point queue_id_time(std::string_view s) {
+  // The first 10 characters carry 50 bits: the 48 of time and the top 2 of randomness.
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < 10 && i < s.size(); ++i) {
+    const char* at = std::char_traits<char>::find(alphabet, 32, s[i]);
+    v = (v << 5) | static_cast<std::uint64_t>(at ? at - alphabet : 0);
+  }
+  return time_point(std::chrono::milliseconds(static_cast<std::int64_t>(v >> 2)));
+}
+
 }  // namespace smtpsd::base

@@ -12,5 +12,7 @@ namespace smtpsd::base {
 
 std::string make_queue_id(time_point t, std::uint32_t random);
 bool is_queue_id(std::string_view s);
+// When the id was made (to the millisecond); requires is_queue_id(s).
+time_point queue_id_time(std::string_view s);
 
 }  // namespace smtpsd::base
