@@ -1,3 +1,5 @@
+#include <cstdio>
+
 #include <fmt/format.h>
 
 #include "cli/cli.hpp"
@@ -38,8 +40,19 @@ void add_queue(CLI::App& app, context& ctx) {
 
   auto* show = group->add_subcommand("show", "show one queued message");
   auto show_id = std::make_shared<std::string>();
+  auto raw = std::make_shared<bool>(false);
   show->add_option("ID", *show_id, "queue id")->required();
-  show->callback([&ctx, show_id] {
+  show->add_flag("--raw", *raw, "print the message itself, as it will be sent (header section, blank line, body)");
+  show->callback([&ctx, show_id, raw] {
+    if (*raw) {
+      std::string content;
+      ctx.with_service([&](service::env& e) {
+        content = service::message_content(e, *show_id);
+        return nlohmann::json();
+      });
+      std::fwrite(content.data(), 1, content.size(), stdout);
+      return;
+    }
     auto j = ctx.with_service([&](service::env& e) { return service::show_message(e, *show_id); });
     ctx.print(j, message_text(j));
   });

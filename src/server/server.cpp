@@ -179,6 +179,7 @@ class server {
     register_metrics(cfg_, listener_labels_);
     events_->on_stored([this] { dispatcher_.wake(); });
     net::spawn(threads_[0]->io.get_executor(), lead_webhooks(), "webhook role");
+    if (!stores_.bodies->shared()) net::spawn(threads_[0]->io.get_executor(), sweep_orphans_now_and_then(), "spool sweep");
     if (cfg_.delivery.enabled) {
       queue::manager_settings ms;
       ms.hostname = cfg_.hostname;
@@ -245,8 +246,27 @@ class server {
 
  private:
   void sweep_orphans() {
+    stores_.bodies->open_for_writing();  // this process is the spool's one writer from here on
     if (auto n = submission::remove_unqueued_bodies(stores_))
       log()->info("removed {} spool entries that were never queued", n);
+  }
+
+  // Bodies whose queue row went while the server ran (`queue remove` from the
+  // CLI, which only reads the spool) are dropped every 5 minutes.
+  net::awaitable<void> sweep_orphans_now_and_then() {
+    int tick = 0;
+    while (!draining_) {
+      co_await net::sleep_for(std::chrono::seconds(2));
+      if (++tick % 150 != 0 || draining_) continue;
+      try {
+        auto sweep = [this] {
+          return submission::remove_unqueued_bodies(stores_, base::real_clock().now() - std::chrono::minutes(10));
+        };
+        if (auto n = co_await pool_.run(std::move(sweep))) log()->info("removed {} spool entries no longer queued", n);
+      } catch (const std::exception& e) {
+        log()->warn("cannot sweep the spool: {}", e.what());
+      }
+    }
   }
 
   // Started as root: the listeners are bound; run as `user` before any client

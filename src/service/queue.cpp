@@ -71,6 +71,14 @@ json show_message(env& e, const std::string& id) {
   return message_json(*m);
 }
 
+std::string message_content(env& e, const std::string& id) {
+  require_id(id);
+  if (!e.stores.queue->get(id)) not_found("no queued message " + id);
+  auto body = e.stores.bodies->open(id);
+  if (!body) not_found("the body of " + id + " is not in the spool");
+  return body->read_all();
+}
+
 json retry_queue(env& e, const std::string& id) {
   if (!id.empty()) {
     require_id(id);

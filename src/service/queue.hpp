@@ -15,6 +15,8 @@ json list_queue(env& e, const std::string& after, std::size_t limit, const std::
                 const std::string& status, const std::string& recipient);
 json all_queue(env& e);  // every message, an array (the CLI)
 json show_message(env& e, const std::string& id);
+// The message as it will leave: header section, blank line, body.
+std::string message_content(env& e, const std::string& id);
 // {"recipients": N made due}; id "" = every message
 json retry_queue(env& e, const std::string& id);
 json remove_message(env& e, const std::string& id);

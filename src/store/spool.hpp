@@ -51,6 +51,10 @@ class spool {
   // node's message in flight, so start-up must not drop unqueued bodies
   // (the backend sweeps old orphans itself).
   virtual bool shared() const { return false; }
+  // The serving process calls this first: it becomes the one writer, or
+  // throws store_error when another process already is. (Writing claims it
+  // too; a process that never writes only reads.)
+  virtual void open_for_writing() {}
 };
 
 }  // namespace smtpsd::store

@@ -1,11 +1,17 @@
 #pragma once
+#include <optional>
+
+#include "base/clock.hpp"
 #include "store/stores.hpp"
 
 namespace smtpsd::submission {
 
-// At start-up: a body without queue metadata belongs to a message that never
-// got its 250 (the process died between spool and commit); it is removed.
-// Returns how many were removed.
-std::size_t remove_unqueued_bodies(store::stores& s);
+// A body without queue metadata belongs to a message that never got its 250
+// (the process died between spool and commit) or whose queue row another
+// process removed (`queue remove` while the server runs); it is removed.
+// At start-up every such body goes; while serving, only those made before
+// `made_before` (a message between its spool sync and its commit has a body
+// and no row yet). Returns how many were removed.
+std::size_t remove_unqueued_bodies(store::stores& s, std::optional<base::time_point> made_before = std::nullopt);
 
 }  // namespace smtpsd::submission

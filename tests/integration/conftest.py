@@ -11,7 +11,6 @@ import signal
 import smtplib
 import socket
 import ssl
-import struct
 import subprocess
 import time
 from pathlib import Path
@@ -43,14 +42,13 @@ def run_cli(*args, config=None, input=None, check=True):
     return p
 
 
-def read_spool(path):
-    """The spool format: 32-octet preamble, body, header section."""
-    raw = Path(path).read_bytes()
-    assert raw[:8] == b"SMTPSDQ1", "incomplete spool entry"
-    body_len, header_len = struct.unpack("<QQ", raw[8:24])
-    body = raw[32:32 + body_len]
-    header = raw[32 + body_len:32 + body_len + header_len]
-    return header + b"\r\n" + body
+def read_spool(srv, qid):
+    """A queued message as it will leave (header section, blank line, body),
+    read from the spool by `smtpsd queue show ID --raw`."""
+    cmd = [BIN, "queue", "show", qid, "--raw", "-c", str(srv.config)]
+    p = subprocess.run(cmd, capture_output=True, timeout=60)
+    assert p.returncode == 0, f"{cmd} failed ({p.returncode}): {p.stderr!r}"
+    return p.stdout
 
 
 class Server:
@@ -146,9 +144,9 @@ class Server:
         """A raw line-level client for what smtplib will not send."""
         return RawClient("127.0.0.1", self.ports[port_index], self.tls_context() if tls else None)
 
-    def spool_ids(self):
-        d = self.root / "data" / "spool"
-        return sorted(p.name for p in d.iterdir() if p.is_file()) if d.exists() else []
+    def spool_count(self):
+        """Message bodies the server holds in its spool (its own count, /metrics)."""
+        return int(metrics(self)["smtpsd_spool_messages"])
 
 
 class RawClient:

@@ -142,4 +142,4 @@ def test_a_41_mb_message_is_refused_with_bounded_memory(server):
     print(f"RSS before a 41 MiB message: {before} KiB, after: {after} KiB")
     if not under_asan():
         assert after - before < 16 * 1024, "the message was streamed, not held"
-    assert server.cli_json("queue", "list") == [] and server.spool_ids() == []
+    assert server.cli_json("queue", "list") == [] and server.spool_count() == 0

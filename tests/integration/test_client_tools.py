@@ -30,7 +30,7 @@ def send_args(srv, port_index=0, mode="implicit-tls", *extra):
 
 
 def queued_messages(srv):
-    return [read_spool(srv.root / "data" / "spool" / m["id"]) for m in srv.cli_json("queue", "list")]
+    return [read_spool(srv, m["id"]) for m in srv.cli_json("queue", "list")]
 
 
 def test_send_over_implicit_tls_with_attachments(server, tmp_path):

@@ -99,6 +99,7 @@ def test_a_full_disk_gives_452_and_keeps_what_was_accepted(server_factory, tmp_p
                     refused = (code, resp)
                     break
         assert refused is not None, "the disk never filled"
+        assert accepted, "messages were accepted until the disk filled"
         assert refused[0] == 452 and refused[1].startswith(b"4.3.1"), refused
         ids = {m["id"] for m in srv.cli_json("queue", "list")}
         assert set(accepted) <= ids, "nothing accepted is lost"

@@ -399,9 +399,16 @@ def test_corrupt_queue_entry_is_moved_aside(server_factory, sink_factory):
     submit(srv, ["two@example.org"], subject="fine")
     ids = [m["id"] for m in queue(srv)]
     assert srv.stop() == 0
-    spool = srv.root / "data" / "spool" / ids[0]
-    raw = spool.read_bytes()
-    spool.write_bytes(raw[: len(raw) // 2])  # a torn write
+    # Damage the first message's record in its segment: one octet of its body.
+    for seg in (srv.root / "data" / "spool").glob("seg-*"):
+        raw = bytearray(seg.read_bytes())
+        at = raw.find(ids[0].encode())
+        if at >= 0:
+            raw[at + 16 + 2] ^= 0x20
+            seg.write_bytes(bytes(raw))
+            break
+    else:
+        raise AssertionError("no segment holds " + ids[0])
     srv.config.write_text(srv.config.read_text().replace(
         "[delivery]\nenabled = false\n", f'[delivery]\nenabled = true\nroutes = {{ "*" = "127.0.0.1:{sink.port}" }}\n'))
     srv.start()

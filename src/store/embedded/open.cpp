@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "store/embedded/file_spool.hpp"
+#include "store/embedded/segment_spool.hpp"
 #include "store/embedded/sqlite_stores.hpp"
 
 namespace smtpsd::store::embedded {
@@ -16,7 +16,7 @@ stores open(const std::filesystem::path& data_dir) {
   stores s;
   s.accounts = std::make_shared<sqlite_account_store>(db);
   s.queue = std::make_shared<sqlite_queue_store>(db);
-  s.bodies = std::make_shared<file_spool>(data_dir / "spool");
+  s.bodies = std::make_shared<segment_spool>(data_dir / "spool");
   s.suppressions = std::make_shared<sqlite_suppression_store>(db);
   s.events = std::make_shared<sqlite_event_store>(db);
   return s;
