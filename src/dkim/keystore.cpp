@@ -182,12 +182,16 @@ std::vector<std::string> keystore::domains() const { return files_->domains(); }
 std::vector<signing_key> keystore::signing_keys(const std::string& raw_domain) {
   const auto domain = base::to_lower(raw_domain);
   const auto version = files_->version(domain);
+  const auto now = std::chrono::steady_clock::now();
   std::lock_guard l(mu_);
   if (version.empty()) {
-    cache_.erase(domain);
+    cache_[domain] = {"", {}, now};
     return {};
   }
-  if (auto it = cache_.find(domain); it != cache_.end() && it->second.version == version) return it->second.keys;
+  if (auto it = cache_.find(domain); it != cache_.end() && it->second.version == version) {
+    it->second.checked = now;
+    return it->second.keys;
+  }
   std::vector<signing_key> keys;
   for (auto& k : read(domain)) {
     if (k.state != "active") continue;
@@ -197,8 +201,16 @@ std::vector<signing_key> keystore::signing_keys(const std::string& raw_domain) {
     keys.push_back({domain, k.selector, k.alg, load_private(*pem, k.alg, files_->describe(path))});
   }
   std::stable_sort(keys.begin(), keys.end(), [](auto& a, auto& b) { return a.alg == algorithm::ed25519 && b.alg != algorithm::ed25519; });
-  cache_[domain] = {version, keys};
+  cache_[domain] = {version, keys, now};
   return keys;
+}
+
+bool keystore::may_sign(const std::string& raw_domain) {
+  const auto domain = base::to_lower(raw_domain);
+  std::lock_guard l(mu_);
+  auto it = cache_.find(domain);
+  if (it == cache_.end() || std::chrono::steady_clock::now() - it->second.checked > std::chrono::seconds(1)) return true;
+  return !it->second.keys.empty();
 }
 
 void keystore::check_all() {

@@ -7,6 +7,7 @@
 // pair after a rotation: listed for DNS, never used; removed by retire-dkim).
 // The server rereads a domain's keys when keys.json changes, so the CLI's
 // changes apply without a restart. Blocking file I/O.
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -81,6 +82,11 @@ class keystore {
   // the domain's keys.json changes.
   // Throws naming the file when a key is missing, unreadable or of the wrong type.
   std::vector<signing_key> signing_keys(const std::string& domain);
+  // Whether a message from `domain` may be signed, without touching files or
+  // the store (an I/O thread asks while the message arrives, to hash the body
+  // only when it will be signed): false only when signing_keys() found none
+  // for it within the last second.
+  bool may_sign(const std::string& domain);
   // Loads every domain's active keys (serve refuses to start when one fails).
   void check_all();
 
@@ -92,8 +98,9 @@ class keystore {
   std::shared_ptr<key_files> files_;
   std::mutex mu_;
   struct cached {
-    std::string version;
+    std::string version;  // "" when the domain has no keys
     std::vector<signing_key> keys;
+    std::chrono::steady_clock::time_point checked;
   };
   std::map<std::string, cached> cache_;
 };

@@ -59,6 +59,10 @@ policy::rejection intake::refusal() const {
   return failure_.value_or(policy::rejection{smtp::replies::temporary_failure(), "storage", ""});
 }
 
+// A message crosses threads twice: to the group committer and back. One
+// that will be signed goes to the worker pool first and from there straight
+// to the committer; anything else is sealed here (header checks and fix-ups
+// are microseconds; no disk is touched until the commit).
 net::awaitable<intake::verdict> intake::finish(net::worker_pool& pool) {
   verdict v;
   if (reader_.err() != smtp::data_reader::error::none || !message_) {
@@ -66,17 +70,31 @@ net::awaitable<intake::verdict> intake::finish(net::worker_pool& pool) {
     v.refused = refusal();
     co_return v;
   }
-  v.refused = co_await pool.run([this] { return message_->seal(); });
-  if (v.refused) {
-    message_.reset();
-    co_return v;
-  }
-  v.queue_id = message_->queue_id();
-  const auto& meta = message_->meta();
-  v.summary = fmt::format("from=<{}> rcpts={} size={}", meta.from, meta.recipients.size(), meta.size);
+  auto queue_id = message_->queue_id();
+  sign_on_ = message_->will_sign() ? &pool : nullptr;
   v.refused = co_await net::from_callback<submission::commit_result>(
-      [this](std::function<void(submission::commit_result)> done) { submit_.commit(std::move(message_), std::move(done)); });
+      [this](std::function<void(submission::commit_result)> done) { start_commit(std::move(done)); });
+  if (!v.refused) {
+    v.queue_id = std::move(queue_id);
+    v.summary = summary_;
+  }
   co_return v;
+}
+
+void intake::start_commit(std::function<void(submission::commit_result)> done) {
+  if (!sign_on_) return seal_and_commit(std::move(done));
+  net::asio::post(sign_on_->executor(), [this, done = std::move(done)]() mutable { seal_and_commit(std::move(done)); });
+}
+
+void intake::seal_and_commit(std::function<void(submission::commit_result)> done) {
+  if (auto refused = message_->seal()) {
+    message_.reset();  // drops its spool entry
+    done(std::move(refused));
+    return;
+  }
+  const auto& meta = message_->meta();
+  summary_ = fmt::format("from=<{}> rcpts={} size={}", meta.from, meta.recipients.size(), meta.size);
+  submit_.commit(std::move(message_), std::move(done));
 }
 
 }  // namespace smtpsd::server

@@ -41,6 +41,8 @@ class intake {
 
  private:
   void append(const std::string& content);
+  void start_commit(std::function<void(submission::commit_result)> done);
+  void seal_and_commit(std::function<void(submission::commit_result)> done);
   policy::rejection refusal() const;
 
   smtp::data_reader reader_;
@@ -49,6 +51,8 @@ class intake {
   std::unique_ptr<submission::message_builder> message_;
   std::optional<policy::rejection> failure_;  // the spool could not take the message
   std::string chunk_;
+  std::string summary_;
+  net::worker_pool* sign_on_ = nullptr;  // where seal() runs when it signs
 };
 
 // The log rule of a content error ("bare_cr_lf", "size", "line_too_long").

@@ -72,33 +72,46 @@ void group_committer::commit(std::vector<request>& batch) {
   std::vector<store::spool_writer*> writers;
   std::vector<store::queued_message> metas;
   std::vector<store::stored_event> events;
+  std::vector<commit_result> results(batch.size());
   writers.reserve(batch.size());
   metas.reserve(batch.size());
-  for (auto& r : batch) {
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    auto& r = batch[i];
+    try {
+      r.body->finish(r.header_section);  // a large body's file gets its last write here, off the I/O threads
+    } catch (const std::exception& e) {
+      log->error("queue_id={} cannot write the header section: {}", r.meta.id, e.what());
+      results[i] = policy::storage_failure(e);
+      continue;
+    }
     writers.push_back(r.body.get());
     metas.push_back(r.meta);
     for (auto& e : r.events) events.push_back(e);
   }
-  commit_result result;
-  try {
-    spool_->sync(writers);  // bodies first: metadata never points at a body that is not on disk
-    queue_->enqueue(metas, events);
-  } catch (const std::exception& e) {
-    log->error("commit of {} messages failed: {}", batch.size(), e.what());
-    result = policy::storage_failure(e);
+  if (!writers.empty()) {
+    try {
+      spool_->sync(writers);  // bodies first: metadata never points at a body that is not on disk
+      queue_->enqueue(metas, events);
+    } catch (const std::exception& e) {
+      log->error("commit of {} messages failed: {}", writers.size(), e.what());
+      auto failed = policy::storage_failure(e);
+      for (auto& res : results)
+        if (!res) res = failed;
+    }
   }
   batches.observe(static_cast<double>(batch.size()));
   latency.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  for (auto& r : batch) {
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    auto& r = batch[i];
     r.body.reset();  // closes the file
-    if (result) {
+    if (results[i]) {
       try {
         spool_->remove(r.meta.id);
       } catch (const std::exception& e) {
         log->warn("queue_id={} cannot remove the uncommitted body: {}", r.meta.id, e.what());
       }
     }
-    r.done(result);
+    r.done(results[i]);
   }
 }
 

@@ -1,8 +1,9 @@
 #pragma once
 // The one writer into the queue. Sessions hand over sealed messages; one
-// thread takes everything waiting, makes the bodies durable together (one
-// fdatasync per body, one directory sync per batch), commits all their
-// metadata in one transaction, and only then reports back. While one batch
+// thread takes everything waiting, ends each body with its header section,
+// makes the bodies durable together (the embedded spool: one pwritev and one
+// fdatasync for the batch), commits all their metadata in one transaction,
+// and only then reports back. While one batch
 // syncs, the next one gathers, so under load many messages share each sync.
 #include <condition_variable>
 #include <deque>
@@ -31,7 +32,8 @@ void register_metrics();
 class group_committer {
  public:
   struct request {
-    std::unique_ptr<store::spool_writer> body;
+    std::unique_ptr<store::spool_writer> body;  // the body written; finished here
+    std::string header_section;
     store::queued_message meta;
     std::vector<store::stored_event> events;  // stored with the message, in its transaction
     std::function<void(const commit_result&)> done;  // runs on the committer thread

@@ -32,7 +32,6 @@ message_builder::message_builder(std::string queue_id, std::shared_ptr<store::sp
       now_(now),
       splitter_(s.max_header_bytes),
       check_(std::move(check)) {
-  if (s.dkim) body_hash_ = std::make_unique<dkim::body_hash>();
   meta_.id = std::move(queue_id);
   meta_.account_id = facts.account_id;
   meta_.account = facts.account;
@@ -73,7 +72,9 @@ void message_builder::append(std::string_view content) {
       return;
     }
   }
+  if (!signing_decided_ && splitter_.header_done()) decide_signing();
   if (content.empty()) return;
+  body_bytes_ += content.size();
   if (body_hash_) body_hash_->update(content);
   try {
     body_->write_body(content);
@@ -82,9 +83,25 @@ void message_builder::append(std::string_view content) {
   }
 }
 
+// Once the header section is in: the body is hashed as it arrives only when
+// the From: domain has keys to sign with.
+void message_builder::decide_signing() {
+  signing_decided_ = true;
+  if (!settings_.dkim) return;
+  auto fields = message::parse_header_section(splitter_.section());
+  const auto* from = fields ? message::find_field(*fields, "From") : nullptr;
+  auto addresses = from ? message::parse_address_list(from->value) : std::nullopt;
+  if (addresses && !addresses->empty()) {
+    const auto& first = addresses->front();
+    if (!settings_.dkim->may_sign(first.substr(first.rfind('@') + 1))) return;
+  }
+  body_hash_ = std::make_unique<dkim::body_hash>();
+}
+
 std::optional<policy::rejection> message_builder::seal() {
   if (failure_) return failure_;
   splitter_.finish();
+  if (!signing_decided_) decide_signing();
   auto fields = message::parse_header_section(splitter_.section());
   if (!fields) return policy::rejection{smtp::replies::malformed_headers(), "malformed_headers", "unparseable header section"};
   if (check_) {
@@ -105,13 +122,7 @@ std::optional<policy::rejection> message_builder::seal() {
   meta_.message_id = fixed->message_id;
   if (auto r = take_ses_fields(*fixed)) return r;
   if (auto r = sign(fixed->section)) return r;
-  try {
-    body_->finish(fixed->section);
-  } catch (const std::exception& e) {
-    storage_failed(e);
-    return failure_;
-  }
-  meta_.size = body_->size();
+  meta_.size = body_bytes_ + fixed->section.size();
   header_section_ = std::move(fixed->section);
   return std::nullopt;
 }
@@ -181,6 +192,7 @@ std::unique_ptr<message_builder> submitter::begin(const smtp::envelope& env, con
 void submitter::commit(std::unique_ptr<message_builder> m, std::function<void(const commit_result&)> done) {
   group_committer::request r;
   r.body = m->take_body();
+  r.header_section = m->header_section();
   r.meta = m->meta();
   m->committed();
   std::vector<events::event> sent;
@@ -229,7 +241,8 @@ void submitter::enqueue_generated(const generated_message& m, std::function<void
     std::string_view head = split == std::string::npos ? std::string_view(content) : std::string_view(content).substr(0, split + 2);
     std::string_view body = split == std::string::npos ? std::string_view{} : std::string_view(content).substr(split + 4);
     r.body->write_body(body);
-    r.body->finish(head);
+    r.header_section = std::string(head);
+    r.meta.size = body.size() + head.size();
   } catch (const std::exception& e) {
     log()->error("queue_id={} cannot queue a generated message: {}", id, e.what());
     r.body.reset();
@@ -240,7 +253,6 @@ void submitter::enqueue_generated(const generated_message& m, std::function<void
   r.meta.id = id;
   r.meta.from = m.from;
   r.meta.created = now;
-  r.meta.size = r.body->size();
   const std::string head_copy = content.substr(0, content.find("\r\n\r\n") + 2);
   if (auto fields = message::parse_header_section(head_copy))
     for (auto& f : *fields)

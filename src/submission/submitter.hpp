@@ -57,10 +57,13 @@ class message_builder {
   // Content as it arrives (already unstuffed). Never throws: a storage
   // failure is remembered and answered by seal().
   void append(std::string_view content);
-  // After the last content: the header check, fix-ups, the header section
-  // written. Blocking (disk writes): run on the worker pool. A rejection means
-  // the message is refused and nothing will be queued.
+  // After the last content: the header check, fix-ups and, when the From:
+  // domain has keys, the DKIM signature (run that on the worker pool:
+  // will_sign()). The header section goes to the spool with the commit. A
+  // rejection means the message is refused and nothing will be queued.
   std::optional<policy::rejection> seal();
+  // The body is being hashed because the From: domain has keys: seal() signs.
+  bool will_sign() const { return body_hash_ != nullptr; }
   // Drops the spool entry.
   void abort();
 
@@ -75,6 +78,7 @@ class message_builder {
   void storage_failed(const std::exception& e);
   std::optional<policy::rejection> take_ses_fields(const message::fixed_headers& fixed);
   std::optional<policy::rejection> sign(std::string& section);
+  void decide_signing();
 
   store::queued_message meta_;
   std::shared_ptr<store::spool> spool_;
@@ -87,6 +91,8 @@ class message_builder {
   std::optional<policy::rejection> failure_;
   std::unique_ptr<dkim::body_hash> body_hash_;
   std::string header_section_;
+  std::uint64_t body_bytes_ = 0;
+  bool signing_decided_ = false;
   bool done_ = false;
 };
 
