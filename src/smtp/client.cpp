@@ -1,6 +1,7 @@
 #include "smtp/client.hpp"
 
 #include <charconv>
+#include <cstring>
 
 #include "base/strings.hpp"
 
@@ -41,15 +42,22 @@ capabilities parse_ehlo(const reply& r) {
   return c;
 }
 
+// Line by line with memchr: a '.' is added only where a line starts with one.
 void dot_stuffer::encode(std::string_view in, std::string& out) {
+  if (in.empty()) return;
   out.reserve(out.size() + in.size() + 8);
-  for (char ch : in) {
-    if (line_start_ && ch == '.') out += '.';
-    out += ch;
-    line_start_ = ch == '\n';
-    before_last_ = last_;
-    last_ = ch;
+  const char* p = in.data();
+  const char* const end = p + in.size();
+  while (p < end) {
+    if (line_start_ && *p == '.') out += '.';
+    const auto* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+    const char* stop = nl ? nl + 1 : end;
+    out.append(p, static_cast<std::size_t>(stop - p));
+    line_start_ = nl != nullptr;
+    p = stop;
   }
+  before_last_ = in.size() >= 2 ? in[in.size() - 2] : last_;
+  last_ = in.back();
 }
 
 void dot_stuffer::finish(std::string& out) {

@@ -31,6 +31,39 @@ TEST(client, dot_stuffing_across_chunks) {
   EXPECT_EQ(out, "..first\r\nsecond\r\n..third\r\n...x\r\n.\r\n");
 }
 
+TEST(client, dot_stuffing_matches_the_rule_for_any_split) {
+  // The rule, one octet at a time: a line that starts with '.' gets another.
+  auto reference = [](std::string_view in) {
+    std::string out;
+    bool start = true;
+    for (char c : in) {
+      if (start && c == '.') out += '.';
+      out += c;
+      start = c == '\n';
+    }
+    if (in.size() < 2 || in.substr(in.size() - 2) != "\r\n") out += "\r\n";
+    return out + ".\r\n";
+  };
+  const std::string text = ".a\r\n..b\r\n\r\n.\r\nplain line\r\n.\n.x\r\ntail.";
+  for (std::size_t cut1 = 0; cut1 <= text.size(); ++cut1) {
+    for (std::size_t cut2 = cut1; cut2 <= text.size(); cut2 += 3) {
+      dot_stuffer d;
+      std::string out;
+      d.encode(std::string_view(text).substr(0, cut1), out);
+      d.encode(std::string_view(text).substr(cut1, cut2 - cut1), out);
+      d.encode(std::string_view(text).substr(cut2), out);
+      d.finish(out);
+      ASSERT_EQ(out, reference(text)) << cut1 << " " << cut2;
+    }
+  }
+  dot_stuffer d;
+  std::string out;
+  d.encode("x\r", out);
+  d.encode("\n", out);
+  d.finish(out);
+  EXPECT_EQ(out, "x\r\n.\r\n") << "a CRLF split across chunks is still a line end";
+}
+
 TEST(client, finish_adds_the_missing_crlf) {
   dot_stuffer d;
   std::string out;
