@@ -1,5 +1,14 @@
 #include "net/stream.hpp"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstdint>
+
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
@@ -47,38 +56,152 @@ auto stream::with_deadline(duration timeout, Op op) -> decltype(op()) {
   co_return result;
 }
 
+namespace {
+
+// What an OpenSSL call that failed comes to, in the terms asio::ssl used.
+error_code tls_error(int code, int ret) {
+  if (code == SSL_ERROR_ZERO_RETURN) return asio::error::eof;
+  const unsigned long err = ERR_peek_last_error();
+  if (code == SSL_ERROR_SYSCALL && err == 0) {
+    if (ret == 0 || errno == 0) return ssl::error::stream_truncated;  // EOF without close_notify
+    return error_code(errno, asio::error::get_system_category());
+  }
+  if (ERR_GET_REASON(err) == SSL_R_UNEXPECTED_EOF_WHILE_READING) return ssl::error::stream_truncated;
+  if (err != 0) return error_code(static_cast<int>(err), asio::error::get_ssl_category());
+  return asio::error::fault;
+}
+
+// OpenSSL's own socket BIO writes with write(2), which raises SIGPIPE on a
+// connection the peer has reset; this one sends with MSG_NOSIGNAL, as Asio does.
+int socket_fd(BIO* b) { return static_cast<int>(reinterpret_cast<std::intptr_t>(BIO_get_data(b))); }
+
+int bio_write(BIO* b, const char* data, std::size_t n, std::size_t* written) {
+  BIO_clear_retry_flags(b);
+  for (;;) {
+    const ssize_t r = ::send(socket_fd(b), data, n, MSG_NOSIGNAL);
+    if (r >= 0) {
+      *written = static_cast<std::size_t>(r);
+      return 1;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_write(b);
+    return 0;
+  }
+}
+
+int bio_read(BIO* b, char* data, std::size_t n, std::size_t* got) {
+  BIO_clear_retry_flags(b);
+  for (;;) {
+    const ssize_t r = ::recv(socket_fd(b), data, n, 0);
+    if (r > 0) {
+      *got = static_cast<std::size_t>(r);
+      return 1;
+    }
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) BIO_set_retry_read(b);
+    return 0;  // 0: the peer closed; else errno says why
+  }
+}
+
+long bio_ctrl(BIO*, int cmd, long, void*) { return cmd == BIO_CTRL_FLUSH ? 1 : 0; }
+
+BIO_METHOD* socket_bio_method() {
+  static BIO_METHOD* const m = [] {
+    BIO_METHOD* method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR, "smtpsd socket");
+    BIO_meth_set_write_ex(method, bio_write);
+    BIO_meth_set_read_ex(method, bio_read);
+    BIO_meth_set_ctrl(method, bio_ctrl);
+    return method;
+  }();
+  return m;
+}
+
+}  // namespace
+
+error_code stream::start_tls(ssl::context& ctx) {
+  error_code ec;
+  sock_.non_blocking(true, ec);
+  if (ec) return ec;
+  tls_.reset(SSL_new(ctx.native_handle()));
+  BIO* bio = tls_ ? BIO_new(socket_bio_method()) : nullptr;
+  if (!bio) {
+    tls_.reset();
+    return asio::error::no_memory;
+  }
+  BIO_set_data(bio, reinterpret_cast<void*>(static_cast<std::intptr_t>(sock_.native_handle())));
+  BIO_set_init(bio, 1);
+  SSL_set_bio(tls_.get(), bio, bio);  // the SSL owns it
+  return {};
+}
+
+awaitable<io_result> stream::tls_io(tls_op op, const char* data, std::size_t n) {
+  SSL* s = tls_.get();
+  for (;;) {
+    ERR_clear_error();
+    errno = 0;
+    std::size_t done = 0;
+    int r = 0;
+    switch (op) {
+      case tls_op::handshake: r = SSL_do_handshake(s); break;
+      case tls_op::read: r = SSL_read_ex(s, const_cast<char*>(data), n, &done); break;  // read_some's buffer
+      case tls_op::write: r = SSL_write_ex(s, data, n, &done); break;
+      case tls_op::shutdown: r = SSL_shutdown(s) >= 0 ? 1 : -1; break;  // ours sent; theirs not awaited
+    }
+    if (r > 0) co_return io_result{{}, done};
+    const int code = SSL_get_error(s, r);
+    if (code != SSL_ERROR_WANT_READ && code != SSL_ERROR_WANT_WRITE) co_return io_result{tls_error(code, r), 0};
+    const auto want = code == SSL_ERROR_WANT_READ ? tcp::socket::wait_read : tcp::socket::wait_write;
+    auto waited = co_await sock_.async_wait(want, as_tuple_awaitable);
+    if (std::get<0>(waited)) co_return io_result{std::get<0>(waited), 0};
+  }
+}
+
 awaitable<error_code> stream::accept_tls(ssl::context& ctx, duration timeout) {
-  tls_ = std::make_unique<ssl::stream<tcp::socket&>>(sock_, ctx);
+  if (auto ec = start_tls(ctx)) co_return ec;
+  SSL_set_accept_state(tls_.get());
   auto r = co_await with_deadline(timeout, [&]() -> awaitable<std::tuple<error_code>> {
-    co_return co_await tls_->async_handshake(ssl::stream_base::server, as_tuple_awaitable);
+    auto shake = co_await tls_io(tls_op::handshake, nullptr, 0);
+    co_return std::tuple<error_code>{shake.ec};
   });
   co_return std::get<0>(r);
 }
 
 awaitable<error_code> stream::connect_tls(ssl::context& ctx, const std::string& sni, bool verify_name,
                                           duration timeout, SSL_SESSION* resume) {
-  tls_ = std::make_unique<ssl::stream<tcp::socket&>>(sock_, ctx);
+  if (auto ec = start_tls(ctx)) co_return ec;
+  SSL* s = tls_.get();
+  SSL_set_connect_state(s);
   error_code not_ip;
   asio::ip::make_address(sni, not_ip);
-  if (!sni.empty() && not_ip) SSL_set_tlsext_host_name(tls_->native_handle(), sni.c_str());  // SNI never carries an IP
-  if (resume) SSL_set_session(tls_->native_handle(), resume);
-  if (verify_name) tls_->set_verify_callback(ssl::host_name_verification(sni));
+  if (!sni.empty() && not_ip) SSL_set_tlsext_host_name(s, sni.c_str());  // SNI never carries an IP
+  if (resume) SSL_set_session(s, resume);
+  if (verify_name) {
+    // Checked by OpenSSL with the chain: a name (wildcards as RFC 6125 says) or an IP address.
+    auto* param = SSL_get0_param(s);
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    if (not_ip) SSL_set1_host(s, sni.c_str());
+    else X509_VERIFY_PARAM_set1_ip_asc(param, sni.c_str());
+  }
   auto r = co_await with_deadline(timeout, [&]() -> awaitable<std::tuple<error_code>> {
-    co_return co_await tls_->async_handshake(ssl::stream_base::client, as_tuple_awaitable);
+    auto shake = co_await tls_io(tls_op::handshake, nullptr, 0);
+    co_return std::tuple<error_code>{shake.ec};
   });
   co_return std::get<0>(r);
 }
 
 awaitable<io_result> stream::read_some(char* buf, std::size_t n, duration timeout) {
   auto r = co_await with_deadline(timeout, [&]() -> awaitable<std::tuple<error_code, std::size_t>> {
-    if (tls_) co_return co_await tls_->async_read_some(asio::buffer(buf, n), as_tuple_awaitable);
+    if (tls_) {
+      auto got = co_await tls_io(tls_op::read, buf, n);
+      co_return std::tuple<error_code, std::size_t>{got.ec, got.n};
+    }
     co_return co_await sock_.async_read_some(asio::buffer(buf, n), as_tuple_awaitable);
   });
   co_return io_result{std::get<0>(r), std::get<1>(r)};
 }
 
 awaitable<error_code> stream::wait_readable(duration timeout) {
-  if (tls_) co_return error_code{};  // Asio may hold TLS bytes the socket no longer shows: read instead
+  if (tls_ && SSL_has_pending(tls_.get())) co_return error_code{};  // OpenSSL holds bytes already
   auto r = co_await with_deadline(timeout, [&]() -> awaitable<std::tuple<error_code>> {
     co_return co_await sock_.async_wait(tcp::socket::wait_read, as_tuple_awaitable);
   });
@@ -87,7 +210,13 @@ awaitable<error_code> stream::wait_readable(duration timeout) {
 
 awaitable<error_code> stream::write(std::string_view data, duration timeout) {
   auto r = co_await with_deadline(timeout, [&]() -> awaitable<std::tuple<error_code, std::size_t>> {
-    if (tls_) co_return co_await asio::async_write(*tls_, asio::buffer(data), as_tuple_awaitable);
+    if (tls_) {
+      const char* octets = data.begin();
+      const std::size_t count = data.size();
+      if (count == 0) co_return std::tuple<error_code, std::size_t>{error_code{}, 0};
+      auto sent = co_await tls_io(tls_op::write, octets, count);
+      co_return std::tuple<error_code, std::size_t>{sent.ec, sent.n};
+    }
     co_return co_await asio::async_write(sock_, asio::buffer(data), as_tuple_awaitable);
   });
   co_return std::get<0>(r);
@@ -133,9 +262,10 @@ awaitable<std::optional<proxy_header>> read_proxy_header(stream& s, duration tim
 awaitable<void> stream::close(duration timeout) {
   if (tls_ && sock_.is_open()) {
     auto r = co_await with_deadline(timeout, [&]() -> awaitable<std::tuple<error_code>> {
-      co_return co_await tls_->async_shutdown(as_tuple_awaitable);
+      auto sent = co_await tls_io(tls_op::shutdown, nullptr, 0);
+      co_return std::tuple<error_code>{sent.ec};
     });
-    (void)r;  // a peer that does not answer close_notify changes nothing
+    (void)r;  // a peer that does not take our close_notify changes nothing
   }
   close_now();
 }

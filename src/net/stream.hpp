@@ -3,6 +3,11 @@
 // it (implicit TLS). Every operation takes a deadline, enforced by a watchdog
 // that cancels the operation without closing the socket, so a timed-out
 // session can still send its 421. Failures come back as error codes.
+//
+// TLS is OpenSSL on the non-blocking socket itself (SSL_set_fd), driven by
+// readiness waits: no second pair of 17 KiB record buffers and no BIO-pair
+// copy of every octet as asio::ssl::stream has, and with
+// SSL_MODE_RELEASE_BUFFERS an idle connection holds no record buffer at all.
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -43,8 +48,8 @@ class stream {
 
   awaitable<io_result> read_some(char* buf, std::size_t n, duration timeout);
   // Until the socket is readable, so an idle connection holds no read buffer
-  // (and no TLS state before the ClientHello). Returns at once under TLS,
-  // where Asio may hold received bytes the socket no longer shows.
+  // (and no TLS state before the ClientHello). Returns at once when OpenSSL
+  // already holds received bytes.
   awaitable<error_code> wait_readable(duration timeout);
   awaitable<error_code> write(std::string_view data, duration timeout);
   // Exactly n octets from the socket, before any TLS (the PROXY header).
@@ -56,7 +61,7 @@ class stream {
   void cancel();
 
   bool tls_active() const { return tls_ != nullptr; }
-  SSL* ssl_handle() { return tls_ ? tls_->native_handle() : nullptr; }
+  SSL* ssl_handle() { return tls_.get(); }
   tcp::socket& socket() { return sock_; }
   tcp::endpoint remote() const { return remote_; }
 
@@ -66,11 +71,19 @@ class stream {
   void arm(duration timeout);
   bool disarm();  // true when the deadline had passed
 
+  enum class tls_op { handshake, read, write, shutdown };
+  // One OpenSSL call, repeated after each readiness wait it asks for.
+  awaitable<io_result> tls_io(tls_op op, const char* data, std::size_t n);  // data: written, or read into
+  error_code start_tls(ssl::context& ctx);
+  struct ssl_free {
+    void operator()(SSL* s) const { SSL_free(s); }
+  };
+
   tcp::socket sock_;
   asio::steady_timer timer_;
   std::uint64_t generation_ = 0;
   bool expired_ = false;
-  std::unique_ptr<ssl::stream<tcp::socket&>> tls_;
+  std::unique_ptr<SSL, ssl_free> tls_;
   tcp::endpoint remote_;
 };
 
