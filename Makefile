@@ -4,7 +4,7 @@ SHELL := /bin/bash
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
 JOBS ?= $(shell nproc)
 
-.PHONY: run first-steps test release deb deps test-deps build-test debug fuzz fuzz-build fuzz-merge fuzz-smoke bench bench-build audit clean
+.PHONY: run first-steps test release deb deps test-deps build-test debug fuzz fuzz-build fuzz-merge fuzz-smoke bench bench-build bench-compare audit clean
 
 deps:
 	@scripts/install-deps.sh build
@@ -101,6 +101,13 @@ bench: bench-build
 	build/bench/bench/smtpsd-dkim-bench
 	bench/webhooks.sh 8 5000 4096
 	bench/api.py 1000000 2000
+	bench/idle_100k.sh 100000 4
+
+# Side by side with Postfix, openssl s_server and chasquid (../shared/bench;
+# the ratios issue 16 states): every mode of compare.sh in turn.
+bench-compare: release
+	for m in send send-dkim relay handshake idle; do SMTPSD_BIN=$(CURDIR)/build/release/src/smtpsd ../shared/bench/compare.sh $$m; done
+	SIZE=102400 SMTPSD_BIN=$(CURDIR)/build/release/src/smtpsd ../shared/bench/compare.sh relay
 
 # TLS audit with testssl.sh (not part of make test: it takes minutes).
 audit: release

@@ -29,3 +29,6 @@ bench_start() {
 
 # utime + stime of the server, in clock ticks.
 cpu() { awk '{print $14 + $15}' /proc/$spid/stat; }
+
+# Context switches of the server so far, voluntary and not, over all its threads.
+switches() { cat /proc/$spid/task/*/status 2>/dev/null | awk '/ctxt_switches/ {s += $2} END {print s + 0}'; }

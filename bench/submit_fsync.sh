@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Measures submission throughput and the syncs each accepted message costs:
-# starts a Release smtpsd in a scratch folder, drives it with smtpsd-loadgen,
-# and counts fsync/fdatasync system calls of the server with strace.
-#   bench/submit_fsync.sh [CLIENTS] [MESSAGES] [SIZE]
+# Measures submission throughput and what each accepted message costs: server
+# CPU, context switches (thread hand-offs) and syncs. Starts a Release smtpsd
+# in a scratch folder, drives it with smtpsd-loadgen, and counts
+# fsync/fdatasync system calls of the server with strace.
+#   bench/submit_fsync.sh [CLIENTS] [MESSAGES] [SIZE]      (SMTPSD_BIN: another binary)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLIENTS=${1:-64} MESSAGES=${2:-5000} SIZE=${3:-4096}
-BIN=build/release/src/smtpsd
+BIN=${SMTPSD_BIN:-build/release/src/smtpsd}
 LOADGEN=build/bench/bench/smtpsd-loadgen
 [ -x "$BIN" ] || { echo "build Release first: make release" >&2; exit 2; }
 [ -x "$LOADGEN" ] || { echo "build the benchmarks first: make bench-build" >&2; exit 2; }
@@ -17,11 +18,12 @@ trap '[ -n "$spid" ] && kill $spid 2>/dev/null || true; [ -n "$tpid" ] && kill $
 bench_setup "$work" "$BIN"
 bench_start "$work" "$BIN"
 echo "== throughput (no tracing)"
-c0=$(cpu)
+c0=$(cpu) x0=$(switches)
 "$LOADGEN" --server 127.0.0.1:$port --username bench --password benchpass --clients "$CLIENTS" --messages "$MESSAGES" --size "$SIZE" | tee "$work/run1"
-c1=$(cpu)
+c1=$(cpu) x1=$(switches)
 ok1=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["messages_ok"])' "$work/run1")
 python3 -c "print(f'server CPU per accepted message: {($c1-$c0)/$(getconf CLK_TCK)/$ok1*1e6:.0f} us')" | tee "$work/cpu"
+python3 -c "print(f'context switches per accepted message: {($x1-$x0)/$ok1:.2f}')"
 echo "== syncs per message (strace counting fsync/fdatasync of the server)"
 strace -f -c -e trace=fsync,fdatasync -o "$work/strace" -p $spid & tpid=$!
 sleep 1

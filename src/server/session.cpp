@@ -183,10 +183,11 @@ net::awaitable<bool> session::flush() {
 net::awaitable<session::read_result> session::read_more(std::chrono::seconds timeout, bool command_phase) {
   if (command_phase && stop_requested_) co_return read_result::stopped;
   waiting_for_command_ = command_phase;
-  if (in_.empty() && !stream_.tls_active()) {
-    // Idle: hold no read buffer until the client sends something. (Not under
-    // TLS: Asio's TLS stream may hold received bytes the socket no longer shows.)
+  if (in_.empty()) {
+    // Idle: hold no buffer until the client sends something (OpenSSL frees
+    // its record buffers too: SSL_MODE_RELEASE_BUFFERS).
     in_.release();
+    out_.shrink_to_fit();
     auto wait_ec = co_await stream_.wait_readable(timeout);
     if (wait_ec) {
       waiting_for_command_ = false;

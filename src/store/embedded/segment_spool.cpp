@@ -391,8 +391,16 @@ struct segment_spool::impl {
     if (need <= s.allocated) return;
     std::uint64_t target = (need + opt.grow_bytes - 1) / opt.grow_bytes * opt.grow_bytes;
     target = std::max(need, std::min(target, opt.segment_bytes));
-    int r = ::fallocate(s.fd, 0, static_cast<off_t>(s.allocated), static_cast<off_t>(target - s.allocated));
-    if (r != 0 && errno != EOPNOTSUPP) io_error("preallocate", s.path);
+    // Zeros written, not fallocate(): a write into an allocated-but-unwritten
+    // extent changes the extent tree, so every fdatasync would write
+    // metadata too; over written zeros it writes only the data. (A reused
+    // segment is all written blocks already.)
+    static const std::string zeros(256 * 1024, '\0');
+    for (std::uint64_t at = s.allocated; at < target;) {
+      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(zeros.size(), target - at));
+      pwrite_all(s.fd, zeros.data(), n, at, s.path);
+      at += n;
+    }
     s.allocated = target;
   }
 

@@ -12,7 +12,7 @@
 // of the id, body and header section, and a CRC32C of itself. Small messages
 // stay in memory until the group committer's sync(), which appends every
 // record of the batch with one pwritev and makes them durable with one
-// fdatasync. Segments grow by preallocated steps up to segment_bytes, then a
+// fdatasync. Segments grow by steps of written zeros up to segment_bytes, then a
 // new one starts; a segment whose records are all removed is recycled (its
 // stale records carry an old sequence number and stop a scan), and a sparse
 // old one has its few survivors copied forward first.
@@ -36,7 +36,7 @@ namespace smtpsd::store::embedded {
 
 struct segment_options {
   std::uint64_t segment_bytes = 64ull << 20;  // a segment is full when the next record would not fit
-  std::uint64_t grow_bytes = 1ull << 20;      // preallocated ahead of the write position
+  std::uint64_t grow_bytes = 1ull << 20;      // zero-filled ahead of the write position
   std::size_t spill_bytes = 256 << 10;        // a larger message streams to its own file
   std::size_t keep_free = 2;                  // emptied segments kept for reuse; more are deleted
 };
