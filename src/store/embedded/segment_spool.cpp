@@ -226,6 +226,30 @@ struct segment_spool::impl {
   }
   std::uint64_t large_bytes = 0;  // of the large files in the index
 
+  // Record buffers go back here after their commit and are handed to the
+  // next messages: a 100 KiB message then costs no fresh allocation (glibc
+  // maps those afresh, page by page, and unmaps them at free).
+  std::mutex spare_mu;
+  std::vector<std::string> spare;
+  static constexpr std::size_t max_spare = 32;
+  std::string take_buffer() {
+    std::lock_guard l(spare_mu);
+    if (spare.empty()) return {};
+    auto b = std::move(spare.back());
+    spare.pop_back();
+    return b;
+  }
+  void give_back(std::string& b) {
+    if (b.capacity() < 16 * 1024 || b.capacity() > opt.spill_bytes + 64 * 1024) {
+      std::string().swap(b);
+      return;
+    }
+    b.clear();
+    std::lock_guard l(spare_mu);
+    if (spare.size() < max_spare) spare.push_back(std::move(b));
+    else std::string().swap(b);
+  }
+
   fs::path segment_path(std::uint32_t slot) const { return dir / fmt::format("seg-{:08x}", slot); }
 
   void claim() {
@@ -504,7 +528,7 @@ namespace {
 
 class seg_writer final : public spool_writer {
  public:
-  seg_writer(segment_spool::impl& sp, std::string id) : sp_(sp), id_(std::move(id)) {
+  seg_writer(segment_spool::impl& sp, std::string id) : sp_(sp), id_(std::move(id)), buf_(sp.take_buffer()) {
     buf_.reserve(8 * 1024);
     buf_.assign(record_header, '\0');  // all zero: not a record until finish()
     buf_.append(id_);
@@ -512,6 +536,7 @@ class seg_writer final : public spool_writer {
   }
   ~seg_writer() override {
     if (fd_ >= 0) ::close(fd_);
+    sp_.give_back(buf_);
   }
 
   void write_body(std::string_view bytes) override {
@@ -595,12 +620,11 @@ class seg_reader final : public spool_reader {
     const auto& s = *loc_.seg;
     const std::uint64_t data = loc_.offset + record_header;
     if (h.length() <= verify_in_memory) {
-      std::string all(h.id_len + h.body + h.header, '\0');
-      pread_all(s.fd, all.data(), all.size(), data, s.path);
-      check(base::crc32c(all));
-      header_ = all.substr(h.id_len + h.body);
-      all.resize(h.id_len + h.body);
-      small_ = std::move(all);
+      const auto n = static_cast<std::size_t>(h.id_len + h.body + h.header);
+      small_ = std::make_unique_for_overwrite<char[]>(n);  // read into, never zeroed first
+      pread_all(s.fd, small_.get(), n, data, s.path);
+      check(base::crc32c({small_.get(), n}));
+      header_.assign(small_.get() + h.id_len + h.body, h.header);
       at_ = h.id_len;
     } else {
       header_.resize(h.header);
@@ -620,8 +644,8 @@ class seg_reader final : public spool_reader {
     const std::uint64_t end = h.id_len + h.body;
     if (at_ >= end) return 0;
     const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(end - at_, n));
-    if (!small_.empty()) {
-      std::memcpy(buf, small_.data() + at_, want);
+    if (small_) {
+      std::memcpy(buf, small_.get() + at_, want);
     } else {
       pread_all(loc_.seg->fd, buf, want, loc_.offset + record_header + at_, loc_.seg->path);
       crc_ = base::crc32c_extend(crc_, {buf, want});
@@ -640,7 +664,7 @@ class seg_reader final : public spool_reader {
 
   location loc_;
   std::string header_;
-  std::string small_;  // id and body, checked, when the record is small
+  std::unique_ptr<char[]> small_;  // the record's data, checked, when it is small
   std::uint64_t at_ = 0;
   std::uint32_t crc_ = 0;
 };
@@ -793,7 +817,7 @@ void segment_spool::sync(std::span<spool_writer* const> entries) {
   for (auto& p : plan) {
     if (p.seg) {
       d.put(p.writer->id(), location{p.seg, p.offset, p.writer->head()});
-      std::string().swap(p.writer->record());  // its memory is no longer needed
+      d.give_back(p.writer->record());  // for the next messages
       continue;
     }
     auto s = std::make_shared<segment>();
