@@ -5,6 +5,7 @@
 // passed. Metrics: smtpsd_webhook_requests_total{result},
 // smtpsd_webhook_backlog, smtpsd_webhook_dead_letters_total and the
 // smtpsd_webhook_delivery_seconds histogram.
+#include <atomic>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -41,6 +42,7 @@ class dispatcher {
   std::vector<std::unique_ptr<webhook>> hooks_;
   base::gauge_callback backlog_gauge_;  // reads hooks_
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> wake_pending_{false};
   unsigned running_ = 0;  // webhooks still running (io thread only)
   std::thread thread_;
 };
