@@ -209,6 +209,25 @@ struct segment_spool::impl {
   std::uint64_t max_seq = 0;
   std::uint32_t next_slot = 1;
 
+  std::size_t large_files = 0;     // in the index, and
+  std::uint64_t large_bytes = 0;   // their octets (kept by put and drop)
+
+  segment_spool::usage_figures figures() const {
+    segment_spool::usage_figures u;
+    u.segments = segments.size();
+    u.free_segments = free.size();
+    u.large_files = large_files;
+    u.entries = index.size();
+    u.live_bytes = large_bytes;
+    u.file_bytes = large_bytes;
+    for (auto& s : segments) {
+      u.live_bytes += s->live_bytes;
+      u.file_bytes += s->allocated;
+    }
+    for (auto& s : free) u.file_bytes += s->allocated;
+    return u;
+  }
+
   // What the spool holds, for /metrics (the writer's view).
   void publish() {
     if (!owner) return;
@@ -217,14 +236,11 @@ struct segment_spool::impl {
                                                     "Spool segment files, in use and kept for reuse");
     static auto& bytes = base::metrics().get_gauge("smtpsd_spool_bytes",
                                                    "Octets the spool's segments and large files take on disk");
-    std::uint64_t total = 0;
-    for (auto& s : segments) total += s->allocated;
-    for (auto& s : free) total += s->allocated;
-    messages.set(static_cast<std::int64_t>(index.size() + broken.size()));
-    files.set(static_cast<std::int64_t>(segments.size() + free.size()));
-    bytes.set(static_cast<std::int64_t>(total + large_bytes));
+    const auto u = figures();
+    messages.set(static_cast<std::int64_t>(u.entries + broken.size()));
+    files.set(static_cast<std::int64_t>(u.segments + u.free_segments));
+    bytes.set(static_cast<std::int64_t>(u.file_bytes));
   }
-  std::uint64_t large_bytes = 0;  // of the large files in the index
 
   // Record buffers go back here after their commit and are handed to the
   // next messages: a 100 KiB message then costs no fresh allocation (glibc
@@ -274,6 +290,7 @@ struct segment_spool::impl {
     segments.clear();
     free.clear();
     max_seq = 0;
+    large_files = 0;
     large_bytes = 0;
     std::vector<std::shared_ptr<segment>> found;
     std::error_code ec;
@@ -375,14 +392,20 @@ struct segment_spool::impl {
     if (!fresh) drop(it->second);  // a copy made by compaction: the newer one wins
     loc.seg->live += 1;
     loc.seg->live_bytes += loc.head.length();
-    if (loc.seg->large) large_bytes += loc.head.length();
+    if (loc.seg->large) {
+      large_files += 1;
+      large_bytes += loc.head.length();
+    }
     it->second = std::move(loc);
   }
 
   void drop(const location& loc) {
     loc.seg->live -= 1;
     loc.seg->live_bytes -= loc.head.length();
-    if (loc.seg->large) large_bytes -= loc.head.length();
+    if (loc.seg->large) {
+      large_files -= 1;
+      large_bytes -= loc.head.length();
+    }
   }
 
   std::shared_ptr<segment> current() const { return segments.empty() ? nullptr : segments.back(); }
@@ -938,22 +961,7 @@ segment_spool::usage_figures segment_spool::usage() {
   auto& d = *impl_;
   std::lock_guard l(d.mu);
   d.ensure_scanned();
-  usage_figures u;
-  u.segments = d.segments.size();
-  u.free_segments = d.free.size();
-  u.entries = d.index.size();
-  for (auto& s : d.segments) {
-    u.live_bytes += s->live_bytes;
-    u.file_bytes += s->allocated;
-  }
-  for (auto& s : d.free) u.file_bytes += s->allocated;
-  for (auto& [id, loc] : d.index) {
-    if (!loc.seg->large) continue;
-    ++u.large_files;
-    u.live_bytes += loc.head.length();
-    u.file_bytes += loc.seg->allocated;
-  }
-  return u;
+  return d.figures();
 }
 
 }  // namespace smtpsd::store::embedded
