@@ -182,16 +182,20 @@ void http_client::arm() {
 void http_client::unwatch(connection& c) { std::erase(busy_, &c); }
 
 net::awaitable<std::unique_ptr<http_client::connection>> http_client::open(std::string& error) {
-  tcp::resolver resolver(ex_);
-  const auto port = std::to_string(url_.port);
-  auto found = co_await resolver.async_resolve(url_.host, port, as_tuple_awaitable);
-  if (std::get<0>(found)) {
-    error = "cannot resolve " + url_.host + ": " + std::get<0>(found).message();
-    co_return nullptr;
+  std::vector<tcp::endpoint> endpoints = o_.connect_to;
+  if (endpoints.empty()) {
+    tcp::resolver resolver(ex_);
+    const auto port = std::to_string(url_.port);
+    auto found = co_await resolver.async_resolve(url_.host, port, as_tuple_awaitable);
+    if (std::get<0>(found)) {
+      error = "cannot resolve " + url_.host + ": " + std::get<0>(found).message();
+      co_return nullptr;
+    }
+    for (const auto& e : std::get<1>(found)) endpoints.push_back(e.endpoint());
   }
   auto c = std::make_unique<connection>(ex_, url_.https ? tls_.get() : nullptr);
   c->lowest().expires_after(o_.timeout);
-  auto connected = co_await c->lowest().async_connect(std::get<1>(found), as_tuple_awaitable);
+  auto connected = co_await c->lowest().async_connect(endpoints, as_tuple_awaitable);
   c->lowest().expires_never();
   if (std::get<0>(connected)) {
     error = "cannot connect to " + url_.origin() + ": " + describe(std::get<0>(connected));

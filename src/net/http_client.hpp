@@ -47,6 +47,10 @@ class http_client {
     std::chrono::seconds timeout{10};     // per request, connecting included
     std::size_t max_body = 64 * 1024;     // of a response
     std::size_t max_idle = 8;             // keep-alive connections kept
+    // Connect here instead of resolving the URL's host with the system's
+    // resolver (the caller looked it up with its own DNS); TLS still checks
+    // the URL's host name.
+    std::vector<tcp::endpoint> connect_to;
   };
   // tls: required for https (net::make_client_context), ignored for http.
   http_client(asio::any_io_executor ex, http_url url, std::shared_ptr<ssl::context> tls, options o);

@@ -166,8 +166,23 @@ awaitable<error_code> stream::accept_tls(ssl::context& ctx, duration timeout) {
   co_return std::get<0>(r);
 }
 
+// RFC 7672: the TLSA records of the host, checked by OpenSSL's DANE code; a
+// DANE-EE match ignores names and dates, a DANE-TA chain must carry one of
+// the names (the MX host, or the next-hop domain).
+static error_code add_dane(SSL* s, const peer_check& check) {
+  const std::string& base = check.dane_names.empty() ? check.name : check.dane_names.front();
+  if (SSL_dane_enable(s, base.c_str()) <= 0) return asio::error::invalid_argument;
+  SSL_dane_set_flags(s, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+  for (std::size_t i = 1; i < check.dane_names.size(); ++i) SSL_add1_host(s, check.dane_names[i].c_str());
+  for (const auto& r : check.tlsa) {
+    const auto* d = reinterpret_cast<const unsigned char*>(r.data.data());
+    SSL_dane_tlsa_add(s, r.usage, r.selector, r.mtype, d, r.data.size());  // unusable ones are ignored
+  }
+  return {};
+}
+
 awaitable<error_code> stream::connect_tls(ssl::context& ctx, const std::string& sni, bool verify_name,
-                                          duration timeout, SSL_SESSION* resume) {
+                                          duration timeout, SSL_SESSION* resume, const peer_check* check) {
   if (auto ec = start_tls(ctx)) co_return ec;
   SSL* s = tls_.get();
   SSL_set_connect_state(s);
@@ -181,6 +196,12 @@ awaitable<error_code> stream::connect_tls(ssl::context& ctx, const std::string& 
     X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     if (not_ip) SSL_set1_host(s, sni.c_str());
     else X509_VERIFY_PARAM_set1_ip_asc(param, sni.c_str());
+  }
+  if (check && !check->tlsa.empty()) {
+    if (auto ec = add_dane(s, *check)) co_return ec;
+  } else if (check && !check->name.empty()) {
+    X509_VERIFY_PARAM_set_hostflags(SSL_get0_param(s), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    SSL_set1_host(s, check->name.c_str());
   }
   auto r = co_await with_deadline(timeout, [&]() -> awaitable<std::tuple<error_code>> {
     auto shake = co_await tls_io(tls_op::handshake, nullptr, 0);

@@ -43,8 +43,11 @@ class stream {
   awaitable<error_code> accept_tls(ssl::context& ctx, duration timeout);
   // Client side: SNI and, when verify_name is set, host-name verification.
   // `resume`: a session from an earlier connection to try to resume.
+  // `check`: a name or TLSA records to verify (needs a context made with
+  // `dane` for the records); the handshake fails on a mismatch only when the
+  // context enforces verification, else read peer_verified() after it.
   awaitable<error_code> connect_tls(ssl::context& ctx, const std::string& sni, bool verify_name, duration timeout,
-                                    SSL_SESSION* resume = nullptr);
+                                    SSL_SESSION* resume = nullptr, const peer_check* check = nullptr);
 
   awaitable<io_result> read_some(char* buf, std::size_t n, duration timeout);
   // Until the socket is readable, so an idle connection holds no read buffer

@@ -183,6 +183,7 @@ std::shared_ptr<ssl::context> make_client_context(const client_tls_options& o) {
     SSL_CTX_set_min_proto_version(c, o.min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION);
   }
   SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  if (o.dane) SSL_CTX_dane_enable(c);
   if (o.verify) {
     if (!o.ca_file.empty()) {
       ctx->load_verify_file(o.ca_file);
@@ -190,11 +191,23 @@ std::shared_ptr<ssl::context> make_client_context(const client_tls_options& o) {
       ctx->set_default_verify_paths();
       if (const char* f = std::getenv("SSL_CERT_FILE")) ctx->load_verify_file(f);
     }
-    ctx->set_verify_mode(ssl::verify_peer);
+    ctx->set_verify_mode(o.check_only ? ssl::verify_none : ssl::verify_peer);
   } else {
     ctx->set_verify_mode(ssl::verify_none);
   }
   return ctx;
+}
+
+bool peer_verified(SSL* s, bool dane) { return s && verify_problem(s, dane).empty(); }
+
+std::string verify_problem(SSL* s, bool dane) {
+  if (!s) return "no TLS";
+  if (!SSL_get0_peer_certificate(s)) return "no certificate";
+  const long v = SSL_get_verify_result(s);
+  if (v != X509_V_OK) return X509_verify_cert_error_string(v);
+  // With TLSA records a match is what verifies, never a CA the context trusts.
+  if (dane && SSL_get0_dane_authority(s, nullptr, nullptr) < 0) return "no usable TLSA record matched";
+  return {};
 }
 
 tls_info describe(SSL* s) {

@@ -3,6 +3,7 @@
 // ECDHE with AEAD ciphers, no compression, no renegotiation, server cipher
 // preference, released buffers when idle; several certificates chosen by SNI
 // and by key type. Clients: verification against the system CAs or off.
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -64,7 +65,34 @@ struct client_tls_options {
   std::string min_version = "1.2";
   bool allow_legacy = false;   // let TLS 1.0/1.1 and any cipher through (probe only)
   std::string ca_file;         // trust these CAs instead of the system's
+  // Load the CAs and check, but complete the handshake whatever the result:
+  // the caller reads peer_verified() and decides (MTA-STS in testing mode
+  // reports a failure and delivers; enforce closes before any mail is sent).
+  bool check_only = false;
+  bool dane = false;           // SSL_CTX_dane_enable: connections may carry TLSA records
 };
+
+// A TLSA record (RFC 6698) to authenticate a server with (RFC 7672: only
+// DANE-TA(2) and DANE-EE(3) are usable for SMTP).
+struct tlsa_record {
+  std::uint8_t usage = 3;
+  std::uint8_t selector = 1;
+  std::uint8_t mtype = 1;
+  std::string data;  // the certificate association data, binary
+};
+// What a client checks the server against, beyond the context's CAs:
+// `name` (RFC 6125 with the context's CAs) or DANE records with their base
+// domain and the names a DANE-TA chain may carry (DANE-EE ignores names).
+struct peer_check {
+  std::string name;
+  std::vector<tlsa_record> tlsa;
+  std::vector<std::string> dane_names;
+  bool empty() const { return name.empty() && tlsa.empty(); }
+};
+// After a handshake: the chain (with `dane`, a TLSA match) and the names
+// checked out; verify_problem says why not, in OpenSSL's words ("" when it did).
+bool peer_verified(SSL* s, bool dane);
+std::string verify_problem(SSL* s, bool dane);
 std::shared_ptr<ssl::context> make_client_context(const client_tls_options& o);
 
 struct tls_info {
