@@ -8,6 +8,7 @@ build_pkgs=(
   libboost1.81-dev libssl-dev libc-ares-dev libsodium-dev libsqlite3-dev
   libpq-dev libhiredis-dev libspdlog-dev libfmt-dev libtomlplusplus-dev
   libcli11-dev nlohmann-json3-dev libsystemd-dev libidn2-dev libjs-chart.js
+  libunbound-dev dns-root-data  # DANE: DNSSEC validated in-process; the root trust anchor
 )
 test_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev
@@ -16,6 +17,7 @@ test_pkgs=(
   openssl dnsmasq-base postgresql redis-server procps strace curl
   chromium chromium-driver python3-selenium
   lintian adduser  # the package test (tests/integration/test_package.py)
+  nsd ldnsutils    # a DNSSEC-signed test zone for DANE (tests/integration/test_outbound_tls.py)
 )
 fuzz_pkgs=(clang libclang-rt-14-dev llvm)  # libFuzzer: make fuzz (make test replays the corpora with GCC)
 audit_pkgs=(testssl.sh)

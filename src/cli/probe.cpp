@@ -101,18 +101,25 @@ std::string scan_line(const probe_report& r, std::uint16_t port) {
 
 }  // namespace
 
+void probe_domain(context& ctx, const std::string& domain);  // probe_domain.cpp
+
 void add_probe(CLI::App& app, context& ctx) {
   auto* cmd = app.add_subcommand("probe", "say what listens on a mail port (exit 0: fine, 1: warnings, 2: cannot connect)");
   auto target = std::make_shared<std::string>();
   auto mode = std::make_shared<std::string>("auto");
   auto scan = std::make_shared<bool>(false);
   auto timeout = std::make_shared<unsigned>(10);
-  cmd->add_option("TARGET", *target, "HOST:PORT, or HOST with --scan")->required();
+  auto domain = std::make_shared<std::string>();
+  cmd->add_option("TARGET", *target, "HOST:PORT, or HOST with --scan");
+  cmd->add_option("--domain", *domain,
+                  "a recipient domain: its MX hosts, DNSSEC, TLSA records, MTA-STS policy and the TLS smtpsd requires there");
   cmd->add_option("--mode", *mode, "auto (default), implicit-tls, starttls or plain")
       ->check(CLI::IsMember({"auto", "implicit-tls", "starttls", "plain"}));
   cmd->add_flag("--scan", *scan, "probe ports 25, 465, 587, 2465, 2525 and 2587 at once, one line each");
   cmd->add_option("--timeout", *timeout, "seconds to wait for each step (default 10)");
-  cmd->callback([&ctx, target, mode, scan, timeout] {
+  cmd->callback([&ctx, target, mode, scan, timeout, domain] {
+    if (!domain->empty()) return probe_domain(ctx, *domain);
+    if (target->empty()) throw CLI::RequiredError("TARGET");
     probe_options o;
     o.mode = *mode;
     o.timeout = std::chrono::seconds(*timeout);

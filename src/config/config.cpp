@@ -262,7 +262,8 @@ void parse_delivery(const reader& r, const toml::table& root, const std::filesys
     const std::string p = "delivery";
     auto& d = c.delivery;
     r.check_keys(*t, p, {"enabled", "max_queue_age_s", "delay_warning_s", "routes", "resolvers", "mx_port", "smarthost", "lease_s",
-                         "concurrency", "per_destination", "connect_timeout_s", "command_timeout_s"});
+                         "concurrency", "per_destination", "connect_timeout_s", "command_timeout_s", "tls_policy",
+                         "dnssec_trust_anchor", "mta_sts_port"});
     d.enabled = r.boolean(*t, p, "enabled", d.enabled);
     d.max_queue_age_s = r.integer(*t, p, "max_queue_age_s", d.max_queue_age_s, 1, 86400ull * 365);
     d.delay_warning_s = r.integer(*t, p, "delay_warning_s", d.delay_warning_s, 0, 86400ull * 365);
@@ -275,9 +276,20 @@ void parse_delivery(const reader& r, const toml::table& root, const std::filesys
     if (auto* routes = r.table(*t, p, "routes")) {
       for (auto&& [k, v] : *routes) {
         auto key = fmt::format("delivery.routes.\"{}\"", k.str());
-        if (!v.is_string()) r.fail(&v, key, "must be a string \"host:port\"");
-        auto hp = base::host_port::parse(v.as_string()->get(), true);
-        if (!hp) r.fail(&v, key, fmt::format("\"{}\" is not host:port", v.as_string()->get()));
+        const toml::node* address = &v;
+        if (auto* rt = v.as_table()) {  // { address = "host:port", tls = "none" | "may" | "verify" }
+          r.check_keys(*rt, key, {"address", "tls"});
+          address = rt->get("address");
+          if (!address) r.fail(&v, key, "needs address = \"host:port\"");
+          auto tls = r.str(*rt, key, "tls", "");
+          if (!tls.empty() && tls != "none" && tls != "may" && tls != "verify")
+            r.fail(rt->get("tls"), reader::join(key, "tls"), "must be \"none\", \"may\" or \"verify\"");
+          if (!tls.empty()) d.route_tls[base::to_lower(k.str())] = tls;
+          key = reader::join(key, "address");
+        }
+        if (!address->is_string()) r.fail(address, key, "must be a string \"host:port\"");
+        auto hp = base::host_port::parse(address->as_string()->get(), true);
+        if (!hp) r.fail(address, key, fmt::format("\"{}\" is not host:port", address->as_string()->get()));
         d.routes[base::to_lower(k.str())] = *hp;
       }
     }
@@ -287,6 +299,17 @@ void parse_delivery(const reader& r, const toml::table& root, const std::filesys
       d.resolvers.push_back(*hp);
     }
     if (auto* sh = r.table(*t, p, "smarthost")) d.relay = parse_smarthost(r, *t, *sh, dir);
+    d.tls_policy = r.str(*t, p, "tls_policy", d.tls_policy);
+    if (d.tls_policy != "opportunistic" && d.tls_policy != "dane-mta-sts")
+      r.fail(t->get("tls_policy"), "delivery.tls_policy", "must be \"opportunistic\" or \"dane-mta-sts\"");
+    d.mta_sts_port = static_cast<std::uint16_t>(r.integer(*t, p, "mta_sts_port", d.mta_sts_port, 1, 65535));
+    if (t->get("dnssec_trust_anchor")) {
+      d.dnssec_trust_anchor = dir / r.str(*t, p, "dnssec_trust_anchor", "");
+      std::ifstream probe(d.dnssec_trust_anchor);
+      if (!probe)
+        r.fail(t->get("dnssec_trust_anchor"), "delivery.dnssec_trust_anchor",
+               fmt::format("cannot read {}", d.dnssec_trust_anchor.string()));
+    }
   }
 }
 

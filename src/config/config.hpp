@@ -71,6 +71,10 @@ struct delivery_settings {
   std::uint64_t max_queue_age_s = 432000;
   std::uint64_t delay_warning_s = 14400;  // a delay DSN at most this often per recipient; 0: none
   std::map<std::string, base::host_port> routes;  // domain (lower case) or "*" -> host:port
+  std::map<std::string, std::string> route_tls;   // the same keys -> "none" | "may" | "verify", where a route says
+  std::string tls_policy = "dane-mta-sts";        // or "opportunistic"
+  std::filesystem::path dnssec_trust_anchor = "/usr/share/dns/root.key";
+  std::uint16_t mta_sts_port = 443;               // HTTPS port of mta-sts.DOMAIN (tests point it elsewhere)
   std::vector<base::host_port> resolvers;
   std::uint16_t mx_port = 25;
   std::optional<smarthost> relay;

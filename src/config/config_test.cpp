@@ -94,6 +94,28 @@ TEST(config, routes_and_smarthost) {
   EXPECT_EQ(c.delivery.relay->password_file, d.path / "pw");
 }
 
+TEST(config, outbound_tls_policy_and_route_tls) {
+  temp_dir d;
+  std::ofstream(d.path / "anchor.key") << "test. IN DS 1 13 2 00\n";
+  const auto f = d.path / "smtpsd.toml";
+  auto c = parse(
+      "[delivery]\ntls_policy = \"opportunistic\"\ndnssec_trust_anchor = \"anchor.key\"\nmta_sts_port = 8443\n"
+      "routes = { \"a.test\" = { address = \"127.0.0.1:2526\", tls = \"verify\" }, \"b.test\" = \"127.0.0.1:2527\" }\n",
+      f);
+  EXPECT_EQ(c.delivery.tls_policy, "opportunistic");
+  EXPECT_EQ(c.delivery.dnssec_trust_anchor, d.path / "anchor.key");
+  EXPECT_EQ(c.delivery.mta_sts_port, 8443);
+  EXPECT_EQ(c.delivery.routes.at("a.test").port, 2526);
+  EXPECT_EQ(c.delivery.route_tls.at("a.test"), "verify");
+  EXPECT_EQ(c.delivery.route_tls.count("b.test"), 0u);
+  EXPECT_EQ(parse("", f).delivery.tls_policy, "dane-mta-sts");
+  EXPECT_NE(error_of("[delivery]\ntls_policy = \"strict\"\n", f).find(":2:"), std::string::npos);
+  EXPECT_NE(error_of("[delivery]\nroutes = { \"a\" = { address = \"h:1\", tls = \"maybe\" } }\n", f)
+                .find("delivery.routes.\"a\".tls"),
+            std::string::npos);
+  EXPECT_NE(error_of("[delivery]\ndnssec_trust_anchor = \"missing.key\"\n", f).find("cannot read"), std::string::npos);
+}
+
 TEST(config, webhooks_and_configuration_sets) {
   auto c = smtpsd::config::parse(R"(
 [events]

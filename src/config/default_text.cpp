@@ -76,8 +76,12 @@ enabled = true
 max_queue_age_s = 432000             # then bounce (5 days)
 delay_warning_s = 14400              # a delay DSN every 4 hours a recipient stays deferred; 0: none
 routes = {{ }}                         # {{ "example.test" = "127.0.0.1:2526", "*" = "..." }}: skip MX for these domains
+                                     # a route may be {{ address = "host:port", tls = "none" | "may" | "verify" }}
 resolvers = []                       # DNS servers "ip:port"; empty = /etc/resolv.conf
 mx_port = 25                         # port used on MX hosts
+tls_policy = "dane-mta-sts"          # or "opportunistic": ignore the recipient domains' DANE and MTA-STS
+# dnssec_trust_anchor = "/usr/share/dns/root.key"   # DS or DNSKEY records DANE validates from
+# mta_sts_port = 443                 # HTTPS port of mta-sts.DOMAIN (tests point it elsewhere)
 # lease_s = 60                       # several nodes: how long a delivery claim lasts
 # concurrency = 100                  # deliveries in flight at once
 # per_destination = 10               # connections at once to one destination

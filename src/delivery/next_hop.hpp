@@ -20,12 +20,17 @@ struct next_hop {
   kind how = kind::mx;  // mx: look up MX records of `name`; host/smarthost: the address of `name`
   std::string name;
   std::uint16_t port = 25;
+  // A route's own TLS rule: "none" (never STARTTLS), "may" (opportunistic),
+  // "verify" (TLS with a certificate verified for `name`); "" = the default:
+  // the recipient domain's policy for MX hops (tls_policy), "may" otherwise.
+  std::string tls;
   bool smarthost() const { return how == kind::smarthost; }
 };
 
 struct route_settings {
   std::uint16_t mx_port = 25;
   std::map<std::string, base::host_port> routes;  // domain (either IDN form, any case) or "*"
+  std::map<std::string, std::string> route_tls;    // the same keys: "none", "may" or "verify" where set
   std::optional<base::host_port> smarthost;
 };
 

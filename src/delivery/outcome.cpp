@@ -66,6 +66,11 @@ outcome no_host_answered(std::string why) {
   return local(outcome_kind::deferred, "4.4.1", "no mail host answered: " + why);
 }
 
+outcome tls_policy_failed(std::string why, const std::string& status) {
+  if (why.size() > 900) why.resize(900);
+  return local(outcome_kind::deferred, status, "TLS required by policy: " + why);
+}
+
 outcome smtputf8_unsupported(const std::string& mta) {
   return local(outcome_kind::failed, "5.6.7", "the message needs SMTPUTF8 and " + mta + " does not support it", mta);
 }

@@ -12,6 +12,10 @@
 //   DNS: timeout, SERVFAIL                      deferred (4.4.3)
 //   no MX host answered or greeted             deferred (4.4.1)
 //   STARTTLS offered and failed                 deferred: never a fallback to plaintext on that host
+//   TLS required (DANE, MTA-STS enforce, a route's "verify") and not offered
+//                                               deferred (4.7.4), nothing sent in plaintext
+//   required certificate check failed           deferred (4.7.5), closed before MAIL
+//   DNSSEC bogus MX answer                      deferred (4.7.5)
 //   SMTPUTF8 needed and not offered             failed  (5.6.7, RFC 6531 §3.4)
 //   larger than the remote's SIZE               failed  (5.3.4)
 //   smarthost without TLS, or refusing AUTH     deferred (4.7.10, 4.7.8): an operator fixes it
@@ -27,6 +31,14 @@
 namespace smtpsd::delivery {
 
 enum class outcome_kind { delivered, deferred, failed };
+
+// How the connection was secured, for the events (`tls`) and TLS-RPT.
+struct tls_outcome {
+  std::string version;  // "TLSv1.3"; "" = plaintext
+  std::string cipher;
+  std::string policy;   // "dane", "mta-sts", "opportunistic", "route", "smarthost"
+  bool verified = false;
+};
 std::string_view to_string(outcome_kind k);
 
 struct outcome {
@@ -37,6 +49,7 @@ struct outcome {
   std::string remote_ip;   // its address, when it answered
   bool remote = false;     // the response is the remote server's, not ours
   bool attempted = true;   // false: stopped before trying; nothing to record
+  tls_outcome tls;         // of the connection that gave `response`
 
   bool permanent() const { return kind == outcome_kind::failed; }
   // A permanent failure the remote gave for the mailbox itself (5.1.x,
@@ -54,6 +67,8 @@ response connection_lost(const std::string& mta, std::string_view during = {});
 outcome not_attempted_stopping();
 outcome dns_failure(const resolution& r);
 outcome no_host_answered(std::string why);
+// Every host failed the TLS the policy requires (status 4.7.4 or 4.7.5).
+outcome tls_policy_failed(std::string why, const std::string& status);
 outcome smtputf8_unsupported(const std::string& mta);
 outcome too_big(const std::string& mta, std::uint64_t size, std::uint64_t limit);
 outcome smarthost_without_tls(const std::string& host);

@@ -121,8 +121,8 @@ net::awaitable<response> smtp_client::hello(const std::string& name) {
 }
 
 net::awaitable<std::string> smtp_client::handshake(net::ssl::context& ctx, const std::string& sni, bool verify_name,
-                                                   SSL_SESSION* resume) {
-  auto ec = co_await stream_.connect_tls(ctx, sni, verify_name, timeouts_.command, resume);
+                                                   SSL_SESSION* resume, const net::peer_check* check) {
+  auto ec = co_await stream_.connect_tls(ctx, sni, verify_name, timeouts_.command, resume, check);
   if (!ec) co_return std::string{};
   broken_ = true;
   std::string why = ec == net::timeout_error() ? "TLS handshake timed out" : "TLS handshake failed: " + ec.message();
@@ -134,11 +134,11 @@ net::awaitable<std::string> smtp_client::handshake(net::ssl::context& ctx, const
 }
 
 net::awaitable<response> smtp_client::starttls(net::ssl::context& ctx, const std::string& sni, bool verify_name,
-                                               SSL_SESSION* resume) {
+                                               SSL_SESSION* resume, const net::peer_check* check) {
   auto r = co_await command("STARTTLS");
   if (!r.ok()) co_return r;
   in_.clear();  // nothing the server sent before the handshake counts
-  auto why = co_await handshake(ctx, sni, verify_name, resume);
+  auto why = co_await handshake(ctx, sni, verify_name, resume, check);
   if (!why.empty()) co_return failed(why + " with " + remote_name_);
   co_return r;
 }

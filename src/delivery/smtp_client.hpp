@@ -53,10 +53,11 @@ class smtp_client {
   // EHLO, falling back to HELO when EHLO is refused; sets capabilities().
   net::awaitable<response> hello(const std::string& name);
   // TLS on the connection as it is (implicit TLS) or after STARTTLS.
+  // `check`: what net::stream::connect_tls checks besides verify_name.
   net::awaitable<std::string> handshake(net::ssl::context& ctx, const std::string& sni, bool verify_name,
-                                        SSL_SESSION* resume = nullptr);
+                                        SSL_SESSION* resume = nullptr, const net::peer_check* check = nullptr);
   net::awaitable<response> starttls(net::ssl::context& ctx, const std::string& sni, bool verify_name,
-                                    SSL_SESSION* resume = nullptr);
+                                    SSL_SESSION* resume = nullptr, const net::peer_check* check = nullptr);
   // STARTTLS with `extra` sent in the same packet (the CVE-2011-0411 probe);
   // the reply is STARTTLS's.
   net::awaitable<response> starttls_with(std::string_view extra, net::ssl::context& ctx, const std::string& sni,

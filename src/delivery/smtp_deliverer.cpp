@@ -9,6 +9,7 @@ smtp_deliverer::smtp_deliverer(net::worker_pool& pool, smtp_settings s)
       router_(s.routes),
       resolver_(s.resolvers),
       connector_(connector_settings{s.hostname, s.limits, s.smarthost}),
+      policies_(pool, resolver_, s.tls),
       connections_(s.per_destination, s.idle) {}
 
 net::awaitable<std::vector<outcome>> smtp_deliverer::deliver(const job& j) {
@@ -25,9 +26,12 @@ net::awaitable<std::vector<outcome>> smtp_deliverer::deliver(const job& j) {
   }
   auto where = co_await resolve(j.hop);
   if (!where.ok()) co_return std::vector<outcome>(n, dns_failure(where));
-  auto conn = co_await connector_.open(j.hop, where);
+  auto tls = co_await plan(j.hop, where);
+  if (!tls.defer.empty()) co_return std::vector<outcome>(n, tls_policy_failed(tls.defer, "4.7.5"));
+  auto conn = co_await connector_.open(j.hop, where, tls);
   if (!conn.client) co_return std::vector<outcome>(n, conn.failure);
   auto r = co_await run_transaction(*conn.client, j);
+  for (auto& o : r.outcomes) o.tls = conn.tls;
   co_await finish(j.hop.key, std::move(conn.client), r.reusable);
   co_return std::move(r.outcomes);
 }
@@ -35,6 +39,15 @@ net::awaitable<std::vector<outcome>> smtp_deliverer::deliver(const job& j) {
 net::awaitable<void> smtp_deliverer::finish(const std::string& key, std::unique_ptr<smtp_client> c, bool reusable) {
   if (reusable) c = connections_.keep(key, std::move(c));
   if (c) co_await c->quit();
+}
+
+net::awaitable<tls_plan> smtp_deliverer::plan(const next_hop& hop, const resolution& where) {
+  auto it = dns_cache_.find(hop.key);
+  if (it != dns_cache_.end() && it->second.plan) co_return *it->second.plan;
+  auto p = co_await policies_.plan(hop, where);
+  it = dns_cache_.find(hop.key);  // the map may have changed while the lookups ran
+  if (it != dns_cache_.end()) it->second.plan = p;
+  co_return p;
 }
 
 net::awaitable<resolution> smtp_deliverer::resolve(const next_hop& hop) {
@@ -45,7 +58,7 @@ net::awaitable<resolution> smtp_deliverer::resolve(const next_hop& hop) {
   };
   auto r = co_await pool_.run(std::move(lookup));
   // Answers are kept for a minute, failures for a few seconds.
-  dns_cache_[hop.key] = {r, now + (r.ok() ? std::chrono::seconds(60) : std::chrono::seconds(5))};
+  dns_cache_[hop.key] = {r, now + (r.ok() ? std::chrono::seconds(60) : std::chrono::seconds(5)), std::nullopt};
   if (dns_cache_.size() > 10000) dns_cache_.clear();
   co_return r;
 }

@@ -15,6 +15,7 @@
 #include "delivery/deliverer.hpp"
 #include "delivery/next_hop.hpp"
 #include "delivery/resolver.hpp"
+#include "delivery/tls_policy.hpp"
 #include "net/worker_pool.hpp"
 
 namespace smtpsd::delivery {
@@ -27,6 +28,7 @@ struct smtp_settings {
   unsigned per_destination = 10;
   timeouts limits;
   std::chrono::seconds idle = std::chrono::seconds(10);  // keep a finished connection this long for reuse
+  tls_policy_settings tls;  // MTA-STS and DANE (tls_policy.hpp)
 };
 
 class smtp_deliverer final : public deliverer {
@@ -40,6 +42,8 @@ class smtp_deliverer final : public deliverer {
 
  private:
   net::awaitable<resolution> resolve(const next_hop& hop);
+  // The TLS plan for the hop's hosts, kept as long as its DNS answer.
+  net::awaitable<tls_plan> plan(const next_hop& hop, const resolution& where);
   // Back to the pool when reusable and there is room, else closed.
   net::awaitable<void> finish(const std::string& key, std::unique_ptr<smtp_client> c, bool reusable);
 
@@ -47,10 +51,12 @@ class smtp_deliverer final : public deliverer {
   router router_;
   resolver resolver_;
   connector connector_;
+  tls_policies policies_;
   connection_pool connections_;
   struct cached {
     resolution r;
     std::chrono::steady_clock::time_point until;
+    std::optional<tls_plan> plan;
   };
   std::map<std::string, cached> dns_cache_;
 };

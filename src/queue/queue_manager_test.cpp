@@ -38,7 +38,7 @@ class fake_deliverer final : public delivery::deliverer {
   std::map<std::string, std::vector<outcome>> script;
 
   delivery::next_hop route(std::string_view domain) const override {
-    return {"mx:" + std::string(domain), delivery::next_hop::kind::mx, std::string(domain), 25};
+    return {"mx:" + std::string(domain), delivery::next_hop::kind::mx, std::string(domain), 25, {}};
   }
   net::awaitable<std::vector<outcome>> deliver(const delivery::job& j) override {
     std::string got;

@@ -61,7 +61,13 @@ std::unique_ptr<delivery::deliverer> make_deliverer(net::worker_pool& pool, cons
   t.hostname = c.hostname;
   t.routes.mx_port = c.delivery.mx_port;
   t.routes.routes = c.delivery.routes;
+  t.routes.route_tls = c.delivery.route_tls;
   t.resolvers = c.delivery.resolvers;
+  t.tls.enforce_policies = c.delivery.tls_policy == "dane-mta-sts";
+  t.tls.resolvers = c.delivery.resolvers;
+  t.tls.trust_anchor = c.delivery.dnssec_trust_anchor.string();
+  t.tls.sts_port = c.delivery.mta_sts_port;
+  t.tls.sts_cache = c.data_dir / "mta-sts.json";
   t.per_destination = c.delivery.per_destination;
   t.limits.connect = std::chrono::seconds(c.delivery.connect_timeout_s);
   t.limits.command = std::chrono::seconds(c.delivery.command_timeout_s);

@@ -60,11 +60,13 @@ class Server:
         self.proc = None
         self.ports = []  # in listener order
         self.admin_port = None
+        self.env = None  # the environment `serve` runs with (None: this process's)
 
     def start(self, expect_ready=True, timeout=20):
         self._log = open(self.log_path, "ab")
         start_offset = self.log_path.stat().st_size
-        self.proc = subprocess.Popen([BIN, "serve", "-c", str(self.config)], stdout=self._log, stderr=self._log)
+        self.proc = subprocess.Popen([BIN, "serve", "-c", str(self.config)], stdout=self._log, stderr=self._log,
+                                     env=self.env)
         if not expect_ready:
             return self
         self.ports = []

@@ -1,0 +1,383 @@
+"""Outbound TLS policy (issue 17): DANE through a DNSSEC-signed zone served by
+NSD (signed with ldns-signzone, validated by smtpsd's own libunbound with the
+zone's key as trust anchor) and MTA-STS policies fetched over HTTPS from a
+server with a test CA (SSL_CERT_FILE), against aiosmtpd sinks with good,
+wrong-name and missing TLS."""
+import datetime
+import hashlib
+import http.server
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from conftest import free_dns_port, metrics, wait_for
+from test_delivery import queue, submit
+
+ZONE = "dane.test"
+
+
+class Pki:
+    """A test CA and certificates it signs, written as PEM files."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "smtpsd test CA")])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        self.cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                     .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
+                     .not_valid_before(now - datetime.timedelta(days=1))
+                     .not_valid_after(now + datetime.timedelta(days=30))
+                     .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                     .sign(self.key, hashes.SHA256()))
+        self.ca_file = folder / "ca.pem"
+        self.ca_file.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
+
+    def issue(self, dns_name, self_signed=False):
+        """(cert file, key file, SHA-256 of the SubjectPublicKeyInfo) for dns_name."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.timezone.utc)
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns_name)])
+        b = (x509.CertificateBuilder().subject_name(subject)
+             .issuer_name(subject if self_signed else self.cert.subject)
+             .public_key(key.public_key()).serial_number(x509.random_serial_number())
+             .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
+             .add_extension(x509.SubjectAlternativeName([x509.DNSName(dns_name)]), critical=False))
+        cert = b.sign(key if self_signed else self.key, hashes.SHA256())
+        stem = self.folder / f"{dns_name}{'-self' if self_signed else ''}"
+        cert_file, key_file = stem.with_suffix(".crt"), stem.with_suffix(".key")
+        cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+        spki = cert.public_key().public_bytes(serialization.Encoding.DER,
+                                              serialization.PublicFormat.SubjectPublicKeyInfo)
+        return cert_file, key_file, hashlib.sha256(spki).hexdigest()
+
+    def server_context(self, cert_file, key_file):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert_file, key_file)
+        return ctx
+
+
+class SignedZone:
+    """dane.test signed with ldns-signzone and served by NSD on a free loopback
+    port; `anchor` is the zone's DNSKEY, smtpsd's trust anchor. `corrupt`
+    names owners whose record data is changed after signing (bogus)."""
+
+    def __init__(self, folder, records, corrupt=()):
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        zone = folder / ZONE
+        zone.write_text(f"$ORIGIN {ZONE}.\n$TTL 60\n"
+                        f"@ SOA ns.{ZONE}. hostmaster.{ZONE}. 1 3600 600 86400 60\n"
+                        f"@ NS ns.{ZONE}.\nns A 127.0.0.1\n" + "".join(r + "\n" for r in records))
+        key = subprocess.run(["ldns-keygen", "-a", "ECDSAP256SHA256", "-k", ZONE], cwd=folder, check=True,
+                             capture_output=True, text=True).stdout.strip()
+        subprocess.run(["ldns-signzone", "-f", str(folder / "signed"), str(zone), key], cwd=folder, check=True,
+                       capture_output=True)
+        signed = (folder / "signed").read_text().splitlines()
+        for owner in corrupt:
+            for i, line in enumerate(signed):
+                fields = line.split()
+                if fields and fields[0] == f"{owner}.{ZONE}." and "RRSIG" not in fields and "NSEC" not in fields:
+                    fields[-1] = fields[-1][:-2] + ("00" if fields[-1][-2:] != "00" else "11")
+                    signed[i] = "\t".join(fields)
+        (folder / "signed").write_text("\n".join(signed) + "\n")
+        self.anchor = folder / "anchor.key"
+        shutil.copy(folder / f"{key}.key", self.anchor)
+        self.port = None
+        self.proc = None
+        for _ in range(5):
+            self.port = free_dns_port()
+            conf = folder / "nsd.conf"
+            conf.write_text(
+                "server:\n"
+                f"  ip-address: 127.0.0.1@{self.port}\n  port: {self.port}\n  username: \"\"\n  chroot: \"\"\n"
+                f"  zonesdir: \"{folder}\"\n  pidfile: \"{folder}/nsd.pid\"\n  database: \"\"\n"
+                f"  xfrdfile: \"{folder}/xfrd.state\"\n  zonelistfile: \"{folder}/zone.list\"\n"
+                f"  logfile: \"{folder}/nsd.log\"\n  server-count: 1\n  verbosity: 1\n"
+                "remote-control:\n  control-enable: no\n"
+                f"zone:\n  name: {ZONE}\n  zonefile: \"{folder}/signed\"\n")
+            self.proc = subprocess.Popen(["nsd", "-d", "-c", str(conf)], stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL)
+            try:
+                wait_for(self._answers, 10, interval=0.05, what="nsd to answer")
+                return
+            except AssertionError:
+                self.stop()
+        raise AssertionError("nsd did not start: " + (folder / "nsd.log").read_text(errors="replace"))
+
+    def _answers(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("nsd exited")
+        import dns.message
+        import dns.query
+        try:
+            dns.query.udp(dns.message.make_query(f"ns.{ZONE}", "A"), "127.0.0.1", port=self.port, timeout=0.5)
+            return True
+        except Exception:
+            return False
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class PolicyServer:
+    """HTTPS on a free loopback port serving /.well-known/mta-sts.txt with the
+    test CA's certificate for mta-sts.DOMAIN."""
+
+    def __init__(self, pki, domain, policy):
+        self.policy = policy
+        self.fetches = 0
+        cert, key, _ = pki.issue(f"mta-sts.{domain}")
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.fetches += 1
+                body = outer.policy.encode() if self.path == "/.well-known/mta-sts.txt" else b""
+                self.send_response(200 if body else 404)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.socket = pki.server_context(cert, key).wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def pki(tmp_path):
+    return Pki(tmp_path / "pki")
+
+
+@pytest.fixture
+def zone_factory(tmp_path):
+    zones = []
+
+    def factory(records, corrupt=()):
+        z = SignedZone(tmp_path / f"zone{len(zones)}", records, corrupt)
+        zones.append(z)
+        return z
+
+    yield factory
+    for z in zones:
+        z.stop()
+
+
+@pytest.fixture
+def policy_factory(pki):
+    servers = []
+
+    def factory(domain, policy):
+        s = PolicyServer(pki, domain, policy)
+        servers.append(s)
+        return s
+
+    yield factory
+    for s in servers:
+        s.stop()
+
+
+def start_server(server_factory, zone, sink, pki=None, extra="", https_port=443):
+    srv = server_factory(start=False, delivery=(
+        f'enabled = true\nresolvers = ["127.0.0.1:{zone.port}"]\nmx_port = {sink.port}\n'
+        f'dnssec_trust_anchor = "{zone.anchor}"\nmta_sts_port = {https_port}\n' + extra))
+    if pki:
+        srv.env = dict(os.environ, SSL_CERT_FILE=str(pki.ca_file))
+    srv.start()
+    return srv
+
+
+def deferred_reason(srv):
+    def deferred():
+        q = queue(srv)
+        r = q and q[0]["recipients"][0]
+        return r and r["status"] == "deferred" and r["last_response"] and r
+    return wait_for(deferred, 30, interval=0.1, what="a deferral")["last_response"]
+
+
+def tlsa(name, port, digest):
+    return f"_{port}._tcp.{name} TLSA 3 1 1 {digest}"
+
+
+def mx(domain, host):
+    return f"{domain} MX 10 {host}.{ZONE}.\n{host} A 127.0.0.1"
+
+
+# DANE -----------------------------------------------------------------------
+
+def test_dane_ee_match_delivers_over_tls(server_factory, sink_factory, zone_factory, pki):
+    cert, key, digest = pki.issue("anything.example", self_signed=True)  # DANE-EE ignores names and issuers
+    sink = sink_factory(tls_context=pki.server_context(cert, key))
+    zone = zone_factory([mx("good", "mx-good"), tlsa("mx-good", sink.port, digest)])
+    srv = start_server(server_factory, zone, sink)
+    submit(srv, [f"bob@good.{ZONE}"])
+    got = sink.wait(1)
+    assert got[0]["tls"] is True
+    m = metrics(srv)
+    assert m['smtpsd_deliveries_total{result="delivered"}'] == 1
+
+
+def test_tlsa_mismatch_defers_and_never_sends(server_factory, sink_factory, zone_factory, pki):
+    cert, key, _ = pki.issue("mx-bad.dane.test")
+    sink = sink_factory(tls_context=pki.server_context(cert, key))
+    zone = zone_factory([mx("bad", "mx-bad"), tlsa("mx-bad", sink.port, "ab" * 32)])
+    srv = start_server(server_factory, zone, sink)
+    submit(srv, [f"bob@bad.{ZONE}"])
+    reason = deferred_reason(srv)
+    assert "4.7.5" in reason and "TLSA" in reason, reason
+    assert sink.received() == []
+
+
+def test_bogus_tlsa_signature_defers(server_factory, sink_factory, zone_factory, pki):
+    cert, key, digest = pki.issue("mx-bogus.dane.test")
+    sink = sink_factory(tls_context=pki.server_context(cert, key))
+    zone = zone_factory([mx("bogus", "mx-bogus"), tlsa("mx-bogus", sink.port, digest)],
+                        corrupt=[f"_{sink.port}._tcp.mx-bogus"])
+    srv = start_server(server_factory, zone, sink)
+    submit(srv, [f"bob@bogus.{ZONE}"])
+    reason = deferred_reason(srv)
+    assert "TLSA lookup bogus" in reason, reason
+    assert sink.received() == []
+
+
+def test_starttls_stripped_under_dane_defers_without_plaintext(server_factory, sink_factory, zone_factory, pki):
+    _, _, digest = pki.issue("mx-good.dane.test")
+    sink = sink_factory()  # offers no STARTTLS: what a man in the middle who strips it shows
+    zone = zone_factory([mx("good", "mx-good"), tlsa("mx-good", sink.port, digest)])
+    srv = start_server(server_factory, zone, sink)
+    submit(srv, [f"bob@good.{ZONE}"])
+    reason = deferred_reason(srv)
+    assert "4.7.4" in reason and "STARTTLS not offered" in reason, reason
+    assert sink.received() == []
+
+
+def test_opportunistic_policy_ignores_tlsa(server_factory, sink_factory, zone_factory, pki):
+    cert, key, _ = pki.issue("mx-bad.dane.test")
+    sink = sink_factory(tls_context=pki.server_context(cert, key))
+    zone = zone_factory([mx("bad", "mx-bad"), tlsa("mx-bad", sink.port, "ab" * 32)])
+    srv = start_server(server_factory, zone, sink, extra='tls_policy = "opportunistic"\n')
+    submit(srv, [f"bob@bad.{ZONE}"])
+    assert sink.wait(1)[0]["tls"] is True
+
+
+# MTA-STS --------------------------------------------------------------------
+
+def sts_zone(zone_factory, domain, mx_host, policy_id="1"):
+    return zone_factory([mx(domain, mx_host), f'_mta-sts.{domain} TXT "v=STSv1; id={policy_id}"',
+                         f"mta-sts.{domain} A 127.0.0.1"])
+
+
+def policy(mode, *mxs):
+    return "version: STSv1\r\nmode: " + mode + "\r\n" + "".join(f"mx: {m}\r\n" for m in mxs) + "max_age: 86400\r\n"
+
+
+def test_mta_sts_enforce_delivers_to_a_verified_mx(server_factory, sink_factory, zone_factory, policy_factory, pki):
+    cert, key, _ = pki.issue(f"mx-sts.{ZONE}")
+    sink = sink_factory(tls_context=pki.server_context(cert, key))
+    web = policy_factory(f"sts.{ZONE}", policy("enforce", f"*.{ZONE}"))
+    zone = sts_zone(zone_factory, "sts", "mx-sts")
+    srv = start_server(server_factory, zone, sink, pki, https_port=web.port)
+    submit(srv, [f"bob@sts.{ZONE}"])
+    assert sink.wait(1)[0]["tls"] is True
+    assert web.fetches == 1
+    cache = json.loads((srv.root / "data" / "mta-sts.json").read_text())
+    assert cache["policies"][f"sts.{ZONE}"]["mode"] == "enforce"
+
+    # The cached policy survives a restart: with the web server gone, a
+    # wrong-name certificate is still refused.
+    web.stop()
+    srv.stop()
+    sink.tls_context = pki.server_context(*pki.issue("wrong.example")[:2])
+    srv.start()
+    submit(srv, [f"carol@sts.{ZONE}"])
+    reason = deferred_reason(srv)
+    assert "4.7.5" in reason and "certificate not verified" in reason, reason
+    assert len(sink.received()) == 1
+
+
+def test_mta_sts_enforce_with_a_wrong_name_defers(server_factory, sink_factory, zone_factory, policy_factory, pki):
+    cert, key, _ = pki.issue("wrong.example")
+    sink = sink_factory(tls_context=pki.server_context(cert, key))
+    web = policy_factory(f"sts.{ZONE}", policy("enforce", f"mx-sts.{ZONE}"))
+    zone = sts_zone(zone_factory, "sts", "mx-sts")
+    srv = start_server(server_factory, zone, sink, pki, https_port=web.port)
+    submit(srv, [f"bob@sts.{ZONE}"])
+    reason = deferred_reason(srv)
+    assert "certificate not verified (mta-sts)" in reason and "hostname mismatch" in reason, reason
+    assert sink.received() == []
+
+
+def test_mta_sts_testing_with_a_wrong_name_delivers(server_factory, sink_factory, zone_factory, policy_factory, pki):
+    cert, key, _ = pki.issue("wrong.example")
+    sink = sink_factory(tls_context=pki.server_context(cert, key))
+    web = policy_factory(f"sts.{ZONE}", policy("testing", f"mx-sts.{ZONE}"))
+    zone = sts_zone(zone_factory, "sts", "mx-sts")
+    srv = start_server(server_factory, zone, sink, pki, https_port=web.port)
+    submit(srv, [f"bob@sts.{ZONE}"])
+    assert sink.wait(1)[0]["tls"] is True
+    assert web.fetches == 1
+
+
+def test_mta_sts_mx_not_in_the_policy_is_skipped(server_factory, sink_factory, zone_factory, policy_factory, pki):
+    cert, key, _ = pki.issue(f"mx-sts.{ZONE}")
+    sink = sink_factory(tls_context=pki.server_context(cert, key))
+    web = policy_factory(f"sts.{ZONE}", policy("enforce", "mx.elsewhere.example"))
+    zone = sts_zone(zone_factory, "sts", "mx-sts")
+    srv = start_server(server_factory, zone, sink, pki, https_port=web.port)
+    submit(srv, [f"bob@sts.{ZONE}"])
+    reason = deferred_reason(srv)
+    assert "not an mx of the domain's MTA-STS policy" in reason, reason
+    assert sink.received() == []
+
+
+def test_route_tls_verify_refuses_an_unverified_certificate(server_factory, sink_factory, pki):
+    cert, key, _ = pki.issue("wrong.example")
+    sink = sink_factory(tls_context=pki.server_context(cert, key))
+    srv = server_factory(delivery=(
+        f'enabled = true\nroutes = {{ "*" = {{ address = "127.0.0.1:{sink.port}", tls = "verify" }} }}\n'))
+    submit(srv, ["bob@example.net"])
+    reason = deferred_reason(srv)
+    assert "certificate not verified (route)" in reason, reason
+    assert sink.received() == []
+
+
+def test_probe_domain_shows_tlsa_dnssec_and_the_requirement(server_factory, sink_factory, zone_factory, pki):
+    cert, key, digest = pki.issue("mx-good.dane.test")
+    sink = sink_factory(tls_context=pki.server_context(cert, key))
+    zone = zone_factory([mx("good", "mx-good"), tlsa("mx-good", sink.port, digest)])
+    srv = start_server(server_factory, zone, sink)
+    r = srv.cli_json("probe", "--domain", f"good.{ZONE}")
+    assert r["mx_dnssec"] == "secure" and r["policy"] == "dane", r
+    assert r["hosts"][0]["name"] == f"mx-good.{ZONE}"
+    assert r["hosts"][0]["tlsa"] == [f"3 1 1 {digest}"]
+    assert r["hosts"][0]["requires"] == "TLS required, verified"
+    assert r["mta_sts"] is None
