@@ -9,6 +9,11 @@ namespace smtpsd::base {
 
 enum class body_type : std::uint8_t { unspecified, seven_bit, eight_bit_mime, binary_mime };
 enum class dsn_ret : std::uint8_t { unspecified, full, hdrs };
+// What the sender asked of the TLS on the way out (RFC 8689): nothing (the
+// recipient domain's policy applies), REQUIRETLS on MAIL (verified TLS to a
+// server that supports REQUIRETLS, or a bounce), or `TLS-Required: No`
+// (recipient policies ignored: STARTTLS when offered, no checks). Stored.
+enum class tls_demand : std::uint8_t { policy = 0, required = 1, not_required = 2 };
 
 // NOTIFY= of one recipient: a set of conditions; empty when not given, which
 // RFC 3461 §4.1 reads as FAILURE,DELAY.

@@ -71,6 +71,15 @@ outcome tls_policy_failed(std::string why, const std::string& status) {
   return local(outcome_kind::deferred, status, "TLS required by policy: " + why);
 }
 
+outcome requiretls_unverifiable(const std::string& destination, const std::string& why) {
+  return local(outcome_kind::failed, "5.7.10",
+               "REQUIRETLS: no verified TLS is possible to " + destination + " (" + why + ")");
+}
+
+outcome requiretls_unsupported(const std::string& mta) {
+  return local(outcome_kind::failed, "5.7.30", "REQUIRETLS support required: " + mta + " does not offer it", mta);
+}
+
 outcome smtputf8_unsupported(const std::string& mta) {
   return local(outcome_kind::failed, "5.6.7", "the message needs SMTPUTF8 and " + mta + " does not support it", mta);
 }

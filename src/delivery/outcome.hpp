@@ -17,6 +17,8 @@
 //   required certificate check failed           deferred (4.7.5), closed before MAIL
 //   DNSSEC bogus MX answer                      deferred (4.7.5)
 //   SMTPUTF8 needed and not offered             failed  (5.6.7, RFC 6531 §3.4)
+//   REQUIRETLS and no verified TLS possible     failed  (5.7.10, RFC 8689 §5: no DANE or MTA-STS for the domain)
+//   REQUIRETLS and the server does not offer it failed  (5.7.30, RFC 8689 §6)
 //   larger than the remote's SIZE               failed  (5.3.4)
 //   smarthost without TLS, or refusing AUTH     deferred (4.7.10, 4.7.8): an operator fixes it
 //   our spool cannot be read mid-message        deferred (4.3.0), the connection dropped
@@ -70,6 +72,8 @@ outcome no_host_answered(std::string why);
 // Every host failed the TLS the policy requires (status 4.7.4 or 4.7.5).
 outcome tls_policy_failed(std::string why, const std::string& status);
 outcome smtputf8_unsupported(const std::string& mta);
+outcome requiretls_unverifiable(const std::string& destination, const std::string& why);
+outcome requiretls_unsupported(const std::string& mta);
 outcome too_big(const std::string& mta, std::uint64_t size, std::uint64_t limit);
 outcome smarthost_without_tls(const std::string& host);
 outcome smarthost_refused_auth(const std::string& host, const response& r);

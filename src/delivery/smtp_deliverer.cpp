@@ -18,8 +18,10 @@ net::awaitable<std::vector<outcome>> smtp_deliverer::deliver(const job& j) {
   if (!held) co_return std::vector<outcome>(n, not_attempted_stopping());
 
   // An idle connection first; if it turns out dead before any recipient was
-  // accepted, a fresh one.
-  if (auto idle = connections_.take_idle(j.hop.key)) {
+  // accepted, a fresh one. Not for REQUIRETLS: an idle connection was
+  // opened under a plan that may not have verified its host.
+  const bool requiretls = j.mail.tls == base::tls_demand::required;
+  if (auto idle = requiretls ? nullptr : connections_.take_idle(j.hop.key)) {
     auto r = co_await run_transaction(*idle, j);
     co_await finish(j.hop.key, std::move(idle), r.reusable);
     if (!r.retry_fresh) co_return std::move(r.outcomes);
@@ -27,6 +29,11 @@ net::awaitable<std::vector<outcome>> smtp_deliverer::deliver(const job& j) {
   auto where = co_await resolve(j.hop);
   if (!where.ok()) co_return std::vector<outcome>(n, dns_failure(where));
   auto tls = co_await plan(j.hop, where);
+  if (j.mail.tls == base::tls_demand::not_required) ignore_recipient_policy(tls);
+  if (requiretls) {
+    auto why = require_verified(tls);
+    if (!why.empty()) co_return std::vector<outcome>(n, requiretls_unverifiable(domain_of(j.rcpts.front().address), why));
+  }
   if (!tls.defer.empty()) co_return std::vector<outcome>(n, tls_policy_failed(tls.defer, "4.7.5"));
   auto conn = co_await connector_.open(j.hop, where, tls);
   if (!conn.client) co_return std::vector<outcome>(n, conn.failure);

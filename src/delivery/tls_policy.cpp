@@ -24,6 +24,34 @@ bool usable(const net::tlsa_record& r) {
 }
 }  // namespace
 
+void ignore_recipient_policy(tls_plan& p) {
+  if (p.policy != "dane" && p.policy != "mta-sts" && p.defer.empty()) return;
+  p.policy = "opportunistic";
+  p.sts_mode.clear();
+  p.defer.clear();
+  for (auto& h : p.hosts) h = host_tls{};
+}
+
+std::string require_verified(tls_plan& p) {
+  if (p.policy == "smarthost" || !p.defer.empty()) return {};  // a deferral stays one (a bogus answer may pass)
+  if (p.policy == "opportunistic") return "no DANE or MTA-STS policy applies";
+  bool any = false;
+  for (auto& h : p.hosts) {
+    if (!h.skip.empty()) continue;
+    if (p.policy == "mta-sts" && !h.check.name.empty()) {  // testing mode: checked as if enforced
+      h.level = host_tls::need::verify;
+      h.report_only = false;
+    }
+    if (h.level != host_tls::need::verify) {
+      h.skip = "REQUIRETLS: this host would not be verified";
+      continue;
+    }
+    any = true;
+  }
+  if (any) return {};
+  return p.policy == "route" ? "the route does not say tls = \"verify\"" : "no host of the " + p.policy + " policy can be verified";
+}
+
 tls_policies::tls_policies(net::worker_pool& pool, const resolver& dns, tls_policy_settings s)
     : pool_(pool), dns_(dns), s_(std::move(s)) {
   if (s_.enforce_policies) dnssec_ = std::make_unique<dnssec_resolver>(s_.resolvers, s_.trust_anchor);

@@ -68,6 +68,15 @@ struct tls_policy_settings {
   std::filesystem::path sts_cache;  // "" = in memory only
 };
 
+// The sender's wishes (RFC 8689) applied to a plan. `TLS-Required: No`:
+// the recipient domain's DANE or MTA-STS policy is set aside (STARTTLS when
+// offered, nothing checked); routes and the smarthost keep their own rules.
+void ignore_recipient_policy(tls_plan& p);
+// REQUIRETLS: only hosts that will be verified stay (DANE matches, MTA-STS
+// names, testing mode checked as if enforced, a route's "verify", the
+// smarthost). Empty when none is left: why no verified TLS is possible.
+std::string require_verified(tls_plan& p);
+
 class tls_policies {
  public:
   // Throws when the trust anchor cannot be read (an operator's error, at start).

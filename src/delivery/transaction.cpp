@@ -75,6 +75,7 @@ net::awaitable<transaction_result> transaction::run() {
 std::optional<outcome> transaction::preflight() const {
   const auto& caps = c_.capabilities();
   if (j_.mail.smtputf8 && !caps.smtputf8) return smtputf8_unsupported(mta_);
+  if (j_.mail.tls == base::tls_demand::required && !caps.requiretls) return requiretls_unsupported(mta_);
   if (caps.size && *caps.size > 0 && j_.mail.size > *caps.size) return too_big(mta_, j_.mail.size, *caps.size);
   return std::nullopt;
 }

@@ -37,6 +37,8 @@ std::optional<fixed_headers> apply_submission_fixups(std::string_view section, c
   out.section += received_field(t);
   for (auto& f : *fields) {
     if (base::iequals(f.name, "Bcc")) continue;
+    if (base::iequals(f.name, "TLS-Required") && base::iequals(base::trim(unfold(f.value)), "No"))
+      out.tls_required_no = true;
     if (is_ses_header(f.name)) {
       auto& slot = base::iequals(f.name, "X-SES-CONFIGURATION-SET") ? out.configuration_set : out.message_tags;
       if (!slot) slot = unfold(f.value);

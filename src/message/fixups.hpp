@@ -28,6 +28,7 @@ struct fixed_headers {
   // SES's event-publishing fields, taken out of the section (unfolded values).
   std::optional<std::string> configuration_set;
   std::optional<std::string> message_tags;
+  bool tls_required_no = false;  // a `TLS-Required: No` field (RFC 8689 §5), kept in the section
 };
 
 // nullopt when the header section cannot be parsed.

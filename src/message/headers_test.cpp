@@ -61,6 +61,17 @@ TEST(fixups, received_date_message_id_and_bcc) {
   EXPECT_EQ(kept->section.find("Date: Sun"), std::string::npos);
 }
 
+TEST(fixups, tls_required_no_is_noticed_and_kept) {
+  trace_info t;
+  t.hostname = "mail.example.com";
+  t.queue_id = "Q";
+  auto r = apply_submission_fixups("From: a@example.com\r\nTLS-Required:  no \r\n", t);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->tls_required_no);
+  EXPECT_NE(r->section.find("TLS-Required:  no"), std::string::npos) << "carried onward (RFC 8689 §5)";
+  EXPECT_FALSE(apply_submission_fixups("From: a@example.com\r\nTLS-Required: yes\r\n", t)->tls_required_no);
+}
+
 TEST(fixups, ses_event_publishing_fields_are_taken_out) {
   trace_info t;
   t.hostname = "mail.example.com";

@@ -48,6 +48,7 @@ delivery::job common_job(const store::queued_message& m) {
   j.mail.smtputf8 = m.smtputf8;
   j.mail.ret = m.ret;
   j.mail.envid = m.envid;
+  j.mail.tls = m.tls;
   return j;
 }
 

@@ -29,6 +29,7 @@ capabilities parse_ehlo(const reply& r) {
     else if (key == "SMTPUTF8") c.smtputf8 = true;
     else if (key == "CHUNKING") c.chunking = true;
     else if (key == "DSN") c.dsn = true;
+    else if (key == "REQUIRETLS") c.requiretls = true;
     else if (key == "SIZE") {
       std::uint64_t n = 0;
       auto t = base::trim(rest);
@@ -74,6 +75,7 @@ std::string format_mail(std::string_view from, const mail_options& o, const capa
   if (caps.size && o.size) s += " SIZE=" + std::to_string(o.size);
   if (o.eight_bit() && caps.eightbitmime) s += " BODY=8BITMIME";
   if (o.smtputf8 && caps.smtputf8) s += " SMTPUTF8";
+  if (o.tls == base::tls_demand::required && caps.requiretls) s += " REQUIRETLS";
   if (caps.dsn) {
     if (o.ret != dsn_ret::unspecified) s.append(" RET=").append(to_string(o.ret));
     if (!o.envid.empty()) s += " ENVID=" + o.envid;

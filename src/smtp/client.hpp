@@ -19,6 +19,7 @@ struct capabilities {
   bool smtputf8 = false;
   bool chunking = false;
   bool dsn = false;
+  bool requiretls = false;
   std::optional<std::uint64_t> size;  // SIZE's value; 0 = no fixed limit
   std::vector<std::string> auth;      // upper case mechanism names
   std::vector<std::string> keywords;  // every extension line, as sent
@@ -50,6 +51,7 @@ struct mail_options {
   bool smtputf8 = false;
   dsn_ret ret = dsn_ret::unspecified;
   std::string envid;  // xtext or empty
+  base::tls_demand tls = base::tls_demand::policy;  // REQUIRETLS goes on MAIL when required and offered
   bool eight_bit() const { return body == body_type::eight_bit_mime || body == body_type::binary_mime; }
 };
 std::string format_mail(std::string_view from, const mail_options& o, const capabilities& caps);

@@ -114,6 +114,9 @@ std::optional<reply> parse_mail_params(std::string_view text, mail_params& out) 
     } else if (base::iequals(p.key, "SMTPUTF8")) {
       if (out.smtputf8 || p.value) return replies::syntax_error("bad SMTPUTF8");
       out.smtputf8 = true;
+    } else if (base::iequals(p.key, "REQUIRETLS")) {
+      if (out.requiretls || p.value) return replies::syntax_error("bad REQUIRETLS");
+      out.requiretls = true;
     } else if (base::iequals(p.key, "RET")) {
       if (dup(seen_ret) || !p.value) return replies::syntax_error("bad RET");
       if (base::iequals(*p.value, "FULL"))

@@ -1,6 +1,6 @@
 #pragma once
 // ESMTP parameters of MAIL and RCPT: SIZE (RFC 1870), BODY (6152, 3030),
-// SMTPUTF8 (6531), RET/ENVID (3461) on MAIL; NOTIFY/ORCPT (3461) on RCPT;
+// SMTPUTF8 (6531), RET/ENVID (3461), REQUIRETLS (8689) on MAIL; NOTIFY/ORCPT (3461) on RCPT;
 // AUTH= (4954) is accepted and ignored.
 #include <cstdint>
 #include <optional>
@@ -22,6 +22,7 @@ struct mail_params {
   bool smtputf8 = false;
   dsn_ret ret = dsn_ret::unspecified;
   std::string envid;  // xtext as received
+  bool requiretls = false;  // RFC 8689
 };
 
 namespace notify {

@@ -120,6 +120,7 @@ action server_fsm::do_ehlo(const command& c, std::string& out) {
   r.lines.push_back("SMTPUTF8");
   r.lines.push_back("CHUNKING");
   r.lines.push_back("DSN");
+  if (tls_active_) r.lines.push_back("REQUIRETLS");  // RFC 8689 §4.1: only inside TLS
   if (settings_.starttls_offered && !tls_active_) r.lines.push_back("STARTTLS");
   if (tls_active_ && !authenticated()) r.lines.push_back("AUTH " + std::string(sasl::advertised_mechanisms(cb_)));
   r.append_to(out);
@@ -142,6 +143,7 @@ action server_fsm::do_mail(const command& c, std::string& out) {
   if (auto* r = std::get_if<reply>(&parsed)) return fail(*r, out);
   auto& m = std::get<mail_command>(parsed);
   if (m.params.body == body_type::binary_mime) return fail(replies::binarymime_unsupported(), out);
+  if (m.params.requiretls && !tls_active_) return fail(replies::param_not_supported("REQUIRETLS"), out);
   if (!m.from.is_ascii() && !m.params.smtputf8) return fail(replies::smtputf8_required(), out);
   if (m.params.size && *m.params.size > max_message_bytes_) {
     limit_hit_ = limit_hit{replies::message_too_big(), "size", *m.params.size, max_message_bytes_, m.from.str()};

@@ -38,6 +38,28 @@ TEST(server_fsm, envelope_keeps_dsn_parameters) {
   EXPECT_EQ(t.rcpts[0].params.notify, dsn_notify(notify::delay));
 }
 
+TEST(server_fsm, requiretls_is_offered_and_kept_only_under_tls) {
+  auto f = authed();
+  std::string out;
+  ASSERT_EQ(f.on_line("MAIL FROM:<a@example.com> REQUIRETLS", out), action::check_mail);
+  f.on_mail_verdict({}, out);
+  ASSERT_EQ(f.on_line("RCPT TO:<b@example.org>", out), action::check_rcpt);
+  f.on_rcpt_verdict({}, out);
+  EXPECT_TRUE(f.transaction().params.requiretls);
+  out.clear();
+  f.on_line("RSET", out);
+  out.clear();
+  f.on_line("MAIL FROM:<a@example.com> REQUIRETLS=YES", out);
+  EXPECT_EQ(out.substr(0, 3), "501") << out;
+
+  server_settings plain;
+  plain.starttls_offered = true;
+  server_fsm p(plain);
+  out.clear();
+  p.on_line("EHLO c", out);
+  EXPECT_EQ(out.find("REQUIRETLS"), std::string::npos) << "not before TLS (RFC 8689 §4.1)";
+}
+
 TEST(server_fsm, throttled_auth_closes) {
   server_settings s;
   s.tls_active = true;

@@ -57,6 +57,7 @@ queued_message sample(std::string id, std::int64_t account_id) {
   m.ret = base::dsn_ret::hdrs;
   m.body = base::body_type::eight_bit_mime;
   m.smtputf8 = true;
+  m.tls = base::tls_demand::required;
   m.recipients.push_back({"bob@example.org", "rfc822;bob@example.org", base::dsn_notify(4), rcpt_status::queued, 0, m.created, "", std::nullopt});
   m.recipients.push_back({"carol@example.net", "", base::dsn_notify{}, rcpt_status::queued, 0, m.created, "", std::nullopt});
   return m;
@@ -129,6 +130,7 @@ TEST_P(store_conformance, queue_enqueue_get_list_remove) {
   EXPECT_EQ(m->from, "alice@example.com");
   EXPECT_EQ(m->envid, "E1");
   EXPECT_TRUE(m->smtputf8);
+  EXPECT_EQ(m->tls, base::tls_demand::required);
   ASSERT_EQ(m->recipients.size(), 2u);
   EXPECT_EQ(m->recipients[0].orcpt, "rfc822;bob@example.org");
   EXPECT_EQ(m->recipients[0].notify, base::dsn_notify(base::dsn_notify::failure));

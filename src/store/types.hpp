@@ -119,6 +119,7 @@ struct queued_message {
   base::dsn_ret ret = base::dsn_ret::unspecified;
   base::body_type body = base::body_type::unspecified;
   bool smtputf8 = false;
+  base::tls_demand tls = base::tls_demand::policy;  // REQUIRETLS, or TLS-Required: No
   std::vector<queued_recipient> recipients;
   std::string configuration_set;  // X-SES-CONFIGURATION-SET or the account's default
   std::vector<std::pair<std::string, std::string>> tags;  // X-SES-MESSAGE-TAGS, in order

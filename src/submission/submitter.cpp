@@ -41,6 +41,7 @@ message_builder::message_builder(std::string queue_id, std::shared_ptr<store::sp
   meta_.ret = env.params.ret;
   meta_.body = env.params.body;
   meta_.smtputf8 = env.params.smtputf8;
+  if (env.params.requiretls) meta_.tls = base::tls_demand::required;
   meta_.client_ip = facts.client_ip;
   for (const auto& r : env.rcpts) {
     store::queued_recipient q;
@@ -120,6 +121,8 @@ std::optional<policy::rejection> message_builder::seal() {
   auto fixed = message::apply_submission_fixups(splitter_.section(), t);
   if (!fixed) return policy::rejection{smtp::replies::malformed_headers(), "malformed_headers", "unparseable header section"};
   meta_.message_id = fixed->message_id;
+  // RFC 8689 §4.1: REQUIRETLS on MAIL wins over the header field.
+  if (fixed->tls_required_no && meta_.tls == base::tls_demand::policy) meta_.tls = base::tls_demand::not_required;
   if (auto r = take_ses_fields(*fixed)) return r;
   if (auto r = sign(fixed->section)) return r;
   meta_.size = body_bytes_ + fixed->section.size();

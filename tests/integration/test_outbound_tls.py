@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from conftest import free_dns_port, metrics, wait_for
-from test_delivery import queue, submit
+from conftest import PASSWORD, free_dns_port, metrics, wait_for
+from test_delivery import events, queue, submit
 
 ZONE = "dane.test"
 
@@ -381,3 +381,153 @@ def test_probe_domain_shows_tlsa_dnssec_and_the_requirement(server_factory, sink
     assert r["hosts"][0]["tlsa"] == [f"3 1 1 {digest}"]
     assert r["hosts"][0]["requires"] == "TLS required, verified"
     assert r["mta_sts"] is None
+
+
+# REQUIRETLS (RFC 8689) -------------------------------------------------------
+
+class RequireTlsReceiver:
+    """A small MTA in a thread: STARTTLS with the given certificate, then
+    REQUIRETLS in EHLO (unless `offer` is false); records each MAIL line."""
+
+    def __init__(self, ctx, offer=True):
+        self.ctx, self.offer = ctx, offer
+        self.mails, self.messages = [], []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.running = True
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while self.running:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            try:
+                self._session(conn)
+            except (OSError, ssl.SSLError):
+                pass
+            finally:
+                conn.close()
+
+    def _session(self, conn):
+        conn.settimeout(10)
+        f = conn.makefile("rb")
+        conn.sendall(b"220 receiver ESMTP\r\n")
+        tls = False
+        while True:
+            line = f.readline()
+            if not line:
+                return
+            cmd = line.decode().strip()
+            verb = cmd.split(" ")[0].upper()
+            if verb == "EHLO":
+                ext = [b"STARTTLS"] if not tls else ([b"REQUIRETLS"] if self.offer else []) + [b"8BITMIME"]
+                conn.sendall(b"250-receiver\r\n" + b"".join(b"250-" + e + b"\r\n" for e in ext[:-1])
+                             + b"250 " + ext[-1] + b"\r\n")
+            elif verb == "STARTTLS":
+                conn.sendall(b"220 go ahead\r\n")
+                conn = self.ctx.wrap_socket(conn, server_side=True)
+                f = conn.makefile("rb")
+                tls = True
+            elif verb == "MAIL":
+                self.mails.append(cmd)
+                conn.sendall(b"250 ok\r\n")
+            elif verb == "RCPT":
+                conn.sendall(b"250 ok\r\n")
+            elif verb == "DATA":
+                conn.sendall(b"354 go\r\n")
+                data = b""
+                while not data.endswith(b"\r\n.\r\n"):
+                    chunk = f.readline()
+                    if not chunk:
+                        return
+                    data += chunk
+                self.messages.append(data)
+                conn.sendall(b"250 queued\r\n")
+            elif verb == "QUIT":
+                conn.sendall(b"221 bye\r\n")
+                return
+            else:
+                conn.sendall(b"250 ok\r\n")
+
+    def close(self):
+        self.running = False
+        self.thread.join(5)
+        self.sock.close()
+
+
+@pytest.fixture
+def receiver_factory():
+    made = []
+
+    def factory(ctx, offer=True):
+        r = RequireTlsReceiver(ctx, offer)
+        made.append(r)
+        return r
+
+    yield factory
+    for r in made:
+        r.close()
+
+
+def failed_reason(srv):
+    """The reply of the first bounce event (a failed message leaves the queue)."""
+    def bounced():
+        return next((e for e in events(srv) if e["type"] == "bounce"), None)
+    return wait_for(bounced, 30, interval=0.1, what="a bounce")["smtp_response"]
+
+
+def test_requiretls_goes_only_over_dane_verified_tls_to_a_server_offering_it(
+        server_factory, zone_factory, receiver_factory, pki):
+    cert, key, digest = pki.issue(f"mx-good.{ZONE}")
+    rx = receiver_factory(pki.server_context(cert, key))
+    zone = zone_factory([mx("good", "mx-good"), tlsa("mx-good", rx.port, digest)])
+    srv = start_server(server_factory, zone, rx)
+    with srv.smtp_ssl() as s:
+        s.login("alice", PASSWORD)
+        assert s.has_extn("requiretls"), "offered on submission after TLS"
+        s.sendmail("alice@example.com", [f"bob@good.{ZONE}"], "From: alice@example.com\r\nSubject: r\r\n\r\nhi\r\n",
+                   mail_options=["REQUIRETLS"])
+    wait_for(lambda: rx.messages, 30, interval=0.1, what="the delivery")
+    assert rx.mails == ["MAIL FROM:<alice@example.com> REQUIRETLS"], rx.mails
+
+
+def test_requiretls_to_a_server_without_it_bounces_5_7_30(server_factory, zone_factory, receiver_factory, pki):
+    cert, key, digest = pki.issue(f"mx-good.{ZONE}")
+    rx = receiver_factory(pki.server_context(cert, key), offer=False)
+    zone = zone_factory([mx("good", "mx-good"), tlsa("mx-good", rx.port, digest)])
+    srv = start_server(server_factory, zone, rx)
+    submit(srv, [f"bob@good.{ZONE}"], mail_options=["REQUIRETLS"])
+    reason = failed_reason(srv)
+    assert "5.7.30" in reason and "REQUIRETLS support required" in reason, reason
+    assert rx.mails == [], "no MAIL was sent"
+
+
+def test_requiretls_without_verified_tls_bounces_5_7_10(server_factory, sink_factory, pki):
+    cert, key, _ = pki.issue("mx.example.net")
+    sink = sink_factory(tls_context=pki.server_context(cert, key))
+    srv = server_factory(delivery=f'enabled = true\nroutes = {{ "*" = "127.0.0.1:{sink.port}" }}\n')
+    submit(srv, ["bob@example.net"], mail_options=["REQUIRETLS"])
+    reason = failed_reason(srv)
+    assert "5.7.10" in reason and "REQUIRETLS" in reason, reason
+    # Only the DSN to the sender reaches the sink, never the message.
+    dsn = sink.wait(1)
+    assert dsn[0]["from"] in ("", "<>") and dsn[0]["rcpts"] == ["alice@example.com"], dsn[0]
+    assert b"5.7.10" in dsn[0]["data"]
+
+
+def test_tls_required_no_sets_the_recipient_policy_aside(server_factory, sink_factory, zone_factory, pki):
+    cert, key, _ = pki.issue(f"mx-bad.{ZONE}")
+    sink = sink_factory(tls_context=pki.server_context(cert, key))
+    zone = zone_factory([mx("bad", "mx-bad"), tlsa("mx-bad", sink.port, "ab" * 32)])
+    srv = start_server(server_factory, zone, sink)
+    submit(srv, [f"bob@bad.{ZONE}"],
+           body=f"From: alice@example.com\r\nTo: bob@bad.{ZONE}\r\nTLS-Required: No\r\nSubject: x\r\n\r\nhi\r\n")
+    got = sink.wait(1)
+    assert got[0]["tls"] is True, "STARTTLS is still used when offered"
+    assert b"TLS-Required: No" in got[0]["data"]

@@ -138,6 +138,10 @@ CREATE TABLE secrets(name TEXT PRIMARY KEY, value BLOB NOT NULL);
       R"sql(
 CREATE TABLE shared_files(path TEXT PRIMARY KEY, data BLOB NOT NULL);
 )sql",
+      // 12: what the sender asked of outbound TLS (RFC 8689: REQUIRETLS, TLS-Required: No)
+      R"sql(
+ALTER TABLE messages ADD COLUMN tls INTEGER NOT NULL DEFAULT 0;
+)sql",
   };
   return m;
 }

@@ -24,6 +24,7 @@ queued_message read_message(const statement& s) {
   m.tags = decode_tags(s.text(12));
   m.client_ip = s.text(13);
   m.lease_token = s.int64(14);
+  m.tls = static_cast<base::tls_demand>(s.int64(15));
   return m;
 }
 
@@ -54,7 +55,7 @@ void sqlite_queue_store::enqueue(std::span<const queued_message> batch, std::spa
     for (const auto& m : batch) {
       c.prepare(
            "INSERT INTO messages(id, account_id, account, sender, size, created, message_id, envid, ret, body, smtputf8, "
-           "configuration_set, tags, client_ip) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+           "configuration_set, tags, client_ip, tls) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
           .bind(1, m.id)
           .bind(2, m.account_id)
           .bind(3, m.account)
@@ -69,6 +70,7 @@ void sqlite_queue_store::enqueue(std::span<const queued_message> batch, std::spa
           .bind(12, m.configuration_set)
           .bind(13, encode_tags(m.tags))
           .bind(14, m.client_ip)
+          .bind(15, static_cast<int>(m.tls))
           .run();
       int idx = 0;
       for (const auto& r : m.recipients) {
@@ -120,7 +122,7 @@ std::optional<queued_message> sqlite_queue_store::get(std::string_view id) {
   return db_->with([&](connection& c) -> std::optional<queued_message> {
     auto s = c.prepare(
         "SELECT id, account_id, account, sender, size, created, message_id, envid, ret, body, smtputf8, configuration_set, tags, "
-        "client_ip, lease_token FROM messages "
+        "client_ip, lease_token, tls FROM messages "
         "WHERE id = ?");
     s.bind(1, id);
     if (!s.step()) return std::nullopt;
@@ -136,7 +138,7 @@ std::vector<queued_message> sqlite_queue_store::list(const queue_query& q) {
     {
 #define SMTPSD_PAGE_SQL(first_filter, account_filter)                                                                \
   "SELECT id, account_id, account, sender, size, created, message_id, envid, ret, body, smtputf8, configuration_set, " \
-  "tags, client_ip, lease_token FROM messages m WHERE " first_filter account_filter                                                \
+  "tags, client_ip, lease_token, tls FROM messages m WHERE " first_filter account_filter                                                \
   "AND (?3 < 0 OR EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = m.id AND r.status = ?3)) "                  \
   "ORDER BY m.id LIMIT ?5"
 #define SMTPSD_AFTER "m.id > ?1 AND ?4 = '' "
@@ -235,7 +237,7 @@ std::vector<queued_message> sqlite_queue_store::claim_due(time_point now, time_p
           .run();
       auto s = c.prepare(
           "SELECT id, account_id, account, sender, size, created, message_id, envid, ret, body, smtputf8, configuration_set, tags, "
-        "client_ip, lease_token FROM messages "
+        "client_ip, lease_token, tls FROM messages "
           "WHERE id = ?");
       s.bind(1, id);
       if (!s.step()) continue;

@@ -13,7 +13,7 @@ using column = std::vector<std::optional<std::string>>;
 
 const std::string message_columns =
     "m.id, m.account_id, m.account, m.sender, m.size, m.created, m.message_id, m.envid, m.ret, m.body, m.smtputf8, "
-    "m.configuration_set, m.tags, m.client_ip, m.lease_token";
+    "m.configuration_set, m.tags, m.client_ip, m.lease_token, m.tls";
 
 queued_message read_message(const result& r, int row) {
   queued_message m;
@@ -32,6 +32,7 @@ queued_message read_message(const result& r, int row) {
   m.tags = decode_tags(r.text(row, 12));
   m.client_ip = r.text(row, 13);
   m.lease_token = r.int64(row, 14);
+  m.tls = static_cast<base::tls_demand>(r.int64(row, 15));
   return m;
 }
 
@@ -120,7 +121,7 @@ std::int64_t limit_of(std::size_t n) { return n > static_cast<std::size_t>(INT64
 
 void pg_queue_store::enqueue(std::span<const queued_message> batch, std::span<const stored_event> events) {
   column id, account_id, account, sender, size, created, message_id, envid, ret, body, smtputf8, set, tags, ip, due,
-      retried;
+      retried, tls;
   recipient_rows rs;
   std::map<std::pair<std::int64_t, std::int64_t>, std::int64_t> usage;
   for (const auto& m : batch) {
@@ -141,6 +142,7 @@ void pg_queue_store::enqueue(std::span<const queued_message> batch, std::span<co
     auto d = due_of(m);
     due.push_back(d.next_due);
     retried.push_back(d.retried ? "t" : "f");
+    tls.push_back(std::to_string(static_cast<int>(m.tls)));
     rs.add(m);
     usage[{m.account_id, base::unix_seconds(m.created) / 60 * 60}] += static_cast<std::int64_t>(m.recipients.size());
   }
@@ -156,13 +158,13 @@ void pg_queue_store::enqueue(std::span<const queued_message> batch, std::span<co
     transaction t(c);
     c.exec(
         "INSERT INTO messages(id, account_id, account, sender, size, created, message_id, envid, ret, body, smtputf8, "
-        "configuration_set, tags, client_ip, next_due, retried) SELECT * FROM unnest($1::text[], $2::bigint[], "
+        "configuration_set, tags, client_ip, next_due, retried, tls) SELECT * FROM unnest($1::text[], $2::bigint[], "
         "$3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::int[], $10::int[], "
-        "$11::boolean[], $12::text[], $13::text[], $14::text[], $15::bigint[], $16::boolean[])",
+        "$11::boolean[], $12::text[], $13::text[], $14::text[], $15::bigint[], $16::boolean[], $17::int[])",
         array_literal(id), array_literal(account_id), array_literal(account), array_literal(sender),
         array_literal(size), array_literal(created), array_literal(message_id), array_literal(envid),
         array_literal(ret), array_literal(body), array_literal(smtputf8), array_literal(set), array_literal(tags),
-        array_literal(ip), array_literal(due), array_literal(retried));
+        array_literal(ip), array_literal(due), array_literal(retried), array_literal(tls));
     c.exec(
         "INSERT INTO recipients(message_id, idx, address, orcpt, notify, status, attempts, next_attempt, "
         "last_response, delay_warned) SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[], "

@@ -130,6 +130,10 @@ CREATE TABLE secrets(name text PRIMARY KEY, value bytea NOT NULL);
 CREATE TABLE roles(role text PRIMARY KEY, node text NOT NULL, until bigint NOT NULL);
 CREATE TABLE shared_files(path text COLLATE "C" PRIMARY KEY, data bytea NOT NULL);
 )sql",
+      // 3: what the sender asked of outbound TLS (RFC 8689: REQUIRETLS, TLS-Required: No)
+      R"sql(
+ALTER TABLE messages ADD COLUMN tls integer NOT NULL DEFAULT 0;
+)sql",
   };
   return m;
 }
