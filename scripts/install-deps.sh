@@ -9,6 +9,7 @@ build_pkgs=(
   libpq-dev libhiredis-dev libspdlog-dev libfmt-dev libtomlplusplus-dev
   libcli11-dev nlohmann-json3-dev libsystemd-dev libidn2-dev libjs-chart.js
   libunbound-dev dns-root-data  # DANE: DNSSEC validated in-process; the root trust anchor
+  zlib1g-dev                    # gzip of TLS-RPT reports
 )
 test_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -11,7 +11,7 @@ GCC 12 miscompiles some coroutine forms (double frees, SIGILL). Each
      a statement of its own only when the awaited function returns void;
   4. no capturing lambda (but [this] and by-reference captures) and no
      temporary of a class type (fmt::format, std::string(…), std::to_string,
-     string concatenation) in the statement.
+     string concatenation, `type{…}`) in the statement.
 
 The helpers in src/net/coro.hpp make the forbidden forms unnecessary. The
 scan works on the source text with comments and string literals blanked out,
@@ -107,6 +107,10 @@ AWAITABLE_DECL = re.compile(r"awaitable<\s*((?:[^<>;{}]|<(?:[^<>]|<[^<>]*>)*>)*?
 UNKNOWN_RESULT = re.compile(r"\b(invoke_result|T|R|decltype)\b")
 LAMBDA = re.compile(r"(?:^|[(,=\s])\[([^\[\]]*)\]\s*(?:\(|\{|->|mutable)")
 TEMPORARY = re.compile(r'fmt::format\(|std::string\(|std::to_string\(|""\s*\+|\+\s*""')
+# A braced temporary of a named type among an awaited call's arguments:
+# `f(std::move(v), settings{a, b})` (a by-value coroutine parameter built in
+# place freed a foreign pointer in a GCC 12 build).
+BRACED = re.compile(r"(?<![\w\]])([A-Za-z_][\w:]*)(?:<[^<>;]*>)?\s*\{")
 SAFE_CAPTURE = re.compile(r"^\s*(this|&|&\s*\w+)\s*$")
 CONDITION = re.compile(r"\b(if|while)\s*\(\s*!?\s*$")
 ASSIGN = re.compile(r"(?<![=!<>+\-*/%&|^])=\s*$")
@@ -169,6 +173,8 @@ def check(path, text, non_void, string_fns):
         calls = [c for c in re.findall(r"\b(\w+)\s*\(", args) if c in string_fns]
         if TEMPORARY.search(after) or calls:
             errors.append(f"{where}: temporary string in a co_await expression; name it first (rule 4): {flat}")
+        if BRACED.search(args) and not LAMBDA.search(stmt):  # a lambda's body is its own code
+            errors.append(f"{where}: braced temporary in a co_await expression; name it first (rule 4): {flat}")
     return errors
 
 

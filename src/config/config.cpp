@@ -263,7 +263,7 @@ void parse_delivery(const reader& r, const toml::table& root, const std::filesys
     auto& d = c.delivery;
     r.check_keys(*t, p, {"enabled", "max_queue_age_s", "delay_warning_s", "routes", "resolvers", "mx_port", "smarthost", "lease_s",
                          "concurrency", "per_destination", "connect_timeout_s", "command_timeout_s", "tls_policy",
-                         "dnssec_trust_anchor", "mta_sts_port"});
+                         "dnssec_trust_anchor", "mta_sts_port", "tls_report_period_s"});
     d.enabled = r.boolean(*t, p, "enabled", d.enabled);
     d.max_queue_age_s = r.integer(*t, p, "max_queue_age_s", d.max_queue_age_s, 1, 86400ull * 365);
     d.delay_warning_s = r.integer(*t, p, "delay_warning_s", d.delay_warning_s, 0, 86400ull * 365);
@@ -303,6 +303,7 @@ void parse_delivery(const reader& r, const toml::table& root, const std::filesys
     if (d.tls_policy != "opportunistic" && d.tls_policy != "dane-mta-sts")
       r.fail(t->get("tls_policy"), "delivery.tls_policy", "must be \"opportunistic\" or \"dane-mta-sts\"");
     d.mta_sts_port = static_cast<std::uint16_t>(r.integer(*t, p, "mta_sts_port", d.mta_sts_port, 1, 65535));
+    d.tls_report_period_s = r.integer(*t, p, "tls_report_period_s", d.tls_report_period_s, 1, 86400);
     if (t->get("dnssec_trust_anchor")) {
       d.dnssec_trust_anchor = dir / r.str(*t, p, "dnssec_trust_anchor", "");
       std::ifstream probe(d.dnssec_trust_anchor);

@@ -75,6 +75,7 @@ struct delivery_settings {
   std::string tls_policy = "dane-mta-sts";        // or "opportunistic"
   std::filesystem::path dnssec_trust_anchor = "/usr/share/dns/root.key";
   std::uint16_t mta_sts_port = 443;               // HTTPS port of mta-sts.DOMAIN (tests point it elsewhere)
+  std::uint64_t tls_report_period_s = 86400;      // TLS-RPT window: UTC days
   std::vector<base::host_port> resolvers;
   std::uint16_t mx_port = 25;
   std::optional<smarthost> relay;

@@ -82,6 +82,7 @@ mx_port = 25                         # port used on MX hosts
 tls_policy = "dane-mta-sts"          # or "opportunistic": ignore the recipient domains' DANE and MTA-STS
 # dnssec_trust_anchor = "/usr/share/dns/root.key"   # DS or DNSKEY records DANE validates from
 # mta_sts_port = 443                 # HTTPS port of mta-sts.DOMAIN (tests point it elsewhere)
+# tls_report_period_s = 86400        # TLS-RPT (RFC 8460) reports cover UTC days; shorter only for tests
 # lease_s = 60                       # several nodes: how long a delivery claim lasts
 # concurrency = 100                  # deliveries in flight at once
 # per_destination = 10               # connections at once to one destination

@@ -1,8 +1,28 @@
 #include "delivery/connector.hpp"
 
+#include "base/metrics.hpp"
 #include "net/tls.hpp"
 
 namespace smtpsd::delivery {
+
+namespace {
+// smtpsd_tls_policy_sessions_total{policy="sts"|"tlsa", result="success"|"failure"}
+base::counter& sessions_metric(const std::string& policy, bool success) {
+  return base::metrics().get_counter("smtpsd_tls_policy_sessions_total",
+                                     "TLS sessions judged by a recipient domain's MTA-STS (sts) or DANE (tlsa) policy",
+                                     {{"policy", policy}, {"result", success ? "success" : "failure"}});
+}
+
+// RFC 8460 §4.3 result types for a certificate that did not verify.
+std::string rpt_result_type(SSL* s, bool dane) {
+  if (dane) return "validation-failure";
+  switch (s ? SSL_get_verify_result(s) : X509_V_ERR_UNSPECIFIED) {
+    case X509_V_ERR_HOSTNAME_MISMATCH: return "certificate-host-mismatch";
+    case X509_V_ERR_CERT_HAS_EXPIRED: return "certificate-expired";
+    default: return "certificate-not-trusted";
+  }
+}
+}  // namespace
 
 connector::connector(connector_settings s) : s_(std::move(s)) {
   net::client_tls_options opportunistic;
@@ -17,6 +37,8 @@ connector::connector(connector_settings s) : s_(std::move(s)) {
   checked.check_only = true;
   checked.dane = true;
   checked_tls_ = net::make_client_context(checked);
+  for (const char* p : {"sts", "tlsa"})
+    for (bool ok : {true, false}) sessions_metric(p, ok);  // every series from start-up
 }
 
 net::awaitable<connection> connector::open(const next_hop& hop, const resolution& where, const tls_plan& plan) {
@@ -29,17 +51,19 @@ net::awaitable<connection> connector::open(const next_hop& hop, const resolution
     if (!want.skip.empty()) {
       why += host.name + ": " + want.skip;
       tls_status = "4.7.5";
+      count(plan, want, host.name, nullptr);
       continue;
     }
     auto a = co_await open_host(hop, host, want, plan.policy);
-    if (a.client) co_return connection{std::move(a.client), {}, std::move(a.tls)};
-    if (a.stop) co_return connection{nullptr, std::move(*a.stop), {}};
+    count(plan, want, host.name, &a);
+    if (a.client) co_return connection{std::move(a.client), {}};
+    if (a.stop) co_return connection{nullptr, std::move(*a.stop)};
     why += host.name + ": " + a.problem;
     if (!a.tls_status.empty()) tls_status = a.tls_status;
   }
   if (where.hosts.empty() || !tls_status.empty())
-    co_return connection{nullptr, tls_policy_failed(std::move(why), tls_status.empty() ? "4.7.5" : tls_status), {}};
-  co_return connection{nullptr, no_host_answered(std::move(why)), {}};
+    co_return connection{nullptr, tls_policy_failed(std::move(why), tls_status.empty() ? "4.7.5" : tls_status)};
+  co_return connection{nullptr, no_host_answered(std::move(why))};
 }
 
 net::awaitable<connector::host_attempt> connector::open_host(const next_hop& hop, const mx_host& host,
@@ -52,6 +76,8 @@ net::awaitable<connector::host_attempt> connector::open_host(const next_hop& hop
   }
   auto c = std::move(connected.first);
   c->set_timeouts(s_.limits);
+  net::error_code ignored;
+  a.ip = c->stream().socket().remote_endpoint(ignored).address().to_string();
   if (hop.smarthost() && s_.smarthost && s_.smarthost->implicit_tls) {
     a.problem = co_await c->handshake(*smarthost_tls_, host.name, true);
     if (!a.problem.empty()) co_return a;
@@ -62,6 +88,7 @@ net::awaitable<connector::host_attempt> connector::open_host(const next_hop& hop
   if (a.problem.empty() && hop.smarthost() && s_.smarthost && !s_.smarthost->username.empty())
     a.stop = co_await authenticate(*c, host.name);
   if (a.problem.empty() && !a.stop) {
+    c->tls_checked = {a.tls.policy, a.tls.verified};
     a.client = std::move(c);
     co_return a;
   }
@@ -90,6 +117,7 @@ net::awaitable<std::string> connector::secure(smtp_client& c, const next_hop& ho
     if (!c.capabilities().starttls) {
       if (!required) co_return std::string{};  // plaintext, as opportunistic TLS allows
       a.tls_status = "4.7.4";
+      a.tls_failure = "starttls-not-supported";
       co_return "STARTTLS not offered, and the " + a.tls.policy + " policy requires TLS";
     }
     const bool verify = hop.smarthost() && smarthost_tls_;
@@ -100,9 +128,11 @@ net::awaitable<std::string> connector::secure(smtp_client& c, const next_hop& ho
     // Offered and failed: no fallback to plaintext on this host.
     if (!r.ok()) {
       if (required) a.tls_status = "4.7.5";
+      a.tls_failure = "validation-failure";
       co_return "STARTTLS " + r.summary();
     }
     a.tls.verified = verify || (check && net::peer_verified(c.stream().ssl_handle(), want.dane));
+    if (check && !a.tls.verified) a.tls_failure = rpt_result_type(c.stream().ssl_handle(), want.dane);
     if (want.level == need::verify && !a.tls.verified && !want.report_only) {
       a.tls_status = "4.7.5";
       co_return "certificate not verified (" + a.tls.policy + "): " +
@@ -113,10 +143,30 @@ net::awaitable<std::string> connector::secure(smtp_client& c, const next_hop& ho
   } else {
     a.tls.verified = hop.smarthost();  // implicit TLS is only the smarthost's, verified
   }
-  const auto info = net::describe(c.stream().ssl_handle());
-  a.tls.version = info.version;
-  a.tls.cipher = info.cipher;
   co_return std::string{};
+}
+
+void connector::count(const tls_plan& plan, const host_tls& want, const std::string& host, const host_attempt* a) {
+  const bool judged = want.level == host_tls::need::encrypt || want.level == host_tls::need::verify ||
+                      want.report_only || !want.skip_type.empty();
+  if (!s_.reports || plan.report.type.empty() || !judged) return;
+  const auto now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  if (!a) {
+    if (!want.skip_type.empty()) {
+      s_.reports->failure(plan.report, {want.skip_type, host, ""}, now);
+      sessions_metric(plan.report.type, false).inc();
+    }
+    return;
+  }
+  if (!a->tls_failure.empty()) {
+    s_.reports->failure(plan.report, {a->tls_failure, host, a->ip}, now);
+    sessions_metric(plan.report.type, false).inc();
+  } else if (a->client) {
+    s_.reports->success(plan.report, now);
+    sessions_metric(plan.report.type, true).inc();
+  }
+  // Otherwise the host never got as far as TLS (refused, silent): not a TLS session.
 }
 
 net::awaitable<std::optional<outcome>> connector::authenticate(smtp_client& c, const std::string& host) {

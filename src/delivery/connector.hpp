@@ -31,12 +31,12 @@ struct connector_settings {
   std::string hostname;  // our EHLO name
   timeouts limits;
   std::optional<smarthost_credentials> smarthost;
+  tls_report_book* reports = nullptr;  // TLS-RPT counts of policy sessions (owned by the deliverer)
 };
 
 struct connection {
   std::unique_ptr<smtp_client> client;  // null when no host could be used
   outcome failure;                      // why, for every recipient
-  tls_outcome tls;                      // of `client`
 };
 
 class connector {
@@ -52,7 +52,9 @@ class connector {
     std::unique_ptr<smtp_client> client;
     std::string problem;
     std::optional<outcome> stop;
-    std::string tls_status;  // the problem is the policy's TLS: "4.7.4" or "4.7.5"
+    std::string tls_status;   // the problem is the policy's TLS: "4.7.4" or "4.7.5"
+    std::string tls_failure;  // its TLS-RPT result type (also for a testing policy that delivered)
+    std::string ip;           // the address connected to
     tls_outcome tls;
   };
   net::awaitable<host_attempt> open_host(const next_hop& hop, const mx_host& host, const host_tls& want,
@@ -60,6 +62,8 @@ class connector {
   net::awaitable<std::string> greet(smtp_client& c);
   net::awaitable<std::string> secure(smtp_client& c, const next_hop& hop, const host_tls& want, host_attempt& a);
   net::awaitable<std::optional<outcome>> authenticate(smtp_client& c, const std::string& host);
+  // TLS-RPT: one session (or skipped host) under the plan's policy.
+  void count(const tls_plan& plan, const host_tls& want, const std::string& host, const host_attempt* a);
 
   connector_settings s_;
   std::shared_ptr<net::ssl::context> opportunistic_tls_;

@@ -13,6 +13,7 @@
 #include "base/envelope.hpp"
 #include "delivery/next_hop.hpp"
 #include "delivery/outcome.hpp"
+#include "delivery/tls_report.hpp"
 #include "net/asio.hpp"
 #include "smtp/client.hpp"
 
@@ -41,6 +42,13 @@ struct job {
   std::function<std::unique_ptr<content_source>()> open;
 };
 
+// A finished TLS-RPT window of a domain and where the domain wants its
+// reports (`_smtp._tls` rua: "mailto:…", "https://…").
+struct finished_tls_report {
+  tlsrpt_window window;
+  std::vector<std::string> rua;
+};
+
 class deliverer {
  public:
   virtual ~deliverer() = default;
@@ -54,6 +62,11 @@ class deliverer {
   virtual void reap(bool all) = 0;
   // Jobs waiting to start give up (not attempted); those under way finish.
   virtual void shutdown() = 0;
+  // TLS-RPT windows that have ended, with their domains' report addresses
+  // (domains without any are dropped); the book is saved meanwhile.
+  virtual net::awaitable<std::vector<finished_tls_report>> finished_tls_reports() {
+    co_return std::vector<finished_tls_report>{};
+  }
 };
 
 }  // namespace smtpsd::delivery

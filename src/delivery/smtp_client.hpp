@@ -72,6 +72,11 @@ class smtp_client {
   const timeouts& limits() const { return timeouts_; }
   void set_timeouts(const timeouts& t) { timeouts_ = t; }
   bool broken() const { return broken_; }
+  // What the connector's TLS plan made of this connection, for the events.
+  struct tls_note {
+    std::string policy;
+    bool verified = false;
+  } tls_checked;
   // Called with each line sent and received (probe/send -v); AUTH lines are redacted by the caller.
   std::function<void(char dir, std::string_view line)> trace;
 

@@ -2,13 +2,16 @@
 
 #include "delivery/transaction.hpp"
 
+#include "base/log.hpp"
+
 namespace smtpsd::delivery {
 
 smtp_deliverer::smtp_deliverer(net::worker_pool& pool, smtp_settings s)
     : pool_(pool),
       router_(s.routes),
       resolver_(s.resolvers),
-      connector_(connector_settings{s.hostname, s.limits, s.smarthost}),
+      reports_(s.tls_report_period, s.tls_report_state),
+      connector_(connector_settings{s.hostname, s.limits, s.smarthost, &reports_}),
       policies_(pool, resolver_, s.tls),
       connections_(s.per_destination, s.idle) {}
 
@@ -23,6 +26,7 @@ net::awaitable<std::vector<outcome>> smtp_deliverer::deliver(const job& j) {
   const bool requiretls = j.mail.tls == base::tls_demand::required;
   if (auto idle = requiretls ? nullptr : connections_.take_idle(j.hop.key)) {
     auto r = co_await run_transaction(*idle, j);
+    note_tls(*idle, r.outcomes);
     co_await finish(j.hop.key, std::move(idle), r.reusable);
     if (!r.retry_fresh) co_return std::move(r.outcomes);
   }
@@ -34,11 +38,16 @@ net::awaitable<std::vector<outcome>> smtp_deliverer::deliver(const job& j) {
     auto why = require_verified(tls);
     if (!why.empty()) co_return std::vector<outcome>(n, requiretls_unverifiable(domain_of(j.rcpts.front().address), why));
   }
+  if (!tls.defer.empty() && !tls.report.type.empty()) {
+    const auto now =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    reports_.failure(tls.report, {tls.failure_type, "", ""}, now);
+  }
   if (!tls.defer.empty()) co_return std::vector<outcome>(n, tls_policy_failed(tls.defer, "4.7.5"));
   auto conn = co_await connector_.open(j.hop, where, tls);
   if (!conn.client) co_return std::vector<outcome>(n, conn.failure);
   auto r = co_await run_transaction(*conn.client, j);
-  for (auto& o : r.outcomes) o.tls = conn.tls;
+  note_tls(*conn.client, r.outcomes);
   co_await finish(j.hop.key, std::move(conn.client), r.reusable);
   co_return std::move(r.outcomes);
 }
@@ -46,6 +55,33 @@ net::awaitable<std::vector<outcome>> smtp_deliverer::deliver(const job& j) {
 net::awaitable<void> smtp_deliverer::finish(const std::string& key, std::unique_ptr<smtp_client> c, bool reusable) {
   if (reusable) c = connections_.keep(key, std::move(c));
   if (c) co_await c->quit();
+}
+
+// The connection's TLS, for the events of the outcomes it gave.
+void smtp_deliverer::note_tls(smtp_client& c, std::vector<outcome>& outcomes) {
+  if (!c.stream().tls_active()) return;
+  const auto info = net::describe(c.stream().ssl_handle());
+  for (auto& o : outcomes) o.tls = {info.version, info.cipher, c.tls_checked.policy, c.tls_checked.verified};
+}
+
+net::awaitable<std::vector<finished_tls_report>> smtp_deliverer::finished_tls_reports() {
+  std::vector<finished_tls_report> out;
+  const auto now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto windows = reports_.take_finished(now);
+  for (auto& w : windows) {
+    auto lookup = [this, name = "_smtp._tls." + w.domain] { return resolver_.txt(name); };
+    auto txt = co_await pool_.run(std::move(lookup));
+    auto rua = tlsrpt_rua(txt.value_or(std::vector<std::string>{}));
+    if (rua.empty()) continue;  // the domain asks for no reports
+    out.push_back(finished_tls_report{std::move(w), std::move(rua)});
+  }
+  if (auto text = reports_.snapshot()) {
+    auto write = [file = reports_.state_file(), t = std::move(*text)] { return tls_report_book::write_state(file, t); };
+    const bool saved = co_await pool_.run(std::move(write));
+    if (!saved) base::logger("delivery")->warn("{}: cannot save the TLS report counts", reports_.state_file().string());
+  }
+  co_return out;
 }
 
 net::awaitable<tls_plan> smtp_deliverer::plan(const next_hop& hop, const resolution& where) {

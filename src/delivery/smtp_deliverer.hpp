@@ -29,6 +29,8 @@ struct smtp_settings {
   timeouts limits;
   std::chrono::seconds idle = std::chrono::seconds(10);  // keep a finished connection this long for reuse
   tls_policy_settings tls;  // MTA-STS and DANE (tls_policy.hpp)
+  std::int64_t tls_report_period = 86400;  // TLS-RPT window, seconds
+  std::filesystem::path tls_report_state;  // "" = memory only
 };
 
 class smtp_deliverer final : public deliverer {
@@ -39,9 +41,11 @@ class smtp_deliverer final : public deliverer {
   net::awaitable<std::vector<outcome>> deliver(const job& j) override;
   void reap(bool all) override { connections_.reap(all); }
   void shutdown() override { connections_.shutdown(); }
+  net::awaitable<std::vector<finished_tls_report>> finished_tls_reports() override;
 
  private:
   net::awaitable<resolution> resolve(const next_hop& hop);
+  static void note_tls(smtp_client& c, std::vector<outcome>& outcomes);
   // The TLS plan for the hop's hosts, kept as long as its DNS answer.
   net::awaitable<tls_plan> plan(const next_hop& hop, const resolution& where);
   // Back to the pool when reusable and there is room, else closed.
@@ -50,6 +54,7 @@ class smtp_deliverer final : public deliverer {
   net::worker_pool& pool_;
   router router_;
   resolver resolver_;
+  tls_report_book reports_;
   connector connector_;
   tls_policies policies_;
   connection_pool connections_;

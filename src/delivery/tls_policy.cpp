@@ -18,6 +18,17 @@ std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+// A TLSA record as a zone file writes it: "3 1 1 ab12…".
+std::string presentation(const net::tlsa_record& r) {
+  std::string hex;
+  static const char* digits = "0123456789abcdef";
+  for (unsigned char c : r.data) {
+    hex += digits[c >> 4];
+    hex += digits[c & 15];
+  }
+  return std::to_string(r.usage) + " " + std::to_string(r.selector) + " " + std::to_string(r.mtype) + " " + hex;
+}
+
 // RFC 7672 §3.1: DANE-TA(2) and DANE-EE(3), selector 0/1, matching 0/1/2.
 bool usable(const net::tlsa_record& r) {
   return (r.usage == 2 || r.usage == 3) && r.selector <= 1 && r.mtype <= 2 && !r.data.empty();
@@ -92,13 +103,20 @@ net::awaitable<tls_plan> tls_policies::plan(const next_hop& hop, const resolutio
   if (!sts_p || sts_p->how == sts_policy::mode::none) co_return p;
   p.policy = "mta-sts";
   p.sts_mode = std::string(to_string(sts_p->how));
+  p.report = {hop.name, "sts", {"version: STSv1", "mode: " + p.sts_mode}, sts_p->mx};
+  for (const auto& m : sts_p->mx) p.report.strings.push_back("mx: " + m);
+  p.report.strings.push_back("max_age: " + std::to_string(sts_p->max_age));
   const bool enforce = sts_p->how == sts_policy::mode::enforce;
   for (std::size_t i = 0; i < where.hosts.size(); ++i) {
     auto& h = p.hosts[i];
     h.check.name = where.hosts[i].name;
     if (!sts_mx_matches(*sts_p, where.hosts[i].name)) {
-      if (enforce) h.skip = "not an mx of the domain's MTA-STS policy";
-      else h.report_only = true;
+      if (enforce) {
+        h.skip = "not an mx of the domain's MTA-STS policy";
+        h.skip_type = "validation-failure";
+      } else {
+        h.report_only = true;
+      }
       continue;
     }
     h.level = enforce ? host_tls::need::verify : host_tls::need::may;
@@ -135,6 +153,7 @@ net::awaitable<void> tls_policies::dane(const std::string& domain, const next_ho
   if (r.mx == dnssec::bogus) {
     p.defer = "DNSSEC validation of the MX records of " + domain + " failed: " + r.why;
     p.failure_type = "dnssec-invalid";
+    p.report = {domain, "tlsa", {}, {}};
     co_return;
   }
   bool any = false;
@@ -145,11 +164,13 @@ net::awaitable<void> tls_policies::dane(const std::string& domain, const next_ho
     if (t.security == dnssec::bogus || t.security == dnssec::failed) {
       // §2.2: a TLSA lookup that fails for a secure host makes the host unusable.
       h.skip = "TLSA lookup " + std::string(to_string(t.security)) + (t.why.empty() ? "" : ": " + t.why);
+      h.skip_type = t.security == dnssec::bogus ? "dnssec-invalid" : "tlsa-invalid";
       any = true;
       continue;
     }
     if (t.security != dnssec::secure || t.records.empty()) continue;
     any = true;
+    for (const auto& rec : t.records) p.report.strings.push_back(presentation(rec));
     for (auto& rec : t.records)
       if (usable(rec)) h.check.tlsa.push_back(rec);
     if (h.check.tlsa.empty()) {
@@ -160,7 +181,11 @@ net::awaitable<void> tls_policies::dane(const std::string& domain, const next_ho
     h.dane = true;
     h.check.dane_names = {name, domain};
   }
-  if (any) p.policy = "dane";
+  if (any) {
+    p.policy = "dane";
+    p.report.domain = domain;
+    p.report.type = "tlsa";
+  }
 }
 
 net::awaitable<std::optional<sts_policy>> tls_policies::sts(const std::string& domain, std::string* why) {

@@ -37,6 +37,7 @@
 #include "delivery/mta_sts.hpp"
 #include "delivery/next_hop.hpp"
 #include "delivery/resolver.hpp"
+#include "delivery/tls_report.hpp"
 #include "net/tls.hpp"
 #include "net/worker_pool.hpp"
 
@@ -49,6 +50,7 @@ struct host_tls {
   bool dane = false;         // check.tlsa is what verifies
   bool report_only = false;  // MTA-STS testing: verify and count, deliver anyway
   std::string skip;          // why this host is not used at all ("" = use it)
+  std::string skip_type;     // the TLS-RPT result type of `skip`, when the policy is why
 };
 
 struct tls_plan {
@@ -58,6 +60,7 @@ struct tls_plan {
   std::vector<host_tls> hosts;           // one per resolution host, in order
   std::string defer;                     // the hop waits (a bogus MX answer): why
   std::string failure_type;              // TLS-RPT result type of `defer` or of a policy lookup problem
+  tlsrpt_policy report;                  // what TLS-RPT counts the sessions under (type "" = not counted)
 };
 
 struct tls_policy_settings {

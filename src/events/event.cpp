@@ -54,6 +54,19 @@ void smtpsd_fields(base::json_out& j, const event& e) {
     j.key("bounce_sub_type").string_or_null(e.bounce_sub_type);
   }
   if (e.type == "reject") j.key("reason").string_or_null(e.reason);
+  if (e.type == "delivery" || e.type == "bounce" || e.type == "delivery_delay") {
+    j.key("tls");
+    if (!e.tls) {
+      j.null();
+    } else {
+      j.begin_object();
+      j.member("version", e.tls->version);
+      j.member("cipher", e.tls->cipher);
+      j.member("policy", e.tls->policy);
+      j.member("verified", e.tls->verified);
+      j.end_object();
+    }
+  }
 }
 
 std::string str(const ojson& j, const char* key) {
@@ -152,6 +165,8 @@ event from_record(std::string_view record) {
     e.mail.client_ip = str(*m, "client_ip");
   }
   e.remote_ip = str(x, "remote_ip");
+  if (auto t = j.find("tls"); t != j.end() && t->is_object())
+    e.tls = event::tls_info{str(*t, "version"), str(*t, "cipher"), str(*t, "policy"), t->value("verified", false)};
   e.processing = std::chrono::milliseconds(x.value("processing_ms", std::int64_t{0}));
   if (x.contains("expires_ms")) e.expires = from_ms(x["expires_ms"].get<std::int64_t>());
   return e;

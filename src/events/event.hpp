@@ -59,6 +59,15 @@ struct event {
   std::string bounce_type;      // bounce: Permanent, Transient, Undetermined
   std::string bounce_sub_type;  // bounce: General, MailboxFull, …
   std::string reason;           // reject: why, for people
+  // delivery, bounce, delivery_delay: how the connection that gave
+  // smtp_response was secured; null when none was made or it was plaintext.
+  struct tls_info {
+    std::string version;  // "TLSv1.3"
+    std::string cipher;
+    std::string policy;   // "dane", "mta-sts", "opportunistic", "route", "smarthost"
+    bool verified = false;
+  };
+  std::optional<tls_info> tls;
 
   // Kept for the SES format.
   std::vector<recipient_result> details;

@@ -35,13 +35,31 @@ TEST(events, every_field_present_null_where_unknown) {
   for (auto k : {"type", "event_id", "time", "queue_id", "message_id", "account", "from", "recipients", "smtp_response",
                  "remote_mta", "configuration_set", "tags"})
     EXPECT_TRUE(j.contains(k)) << k;
-  EXPECT_EQ(j.size(), 12u) << "bounce and reject fields only on those types";
+  EXPECT_EQ(j.size(), 13u) << "bounce and reject fields only on those types; tls on delivery ones";
+  EXPECT_TRUE(j["tls"].is_null()) << "no TLS connection known";
   EXPECT_EQ(j["time"], "2027-01-15T08:00:00Z");
   EXPECT_TRUE(j["message_id"].is_null());
   EXPECT_TRUE(j["configuration_set"].is_null());
   EXPECT_TRUE(j["tags"].is_object());
   EXPECT_EQ(j["from"], "") << "the null sender is a value, not unknown";
   EXPECT_EQ(j["recipients"][0], "bob@example.org");
+}
+
+TEST(events, tls_outcome_of_a_delivery_survives_the_record) {
+  events::event e;
+  e.type = "delivery";
+  e.id = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+  e.tls = events::event::tls_info{"TLSv1.3", "TLS_AES_256_GCM_SHA384", "dane", true};
+  auto j = nlohmann::json::parse(events::to_json(e));
+  EXPECT_EQ(j["tls"]["version"], "TLSv1.3");
+  EXPECT_EQ(j["tls"]["policy"], "dane");
+  EXPECT_EQ(j["tls"]["verified"], true);
+  auto back = events::from_record(events::to_record(e));
+  ASSERT_TRUE(back.tls);
+  EXPECT_EQ(back.tls->cipher, "TLS_AES_256_GCM_SHA384");
+  EXPECT_TRUE(back.tls->verified);
+  e.type = "send";
+  EXPECT_FALSE(nlohmann::json::parse(events::to_json(e)).contains("tls")) << "only on delivery events";
 }
 
 TEST(events, bounce_and_reject_fields) {

@@ -60,6 +60,8 @@ void add(events::event& e, const std::string& address, const delivery::outcome& 
     e.smtp_response = o.response;
     e.remote_mta = o.remote_mta;
     e.remote_ip = o.remote_ip;
+    if (!o.tls.version.empty())
+      e.tls = events::event::tls_info{o.tls.version, o.tls.cipher, o.tls.policy, o.tls.verified};
   }
   e.recipients.push_back(address);
   e.details.push_back({address, o.status, o.response});

@@ -10,6 +10,7 @@
 #include "base/metrics.hpp"
 #include "net/coro.hpp"
 #include "queue/attempt.hpp"
+#include "queue/tls_reports.hpp"
 
 namespace smtpsd::queue {
 
@@ -130,6 +131,9 @@ net::awaitable<void> queue_manager::housekeeping() {
     }
     deliverer_->reap(false);
     for (auto& d : retired_) d->reap(true);
+    auto reports = co_await deliverer_->finished_tls_reports();
+    const tls_report_context out{settings_.hostname, svc_.pool, svc_.writer, svc_.random, svc_.clock};
+    if (!reports.empty()) co_await send_tls_reports(reports, out);
     if (stopped_) break;
     housekeeping_timer_->expires_after(settings_.housekeeping);
     [[maybe_unused]] const auto woken = co_await net::wait(*housekeeping_timer_);  // or cancelled: stopping

@@ -68,6 +68,8 @@ std::unique_ptr<delivery::deliverer> make_deliverer(net::worker_pool& pool, cons
   t.tls.trust_anchor = c.delivery.dnssec_trust_anchor.string();
   t.tls.sts_port = c.delivery.mta_sts_port;
   t.tls.sts_cache = c.data_dir / "mta-sts.json";
+  t.tls_report_period = static_cast<std::int64_t>(c.delivery.tls_report_period_s);
+  t.tls_report_state = c.data_dir / "tls-rpt.json";
   t.per_destination = c.delivery.per_destination;
   t.limits.connect = std::chrono::seconds(c.delivery.connect_timeout_s);
   t.limits.command = std::chrono::seconds(c.delivery.command_timeout_s);

@@ -65,7 +65,8 @@ def test_delivers_through_mx_records(server_factory, sink_factory, dnsmasq_facto
     assert kinds.count("send") == 1 and kinds.count("delivery") == 1, kinds
     d = next(e for e in ev if e["type"] == "delivery")
     assert set(d) == {"type", "event_id", "time", "queue_id", "message_id", "account", "from", "recipients",
-                      "smtp_response", "remote_mta", "configuration_set", "tags"}  # SPEC §5
+                      "smtp_response", "remote_mta", "configuration_set", "tags", "tls"}  # SPEC §5, and issue 17's tls
+    assert d["tls"] is None, "the sink offers no STARTTLS"
     assert d["account"] == "acme" and d["from"] == FROM
     assert d["remote_mta"] == "mail-a.mx.test", "the preferred MX answered"
     assert d["smtp_response"].startswith("250")

@@ -143,10 +143,11 @@ class PolicyServer:
     """HTTPS on a free loopback port serving /.well-known/mta-sts.txt with the
     test CA's certificate for mta-sts.DOMAIN."""
 
-    def __init__(self, pki, domain, policy):
+    def __init__(self, pki, domain, policy, host=None):
         self.policy = policy
         self.fetches = 0
-        cert, key, _ = pki.issue(f"mta-sts.{domain}")
+        self.posts = []  # (path, content type, body) of each POST
+        cert, key, _ = pki.issue(host or f"mta-sts.{domain}")
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -158,6 +159,13 @@ class PolicyServer:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                outer.posts.append((self.path, self.headers.get("Content-Type"), body))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def log_message(self, *a):
                 pass
@@ -196,8 +204,8 @@ def zone_factory(tmp_path):
 def policy_factory(pki):
     servers = []
 
-    def factory(domain, policy):
-        s = PolicyServer(pki, domain, policy)
+    def factory(domain, policy, host=None):
+        s = PolicyServer(pki, domain, policy, host)
         servers.append(s)
         return s
 
@@ -242,8 +250,13 @@ def test_dane_ee_match_delivers_over_tls(server_factory, sink_factory, zone_fact
     submit(srv, [f"bob@good.{ZONE}"])
     got = sink.wait(1)
     assert got[0]["tls"] is True
+    d = wait_for(lambda: next((e for e in events(srv) if e["type"] == "delivery"), None), 20, what="the event")
+    assert d["tls"]["policy"] == "dane" and d["tls"]["verified"] is True, d["tls"]
+    assert d["tls"]["version"].startswith("TLSv1.") and d["tls"]["cipher"]
     m = metrics(srv)
     assert m['smtpsd_deliveries_total{result="delivered"}'] == 1
+    assert m['smtpsd_tls_policy_sessions_total{policy="tlsa",result="success"}'] == 1
+    assert m['smtpsd_tls_policy_sessions_total{policy="sts",result="failure"}'] == 0
 
 
 def test_tlsa_mismatch_defers_and_never_sends(server_factory, sink_factory, zone_factory, pki):
@@ -345,6 +358,9 @@ def test_mta_sts_testing_with_a_wrong_name_delivers(server_factory, sink_factory
     submit(srv, [f"bob@sts.{ZONE}"])
     assert sink.wait(1)[0]["tls"] is True
     assert web.fetches == 1
+    d = wait_for(lambda: next((e for e in events(srv) if e["type"] == "delivery"), None), 20, what="the event")
+    assert d["tls"]["policy"] == "mta-sts" and d["tls"]["verified"] is False, "testing: delivered unverified"
+    assert metrics(srv)['smtpsd_tls_policy_sessions_total{policy="sts",result="failure"}'] == 1
 
 
 def test_mta_sts_mx_not_in_the_policy_is_skipped(server_factory, sink_factory, zone_factory, policy_factory, pki):
@@ -531,3 +547,47 @@ def test_tls_required_no_sets_the_recipient_policy_aside(server_factory, sink_fa
     got = sink.wait(1)
     assert got[0]["tls"] is True, "STARTTLS is still used when offered"
     assert b"TLS-Required: No" in got[0]["data"]
+
+
+# TLS-RPT (RFC 8460) ---------------------------------------------------------
+
+def test_tls_report_of_a_failure_reaches_mailto_and_https_rua(
+        server_factory, sink_factory, zone_factory, policy_factory, pki):
+    import email
+    import email.policy
+    import gzip
+    cert, key, _ = pki.issue(f"mx-bad.{ZONE}")
+    sink = sink_factory(tls_context=pki.server_context(cert, key))
+    reports_mx = sink_factory()
+    web = policy_factory("reports", "", host="localhost")
+    zone = zone_factory([mx("bad", "mx-bad"), tlsa("mx-bad", sink.port, "ab" * 32),
+                         f'_smtp._tls.bad TXT "v=TLSRPTv1; rua=mailto:tlsrpt@reports.example,'
+                         f'https://localhost:{web.port}/tlsrpt"'])
+    srv = start_server(server_factory, zone, sink, pki, extra=(
+        f'tls_report_period_s = 2\nroutes = {{ "reports.example" = "127.0.0.1:{reports_mx.port}" }}\n'))
+    submit(srv, [f"bob@bad.{ZONE}"])
+    deferred_reason(srv)
+
+    got = reports_mx.wait(1, timeout=30, what="the report mail")[0]
+    assert got["rcpts"] == ["tlsrpt@reports.example"]
+    msg = email.message_from_bytes(got["data"], policy=email.policy.default)
+    assert msg.get_content_type() == "multipart/report" and msg.get_param("report-type") == "tlsrpt"
+    assert msg["TLS-Report-Domain"] == f"bad.{ZONE}"
+    assert msg["Subject"].startswith(f"Report Domain: bad.{ZONE} Submitter: mail.test Report-ID: <")
+    part = next(p for p in msg.iter_attachments() if p.get_content_type() == "application/tlsrpt+gzip")
+    report = json.loads(gzip.decompress(part.get_payload(decode=True)))
+    for key in ("organization-name", "date-range", "contact-info", "report-id", "policies"):
+        assert key in report, key
+    assert report["date-range"]["start-datetime"].endswith("Z")
+    [p] = report["policies"]
+    assert p["policy"]["policy-type"] == "tlsa" and p["policy"]["policy-domain"] == f"bad.{ZONE}"
+    assert p["policy"]["policy-string"] == ["3 1 1 " + "ab" * 32]
+    assert p["summary"] == {"total-successful-session-count": 0, "total-failure-session-count": 1}
+    [d] = p["failure-details"]
+    assert d["result-type"] == "validation-failure" and d["receiving-mx-hostname"] == f"mx-bad.{ZONE}"
+    assert d["receiving-ip"] == "127.0.0.1" and d["failed-session-count"] == 1
+
+    wait_for(lambda: web.posts, 30, interval=0.1, what="the report POST")
+    path, ctype, body = web.posts[0]
+    assert path == "/tlsrpt" and ctype == "application/tlsrpt+gzip"
+    assert json.loads(gzip.decompress(body))["policies"] == report["policies"]
