@@ -591,3 +591,77 @@ def test_tls_report_of_a_failure_reaches_mailto_and_https_rua(
     path, ctype, body = web.posts[0]
     assert path == "/tlsrpt" and ctype == "application/tlsrpt+gzip"
     assert json.loads(gzip.decompress(body))["policies"] == report["policies"]
+
+
+class StripStarttls:
+    """A man in the middle on loopback: relays to `upstream` and deletes
+    STARTTLS from every EHLO reply, as an attacker who downgrades does."""
+
+    def __init__(self, upstream_port):
+        self.upstream = upstream_port
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.client_bytes = b""  # everything the client sent through it
+        self.running = True
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while self.running:
+            try:
+                down, _ = self.sock.accept()
+            except OSError:
+                continue
+            up = socket.create_connection(("127.0.0.1", self.upstream), timeout=10)
+            threading.Thread(target=self._pump, args=(down, up, False), daemon=True).start()
+            threading.Thread(target=self._pump, args=(up, down, True), daemon=True).start()
+
+    def _pump(self, src, dst, from_server):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if from_server:
+                    lines = data.split(b"\r\n")
+                    kept = [x for x in lines if not x[4:].upper().startswith(b"STARTTLS")]
+                    if len(kept) != len(lines) and kept[-2:-1] and kept[-2].startswith(b"250-"):
+                        kept[-2] = b"250 " + kept[-2][4:]  # the reply's last line again
+                    data = b"\r\n".join(kept)
+                else:
+                    self.client_bytes += data
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.running = False
+        self.thread.join(5)
+        self.sock.close()
+
+
+def test_mta_sts_enforce_with_starttls_stripped_by_a_proxy_defers(
+        server_factory, sink_factory, zone_factory, policy_factory, pki):
+    cert, key, _ = pki.issue(f"mx-sts.{ZONE}")
+    sink = sink_factory(tls_context=pki.server_context(cert, key))
+    mitm = StripStarttls(sink.port)
+    try:
+        web = policy_factory(f"sts.{ZONE}", policy("enforce", f"mx-sts.{ZONE}"))
+        zone = sts_zone(zone_factory, "sts", "mx-sts")
+        srv = start_server(server_factory, zone, mitm, pki, https_port=web.port)
+        submit(srv, [f"bob@sts.{ZONE}"], subject="secret plans")
+        reason = deferred_reason(srv)
+        assert "4.7.4" in reason and "STARTTLS not offered" in reason, reason
+        assert b"MAIL FROM" not in mitm.client_bytes and b"secret plans" not in mitm.client_bytes
+        assert sink.received() == []
+    finally:
+        mitm.close()
