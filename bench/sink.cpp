@@ -1,9 +1,11 @@
 // A fast SMTP sink for the delivery benchmark: accepts everything, keeps
 // nothing, and exits once it has received --expect messages, printing one
-// JSON line with the rate it saw (from the first MAIL to the last 250).
+// JSON line with the rate it saw (from the first MAIL to the last 250). With
+// --tls-cert/--tls-key it offers STARTTLS (bench/tls_policy.sh).
 #include <CLI/CLI.hpp>
 
 #include <boost/asio/read_until.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
 
@@ -22,14 +24,16 @@ std::atomic<long> received{0};
 long expect = 0;
 std::optional<std::chrono::steady_clock::time_point> first;
 std::chrono::steady_clock::time_point last;
+ssl::context* tls = nullptr;  // STARTTLS offered when set
 
-awaitable<void> serve(tcp::socket s) {
+// One session's commands over `s` (the socket, or TLS over it after STARTTLS).
+template <class Stream>
+awaitable<void> converse(Stream& s, tcp::socket& raw, bool secured) {
   asio::streambuf buf;
   auto say = [&](std::string_view text) -> awaitable<bool> {
     auto [ec, n] = co_await asio::async_write(s, asio::buffer(text), as_tuple_awaitable);
     co_return !ec;
   };
-  if (!co_await say("220 sink ESMTP\r\n")) co_return;
   std::string out;
   for (;;) {
     auto [ec, n] = co_await asio::async_read_until(s, buf, "\r\n", as_tuple_awaitable);
@@ -38,7 +42,16 @@ awaitable<void> serve(tcp::socket s) {
     buf.consume(n);
     for (auto& c : line) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     if (line.starts_with("EHLO")) {
-      out += "250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 0\r\n";
+      out += "250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n";
+      if (tls && !secured) out += "250-STARTTLS\r\n";
+      out += "250 SIZE 0\r\n";
+    } else if (line == "STARTTLS" && tls && !secured) {
+      if (!co_await say("220 2.0.0 go ahead\r\n")) co_return;
+      ssl::stream<tcp::socket&> t(raw, *tls);
+      auto shook = co_await t.async_handshake(ssl::stream_base::server, as_tuple_awaitable);
+      if (std::get<0>(shook)) co_return;
+      co_await converse(t, raw, true);
+      co_return;
     } else if (line.starts_with("MAIL")) {
       if (!first) first = std::chrono::steady_clock::now();
       out += "250 2.1.0 ok\r\n";
@@ -74,6 +87,13 @@ awaitable<void> serve(tcp::socket s) {
   }
 }
 
+awaitable<void> serve(tcp::socket s) {
+  const std::string_view banner = "220 sink ESMTP\r\n";
+  auto sent = co_await asio::async_write(s, asio::buffer(banner), as_tuple_awaitable);
+  if (std::get<0>(sent)) co_return;
+  co_await converse(s, s, false);
+}
+
 awaitable<void> listen(tcp::acceptor& a) {
   for (;;) {
     auto [ec, s] = co_await a.async_accept(as_tuple_awaitable);
@@ -89,7 +109,16 @@ int main(int argc, char** argv) {
   std::uint16_t port = 0;
   app.add_option("--port", port, "port on 127.0.0.1 (0: any; printed)");
   app.add_option("--expect", expect, "exit after this many messages")->required();
+  std::string cert, key;
+  app.add_option("--tls-cert", cert, "certificate (PEM): offer STARTTLS");
+  app.add_option("--tls-key", key, "its private key (PEM)");
   CLI11_PARSE(app, argc, argv);
+  ssl::context ctx(ssl::context::tls_server);
+  if (!cert.empty()) {
+    ctx.use_certificate_chain_file(cert);
+    ctx.use_private_key_file(key, ssl::context::pem);
+    tls = &ctx;
+  }
   asio::io_context io{1};
   tcp::acceptor a(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
   std::printf("port %u\n", a.local_endpoint().port());
