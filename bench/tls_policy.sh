@@ -61,7 +61,9 @@ CONF
 nsd -d -c "$work/zone/nsd.conf" & npid=$!
 
 bench_setup "$work" "$BIN"
-for policy in opportunistic dane-mta-sts; do
+cp "$work/smtpsd.toml" "$work/queueing.toml"  # delivery off
+for policy in ${POLICIES:-opportunistic dane-mta-sts}; do
+  cp "$work/queueing.toml" "$work/smtpsd.toml"
   bench_start "$work" "$BIN"
   "$LOADGEN" --server 127.0.0.1:$port --username bench --password benchpass --clients 32 --messages "$MESSAGES" --size "$SIZE" >/dev/null
   kill -TERM $spid; wait $spid || true; spid=
