@@ -15,12 +15,6 @@ namespace smtpsd::cli {
 
 namespace {
 
-std::string hex(const std::string& bin) {
-  std::string out;
-  for (unsigned char c : bin) out += fmt::format("{:02x}", c);
-  return out;
-}
-
 std::string_view level_name(delivery::host_tls::need n) {
   switch (n) {
     case delivery::host_tls::need::none: return "no TLS";
@@ -88,8 +82,8 @@ void probe_domain(context& ctx, const std::string& domain) {
       auto tlsa = nlohmann::json::array();
       std::string records;
       for (const auto& r : t.check.tlsa) {
-        tlsa.push_back(fmt::format("{} {} {} {}", r.usage, r.selector, r.mtype, hex(r.data)));
-        records += fmt::format("\n              TLSA {} {} {} {}", r.usage, r.selector, r.mtype, hex(r.data));
+        tlsa.push_back(delivery::presentation(r));
+        records += "\n              TLSA " + delivery::presentation(r);
       }
       const std::string require = t.skip.empty() ? std::string(level_name(t.level)) : "not used: " + t.skip;
       j["hosts"].push_back({{"name", h.name}, {"preference", h.preference}, {"tlsa", tlsa}, {"requires", require},

@@ -1,6 +1,8 @@
 #include "delivery/connector.hpp"
 
+#include "base/clock.hpp"
 #include "base/metrics.hpp"
+#include "base/time_format.hpp"
 #include "net/tls.hpp"
 
 namespace smtpsd::delivery {
@@ -131,12 +133,12 @@ net::awaitable<std::string> connector::secure(smtp_client& c, const next_hop& ho
       a.tls_failure = "validation-failure";
       co_return "STARTTLS " + r.summary();
     }
-    a.tls.verified = verify || (check && net::peer_verified(c.stream().ssl_handle(), want.dane));
-    if (check && !a.tls.verified) a.tls_failure = rpt_result_type(c.stream().ssl_handle(), want.dane);
+    a.tls.verified = verify || (check && net::peer_verified(c.stream().ssl_handle(), want.dane()));
+    if (check && !a.tls.verified) a.tls_failure = rpt_result_type(c.stream().ssl_handle(), want.dane());
     if (want.level == need::verify && !a.tls.verified && !want.report_only) {
       a.tls_status = "4.7.5";
       co_return "certificate not verified (" + a.tls.policy + "): " +
-                net::verify_problem(c.stream().ssl_handle(), want.dane);
+                net::verify_problem(c.stream().ssl_handle(), want.dane());
     }
     auto hello = co_await c.hello(s_.hostname);
     if (!hello.ok()) co_return "EHLO after STARTTLS " + hello.summary();
@@ -150,8 +152,7 @@ void connector::count(const tls_plan& plan, const host_tls& want, const std::str
   const bool judged = want.level == host_tls::need::encrypt || want.level == host_tls::need::verify ||
                       want.report_only || !want.skip_type.empty();
   if (!s_.reports || plan.report.type.empty() || !judged) return;
-  const auto now =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto now = base::unix_seconds(base::real_clock().now());
   if (!a) {
     if (!want.skip_type.empty()) {
       s_.reports->failure(plan.report, {want.skip_type, host, ""}, now);

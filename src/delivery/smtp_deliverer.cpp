@@ -2,7 +2,9 @@
 
 #include "delivery/transaction.hpp"
 
+#include "base/clock.hpp"
 #include "base/log.hpp"
+#include "base/time_format.hpp"
 
 namespace smtpsd::delivery {
 
@@ -39,9 +41,7 @@ net::awaitable<std::vector<outcome>> smtp_deliverer::deliver(const job& j) {
     if (!why.empty()) co_return std::vector<outcome>(n, requiretls_unverifiable(domain_of(j.rcpts.front().address), why));
   }
   if (!tls.defer.empty() && !tls.report.type.empty()) {
-    const auto now =
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-    reports_.failure(tls.report, {tls.failure_type, "", ""}, now);
+    reports_.failure(tls.report, {tls.failure_type, "", ""}, base::unix_seconds(base::real_clock().now()));
   }
   if (!tls.defer.empty()) co_return std::vector<outcome>(n, tls_policy_failed(tls.defer, "4.7.5"));
   auto conn = co_await connector_.open(j.hop, where, tls);
@@ -66,9 +66,7 @@ void smtp_deliverer::note_tls(smtp_client& c, std::vector<outcome>& outcomes) {
 
 net::awaitable<std::vector<finished_tls_report>> smtp_deliverer::finished_tls_reports() {
   std::vector<finished_tls_report> out;
-  const auto now =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  auto windows = reports_.take_finished(now);
+  auto windows = reports_.take_finished(base::unix_seconds(base::real_clock().now()));
   for (auto& w : windows) {
     auto lookup = [this, name = "_smtp._tls." + w.domain] { return resolver_.txt(name); };
     auto txt = co_await pool_.run(std::move(lookup));
@@ -77,7 +75,7 @@ net::awaitable<std::vector<finished_tls_report>> smtp_deliverer::finished_tls_re
     out.push_back(finished_tls_report{std::move(w), std::move(rua)});
   }
   if (auto text = reports_.snapshot()) {
-    auto write = [file = reports_.state_file(), t = std::move(*text)] { return tls_report_book::write_state(file, t); };
+    auto write = [file = reports_.state_file(), t = std::move(*text)] { return write_state_file(file, t); };
     const bool saved = co_await pool_.run(std::move(write));
     if (!saved) base::logger("delivery")->warn("{}: cannot save the TLS report counts", reports_.state_file().string());
   }

@@ -4,7 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/clock.hpp"
 #include "base/log.hpp"
+#include "base/time_format.hpp"
 #include "net/http_client.hpp"
 
 namespace smtpsd::delivery {
@@ -14,11 +16,12 @@ constexpr int type_a = 1;
 constexpr int type_aaaa = 28;
 constexpr int type_mx = 15;
 
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+// RFC 7672 §3.1: DANE-TA(2) and DANE-EE(3), selector 0/1, matching 0/1/2.
+bool usable(const net::tlsa_record& r) {
+  return (r.usage == 2 || r.usage == 3) && r.selector <= 1 && r.mtype <= 2 && !r.data.empty();
 }
+}  // namespace
 
-// A TLSA record as a zone file writes it: "3 1 1 ab12…".
 std::string presentation(const net::tlsa_record& r) {
   std::string hex;
   static const char* digits = "0123456789abcdef";
@@ -29,16 +32,9 @@ std::string presentation(const net::tlsa_record& r) {
   return std::to_string(r.usage) + " " + std::to_string(r.selector) + " " + std::to_string(r.mtype) + " " + hex;
 }
 
-// RFC 7672 §3.1: DANE-TA(2) and DANE-EE(3), selector 0/1, matching 0/1/2.
-bool usable(const net::tlsa_record& r) {
-  return (r.usage == 2 || r.usage == 3) && r.selector <= 1 && r.mtype <= 2 && !r.data.empty();
-}
-}  // namespace
-
 void ignore_recipient_policy(tls_plan& p) {
   if (p.policy != "dane" && p.policy != "mta-sts" && p.defer.empty()) return;
   p.policy = "opportunistic";
-  p.sts_mode.clear();
   p.defer.clear();
   for (auto& h : p.hosts) h = host_tls{};
 }
@@ -99,11 +95,10 @@ net::awaitable<tls_plan> tls_policies::plan(const next_hop& hop, const resolutio
 
   std::string why;
   auto sts_p = co_await sts(hop.name, &why);
-  if (!sts_p && !why.empty()) p.failure_type = "sts-policy-fetch-error";
   if (!sts_p || sts_p->how == sts_policy::mode::none) co_return p;
   p.policy = "mta-sts";
-  p.sts_mode = std::string(to_string(sts_p->how));
-  p.report = {hop.name, "sts", {"version: STSv1", "mode: " + p.sts_mode}, sts_p->mx};
+  const std::string mode(to_string(sts_p->how));
+  p.report = {hop.name, "sts", {"version: STSv1", "mode: " + mode}, sts_p->mx};
   for (const auto& m : sts_p->mx) p.report.strings.push_back("mx: " + m);
   p.report.strings.push_back("max_age: " + std::to_string(sts_p->max_age));
   const bool enforce = sts_p->how == sts_policy::mode::enforce;
@@ -178,7 +173,6 @@ net::awaitable<void> tls_policies::dane(const std::string& domain, const next_ho
       continue;
     }
     h.level = host_tls::need::verify;
-    h.dane = true;
     h.check.dane_names = {name, domain};
   }
   if (any) {
@@ -191,7 +185,7 @@ net::awaitable<void> tls_policies::dane(const std::string& domain, const next_ho
 net::awaitable<std::optional<sts_policy>> tls_policies::sts(const std::string& domain, std::string* why) {
   auto lookup = [this, name = "_mta-sts." + domain] { return dns_.txt(name); };
   auto txt = co_await pool_.run(std::move(lookup));
-  const auto now = unix_now();
+  const auto now = base::unix_seconds(base::real_clock().now());
   std::optional<sts_policy> cached;
   if (auto it = sts_cache_.find(domain); it != sts_cache_.end()) {
     if (it->second.fetched + static_cast<std::int64_t>(it->second.policy.max_age) > now) cached = it->second.policy;
@@ -263,7 +257,7 @@ net::awaitable<std::optional<sts_policy>> tls_policies::fetch(const std::string&
   }
   log->info("MTA-STS policy of {}: id {}, mode {}, max_age {}", domain, id, to_string(out->how), out->max_age);
   sts_failed_.erase(domain);
-  sts_cache_[domain] = cached_sts{*out, unix_now()};
+  sts_cache_[domain] = cached_sts{*out, base::unix_seconds(base::real_clock().now())};
   co_await save_cache();
   co_return out;
 }
@@ -294,7 +288,7 @@ net::awaitable<void> tls_policies::save_cache() {
   if (s_.sts_cache.empty()) co_return;
   nlohmann::json j;
   j["policies"] = nlohmann::json::object();
-  const auto now = unix_now();
+  const auto now = base::unix_seconds(base::real_clock().now());
   for (auto& [domain, c] : sts_cache_) {
     if (c.fetched + static_cast<std::int64_t>(c.policy.max_age) <= now) continue;
     j["policies"][domain] = {{"id", c.policy.id},
@@ -304,19 +298,7 @@ net::awaitable<void> tls_policies::save_cache() {
                              {"fetched", c.fetched}};
   }
   // Written and renamed on the pool: a crash leaves the old file or the new one.
-  auto write = [path = s_.sts_cache, text = j.dump(1)] {
-    auto tmp = path;
-    tmp += ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::trunc);
-      out << text;
-      out.flush();
-      if (!out) return false;
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    return !ec;
-  };
+  auto write = [path = s_.sts_cache, text = j.dump(1)] { return write_state_file(path, text); };
   const bool ok = co_await pool_.run(std::move(write));
   if (!ok) base::logger("delivery")->warn("{}: cannot write the MTA-STS cache", s_.sts_cache.string());
 }

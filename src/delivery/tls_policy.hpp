@@ -47,7 +47,7 @@ struct host_tls {
   enum class need { none, may, encrypt, verify };  // none: never STARTTLS; encrypt: TLS, any certificate
   need level = need::may;
   net::peer_check check;     // the name or TLSA records to verify against
-  bool dane = false;         // check.tlsa is what verifies
+  bool dane() const { return !check.tlsa.empty(); }  // TLSA records are what verifies
   bool report_only = false;  // MTA-STS testing: verify and count, deliver anyway
   std::string skip;          // why this host is not used at all ("" = use it)
   std::string skip_type;     // the TLS-RPT result type of `skip`, when the policy is why
@@ -56,10 +56,9 @@ struct host_tls {
 struct tls_plan {
   std::string policy = "opportunistic";  // "dane", "mta-sts", "opportunistic", "route", "smarthost"
   std::string policy_domain;             // the recipient domain a policy came from
-  std::string sts_mode;                  // "enforce" or "testing" with mta-sts
   std::vector<host_tls> hosts;           // one per resolution host, in order
   std::string defer;                     // the hop waits (a bogus MX answer): why
-  std::string failure_type;              // TLS-RPT result type of `defer` or of a policy lookup problem
+  std::string failure_type;              // TLS-RPT result type of `defer`
   tlsrpt_policy report;                  // what TLS-RPT counts the sessions under (type "" = not counted)
 };
 
@@ -70,6 +69,9 @@ struct tls_policy_settings {
   std::uint16_t sts_port = 443;
   std::filesystem::path sts_cache;  // "" = in memory only
 };
+
+// A TLSA record as a zone file writes it: "3 1 1 ab12…".
+std::string presentation(const net::tlsa_record& r);
 
 // The sender's wishes (RFC 8689) applied to a plan. `TLS-Required: No`:
 // the recipient domain's DANE or MTA-STS policy is set aside (STARTTLS when

@@ -95,7 +95,7 @@ std::optional<std::string> tls_report_book::snapshot() {
   return all.dump();
 }
 
-bool tls_report_book::write_state(const std::filesystem::path& file, const std::string& text) {
+bool write_state_file(const std::filesystem::path& file, const std::string& text) {
   auto tmp = file;
   tmp += ".tmp";
   {
@@ -104,7 +104,7 @@ bool tls_report_book::write_state(const std::filesystem::path& file, const std::
     if (!out.flush()) return false;
   }
   std::error_code ec;
-  std::filesystem::rename(tmp, file, ec);  // a crash leaves the old state or the new one
+  std::filesystem::rename(tmp, file, ec);
   return !ec;
 }
 

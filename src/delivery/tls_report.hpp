@@ -54,9 +54,8 @@ class tls_report_book {
   // The windows that ended at or before `now`, taken out of the book.
   std::vector<tlsrpt_window> take_finished(std::int64_t now);
   // The state to save when something changed since the last snapshot (else
-  // nullopt); write_state() writes it (blocking: on the worker pool).
+  // nullopt), for write_state_file().
   std::optional<std::string> snapshot();
-  static bool write_state(const std::filesystem::path& file, const std::string& text);
   const std::filesystem::path& state_file() const { return state_; }
   bool empty() const { return book_.empty(); }
 
@@ -70,6 +69,11 @@ class tls_report_book {
   // (window start, domain, policy key) -> counts
   std::map<std::tuple<std::int64_t, std::string, std::string>, tlsrpt_counts> book_;
 };
+
+// Replaces `file` with `text` through a temporary and a rename, so a crash
+// leaves the old state or the new one (delivery's own state: the TLS-RPT
+// counts, the MTA-STS cache). Blocking: call it on the worker pool.
+bool write_state_file(const std::filesystem::path& file, const std::string& text);
 
 // The report (RFC 8460 §4) as JSON text.
 std::string tlsrpt_json(const tlsrpt_window& w, const std::string& organization, const std::string& contact,
