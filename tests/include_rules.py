@@ -19,6 +19,7 @@ ALLOWED = {
     "sasl": {"base"},
     "smtp": {"base", "sasl"},  # both pure; the AUTH exchange needs the mechanisms
     "message": {"base"},
+    "inbound": {"base", "message"},  # the return path's reports and VERP addresses: pure
     "dkim": {"base", "message"},
     "config": {"base"},
     "events": {"base", "store", "message", "net"},  # the log is a store; webhooks speak HTTP
@@ -32,11 +33,12 @@ ALLOWED = {
     "submission": {"base", "store", "message", "smtp", "policy", "dkim", "events"},
     "delivery": {"base", "smtp", "net", "message"},  # never store: outcomes flow back to queue
     # submission: only its queue_writer interface (DSNs go in through the one writer)
-    "queue": {"base", "store", "delivery", "message", "events", "net", "submission"},
+    # policy: delivery outcomes feed the sender reputation; inbound: the return path's VERP and reports
+    "queue": {"base", "store", "delivery", "message", "events", "net", "submission", "policy", "inbound"},
     "service": {"base", "config", "store", "policy", "dkim", "delivery", "events"},
     "admin": {"base", "net", "service", "config", "store", "policy"},  # policy: the AUTH failure throttle
     # service: where the DKIM keystore keeps its files (service/dkim_keys.hpp)
-    "server": {"base", "smtp", "net", "policy", "submission", "config", "events", "queue", "admin", "delivery",
+    "server": {"base", "smtp", "net", "policy", "submission", "config", "events", "queue", "admin", "delivery", "inbound",
                "store", "sasl", "service"},
     "cli": {"base", "config", "store", "policy", "net", "smtp", "message", "delivery", "dkim", "events", "service"},
 }
@@ -45,7 +47,7 @@ ALLOWED = {
 TEST_EXTRA = {"store/memory"}
 TEST_BACKENDS_OK = {"store"}
 QUEUE_SUBMISSION_OK = {"submission/queue_writer.hpp"}
-PURE = {"base", "sasl", "smtp", "message"}
+PURE = {"base", "sasl", "smtp", "message", "inbound"}
 # libcrypto's digests, MACs and KDFs are computation, not I/O: a pure module may
 # hash (SCRAM in sasl); TLS, BIOs and the rest of OpenSSL stay outside.
 IMPURE_HEADERS = re.compile(

@@ -55,6 +55,7 @@ service::account_changes changes_of(const call& c) {
   ch.max_message_bytes = c.text("max_message_bytes");
   ch.suspended = c.text("suspended");
   ch.configuration_set = c.text("configuration_set");
+  if (c.body.contains("sandbox") && c.body["sandbox"].is_boolean()) ch.sandbox = c.body["sandbox"].get<bool>() ? "true" : "false";
   return ch;
 }
 
@@ -65,6 +66,7 @@ const std::vector<field>& account_fields() {
       {"max_message_bytes", k::limit, "largest message in bytes, or \"default\""},
       {"suspended", k::boolean, "a suspended account cannot log in or send"},
       {"configuration_set", k::string, "default configuration set; \"\" or \"none\" for none"},
+      {"sandbox", k::boolean, "only to its own identities and allowed recipients, 1/s, 200 per 24 hours"},
   };
   return f;
 }
@@ -106,6 +108,28 @@ void add_account_routes(std::vector<route>& r) {
                      [](env& e, const call& c) { return service::remove_account(e, c.param("name")); }));
   r.push_back(get("/api/v1/accounts/{name}/quota", "GetSendQuota: max_24h, max_send_rate, sent_last_24h",
                   [](env& e, const call& c) { return service::account_quota(e, c.param("name")); }));
+  r.push_back(change(http::verb::post, "/api/v1/accounts/{name}/resume",
+                     "Lift a pause the reputation thresholds put on the account",
+                     [](env& e, const call& c) { return service::resume_account(e, c.param("name")); }));
+  r.push_back(change(
+      http::verb::post, "/api/v1/accounts/{name}/allowed-recipients", "Let a sandboxed account send to an address",
+      [](env& e, const call& c) {
+        return service::allow_recipient(e, c.param("name"), c.body.at("address").get<std::string>(), false);
+      },
+      {{"address", k::string, "a recipient address", true}}, {{"address", "tester@example.org"}}));
+  r.push_back(change(http::verb::delete_, "/api/v1/accounts/{name}/allowed-recipients/{address}",
+                     "Take an address off a sandboxed account's allowed recipients", [](env& e, const call& c) {
+                       return service::allow_recipient(e, c.param("name"), c.param("address"), true);
+                     }));
+  r.push_back(get(
+      "/api/v1/accounts/{name}/explain", "policy explain: each check a submission would meet, and its reply",
+      [](env& e, const call& c) {
+        return service::explain_policy(e, c.param("name"), c.query_or("from"), c.query_or("to"),
+                                       static_cast<std::uint64_t>(int_query(c, "size")));
+      },
+      {{"from", k::string, "envelope sender"},
+       {"to", k::string, "recipient"},
+       {"size", k::integer, "message size in octets"}}));
   r.push_back(get(
       "/api/v1/accounts/{name}/statistics", "GetSendStatistics for one account: 15-minute buckets",
       [](env& e, const call& c) { return service::statistics(e, c.param("name"), time_query(c, "since")); },

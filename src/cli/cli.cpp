@@ -42,6 +42,7 @@ int run(int argc, char** argv, backends b) {
   add_init(app, ctx);
   add_serve(app, ctx);
   add_account(app, ctx);
+  add_policy(app, ctx);
   add_credential(app, ctx);
   add_identity(app, ctx);
   add_suppression(app, ctx);

@@ -57,6 +57,7 @@ int run(int argc, char** argv, backends b);
 void add_init(CLI::App& app, context& ctx);
 void add_serve(CLI::App& app, context& ctx);
 void add_account(CLI::App& app, context& ctx);
+void add_policy(CLI::App& app, context& ctx);
 void add_credential(CLI::App& app, context& ctx);
 void add_queue(CLI::App& app, context& ctx);
 void add_identity(CLI::App& app, context& ctx);

@@ -10,8 +10,12 @@ namespace {
 
 std::string records_text(const nlohmann::json& records) {
   std::string s = "publish these DNS records:\n";
-  for (auto& r : records)
-    s += fmt::format("  {:<40} TXT  {}\n", r["name"].get<std::string>(), dkim::quoted_strings(r["value"].get<std::string>()));
+  for (auto& r : records) {
+    const auto type = r["type"].get<std::string>();
+    const auto value = r["value"].get<std::string>();
+    s += fmt::format("  {:<40} {:<4} {}\n", r["name"].get<std::string>(), type,
+                     type == "TXT" ? dkim::quoted_strings(value) : value);
+  }
   return s;
 }
 

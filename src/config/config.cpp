@@ -113,7 +113,9 @@ listener_mode parse_mode(const reader& r, const toml::table& t, std::string_view
   auto m = r.str(t, path, "mode", "implicit-tls");
   if (m == "implicit-tls") return listener_mode::implicit_tls;
   if (m == "starttls") return listener_mode::starttls;
-  r.fail(t.get("mode"), reader::join(path, "mode"), fmt::format("must be \"implicit-tls\" or \"starttls\", got \"{}\"", m));
+  if (m == "inbound") return listener_mode::inbound;
+  r.fail(t.get("mode"), reader::join(path, "mode"),
+         fmt::format("must be \"implicit-tls\", \"starttls\" or \"inbound\", got \"{}\"", m));
 }
 
 std::vector<base::cidr> parse_cidrs(const reader& r, const toml::table& t, std::string_view path, std::string_view key) {
@@ -231,7 +233,7 @@ void parse_limits(const reader& r, const toml::table& root, const std::filesyste
     const std::string p = "limits";
     r.check_keys(*t, p, {"max_message_bytes", "max_recipients", "max_connections", "max_connections_per_ip",
                          "command_timeout_s", "data_timeout_s", "default_max_send_rate", "default_max_24h",
-                         "max_errors", "drain_timeout_s"});
+                         "max_errors", "drain_timeout_s", "sandbox_new_accounts", "duplicate_window_s"});
     auto& l = c.limit;
     l.max_message_bytes = r.integer(*t, p, "max_message_bytes", l.max_message_bytes, 1024, 1ull << 40);
     l.max_recipients = static_cast<unsigned>(r.integer(*t, p, "max_recipients", l.max_recipients, 1, 100000));
@@ -244,7 +246,47 @@ void parse_limits(const reader& r, const toml::table& root, const std::filesyste
     l.default_max_24h = r.integer(*t, p, "default_max_24h", l.default_max_24h, 1, 1ull << 40);
     l.max_errors = static_cast<unsigned>(r.integer(*t, p, "max_errors", l.max_errors, 1, 1000));
     l.drain_timeout_s = static_cast<unsigned>(r.integer(*t, p, "drain_timeout_s", l.drain_timeout_s, 0, 86400));
+    l.sandbox_new_accounts = r.boolean(*t, p, "sandbox_new_accounts", l.sandbox_new_accounts);
+    l.duplicate_window_s = static_cast<unsigned>(r.integer(*t, p, "duplicate_window_s", l.duplicate_window_s, 0, 86400));
   }
+}
+
+void parse_bounces(const reader& r, const toml::table& root, const std::filesystem::path&, config& c) {
+  if (auto* t = r.table(root, "", "bounces")) {
+    r.check_keys(*t, "bounces", {"domain", "max_report_bytes"});
+    auto d = base::to_lower(r.str(*t, "bounces", "domain", ""));
+    if (!d.empty() && (d.size() > 253 || d.find('.') == std::string::npos ||
+                       d.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-") != std::string::npos))
+      r.fail(t->get("domain"), "bounces.domain", fmt::format("\"{}\" is not a domain such as bounces.example.com", d));
+    c.bounces.domain = d;
+    c.bounces.max_report_bytes =
+        r.integer(*t, "bounces", "max_report_bytes", c.bounces.max_report_bytes, 4096, 1ull << 30);
+  }
+  for (auto& l : c.listeners)
+    if (l.mode == listener_mode::inbound && c.bounces.domain.empty())
+      r.fail(root.get("listeners"), "bounces.domain",
+             fmt::format("is required: listener {} has mode = \"inbound\", which takes mail for that domain", l.name()));
+}
+
+void parse_reputation(const reader& r, const toml::table& root, const std::filesystem::path&, config& c) {
+  auto* t = r.table(root, "", "reputation");
+  if (!t) return;
+  const std::string p = "reputation";
+  r.check_keys(*t, p, {"bounce_warning_percent", "bounce_pause_percent", "complaint_warning_percent",
+                       "complaint_pause_percent", "min_recipients", "window_recipients", "window_days"});
+  auto& v = c.reputation;
+  v.bounce_warning_percent = r.number(*t, p, "bounce_warning_percent", v.bounce_warning_percent, 0, 100);
+  v.bounce_pause_percent = r.number(*t, p, "bounce_pause_percent", v.bounce_pause_percent, 0, 100);
+  v.complaint_warning_percent = r.number(*t, p, "complaint_warning_percent", v.complaint_warning_percent, 0, 100);
+  v.complaint_pause_percent = r.number(*t, p, "complaint_pause_percent", v.complaint_pause_percent, 0, 100);
+  v.min_recipients = r.integer(*t, p, "min_recipients", v.min_recipients, 1, 1ull << 40);
+  v.window_recipients = r.integer(*t, p, "window_recipients", v.window_recipients, 1, 1ull << 40);
+  v.window_days = static_cast<unsigned>(r.integer(*t, p, "window_days", v.window_days, 1, 365));
+  if (v.bounce_warning_percent > v.bounce_pause_percent)
+    r.fail(t->get("bounce_warning_percent"), "reputation.bounce_warning_percent", "must not be above bounce_pause_percent");
+  if (v.complaint_warning_percent > v.complaint_pause_percent)
+    r.fail(t->get("complaint_warning_percent"), "reputation.complaint_warning_percent",
+           "must not be above complaint_pause_percent");
 }
 
 void parse_auth(const reader& r, const toml::table& root, const std::filesystem::path& dir, config& c) {
@@ -345,7 +387,8 @@ void parse_admin(const reader& r, const toml::table& root, const std::filesystem
 // The event types of SPEC §5 (events/event.hpp has the same list; config
 // may not include events).
 bool events_type_known(const std::string& t) {
-  static const std::set<std::string> types = {"send", "reject", "delivery", "bounce", "delivery_delay", "complaint"};
+  static const std::set<std::string> types = {"send",           "reject",    "delivery",  "bounce",
+                                              "delivery_delay", "complaint", "reputation"};
   return types.count(t) > 0;
 }
 
@@ -372,7 +415,7 @@ webhook parse_webhook(const reader& r, const toml::table& t, const std::string& 
   for (auto& [type, node] : r.strings(t, path, "types")) {
     if (!events_type_known(type))
       r.fail(node, reader::join(path, "types"),
-             fmt::format("\"{}\" is not an event type (send, reject, delivery, bounce, delivery_delay, complaint)", type));
+             fmt::format("\"{}\" is not an event type (send, reject, delivery, bounce, delivery_delay, complaint, reputation)", type));
     w.types.push_back(type);
   }
   for (auto& [account, node] : r.strings(t, path, "accounts")) w.accounts.push_back(account);
@@ -456,7 +499,14 @@ void parse_log(const reader& r, const toml::table& root, const std::filesystem::
 
 }  // namespace
 
-std::string_view to_string(listener_mode m) { return m == listener_mode::implicit_tls ? "implicit-tls" : "starttls"; }
+std::string_view to_string(listener_mode m) {
+  switch (m) {
+    case listener_mode::implicit_tls: return "implicit-tls";
+    case listener_mode::starttls: return "starttls";
+    case listener_mode::inbound: return "inbound";
+  }
+  return "starttls";
+}
 
 std::string listener::name() const { return address.to_string(); }
 
@@ -473,7 +523,7 @@ config parse(std::string_view text, const std::filesystem::path& file) {
   config c;
   c.file = std::filesystem::absolute(file);
   r.check_keys(root, "", {"hostname", "data_dir", "user", "allow_root", "threads", "tls", "listeners", "limits", "auth", "delivery",
-                          "storage", "admin", "events", "configuration_sets", "log"});
+                          "storage", "admin", "events", "configuration_sets", "log", "bounces", "reputation"});
   c.hostname = r.str(root, "", "hostname", "localhost");
   if (c.hostname.empty() || c.hostname.size() > 253 || c.hostname.find_first_of(" \t\r\n;()[]") != std::string::npos)
     r.fail(root.get("hostname"), "hostname", "must be a host name such as mail.example.com");
@@ -489,6 +539,8 @@ config parse(std::string_view text, const std::filesystem::path& file) {
   parse_storage(r, root, dir, c);
   parse_admin(r, root, dir, c);
   parse_events(r, root, dir, c);
+  parse_bounces(r, root, dir, c);
+  parse_reputation(r, root, dir, c);
   parse_configuration_sets(r, root, dir, c);
   parse_log(r, root, dir, c);
   return c;

@@ -18,7 +18,9 @@ class config_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class listener_mode { implicit_tls, starttls };
+// inbound: the return-path listener (SPEC §9): port 25, STARTTLS offered, no
+// AUTH; takes mail only for [bounces] domain, and only to read reports.
+enum class listener_mode { implicit_tls, starttls, inbound };
 std::string_view to_string(listener_mode m);
 
 struct listener {
@@ -51,6 +53,25 @@ struct limits {
   std::uint64_t default_max_24h = 50000;
   unsigned max_errors = 10;       // client errors before 421 and close
   unsigned drain_timeout_s = 30;  // SIGTERM: how long sessions in progress may finish
+  bool sandbox_new_accounts = false;  // new accounts start in the sandbox (SPEC §9)
+  unsigned duplicate_window_s = 600;  // a resubmission within this time gets the first queue id; 0: off
+};
+
+// [bounces]: the return path (SPEC §9).
+struct bounce_settings {
+  std::string domain;  // "" = envelope senders stay as submitted, no inbound reports
+  std::uint64_t max_report_bytes = 10 * 1024 * 1024;  // larger reports are refused (552)
+};
+
+// [reputation]: SES's thresholds by default.
+struct reputation_settings {
+  double bounce_warning_percent = 5;
+  double bounce_pause_percent = 10;
+  double complaint_warning_percent = 0.1;
+  double complaint_pause_percent = 0.5;
+  std::uint64_t min_recipients = 200;      // judged only from this many recipients on
+  std::uint64_t window_recipients = 10000;  // rates over the last this many recipients…
+  unsigned window_days = 14;               // …or these days, whichever is shorter
 };
 
 struct auth_settings {
@@ -140,6 +161,8 @@ struct config {
   std::optional<base::host_port> admin_listen;
   bool admin_tls = false;  // HTTPS with the [tls] certificates
   events_settings events;
+  bounce_settings bounces;
+  reputation_settings reputation;
   std::vector<configuration_set> configuration_sets;
   log_settings log;
 };

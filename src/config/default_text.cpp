@@ -55,6 +55,12 @@ mode = "starttls"
 # deny = []                          # CIDR list, checked first
 # proxy_protocol = false             # HAProxy PROXY v1/v2 header before anything else
 
+# The return path's listener: bounces and complaint reports for [bounces] domain
+# (publish its MX pointing here). No AUTH; it never relays.
+# [[listeners]]
+# address = "0.0.0.0:25"
+# mode = "inbound"
+
 [limits]
 max_message_bytes = 41943040         # 40 MB
 max_recipients = 50
@@ -66,6 +72,8 @@ default_max_send_rate = 14           # recipients per second per account when th
 default_max_24h = 50000              # recipients per rolling 24 hours
 # max_errors = 10                    # client errors before 421 and close
 # drain_timeout_s = 30               # on SIGTERM, how long sessions in progress may finish
+# sandbox_new_accounts = false       # true: new accounts may send only to their own identities, 200 a day
+# duplicate_window_s = 600           # a resubmission (same account, Message-ID, body) gets the first queue id
 
 [auth]
 failures_before_throttle = 5         # failed AUTHs per client IP within the window
@@ -89,6 +97,23 @@ tls_policy = "dane-mta-sts"          # or "opportunistic": ignore the recipient 
 # connect_timeout_s = 30
 # command_timeout_s = 300
 # smarthost = {{ address = "email-smtp.eu-west-1.amazonaws.com:2465", mode = "implicit-tls", username = "...", password_file = "..." }}
+
+# The return path (docs/reputation.md): MAIL FROM becomes b+QUEUEID-TAG@DOMAIN, and the
+# bounces and complaints sent there come back as events, suppressions and rates.
+# [bounces]
+# domain = "bounces.example.com"
+# max_report_bytes = 10485760
+
+# Each account's bounce and complaint rates; above a pause threshold it is paused
+# until `smtpsd account resume NAME`. The defaults are Amazon SES's.
+# [reputation]
+# bounce_warning_percent = 5
+# bounce_pause_percent = 10
+# complaint_warning_percent = 0.1
+# complaint_pause_percent = 0.5
+# min_recipients = 200               # no judgement below this many recipients
+# window_recipients = 10000          # rates over the last 10,000 recipients
+# window_days = 14                   # or the last 14 days, whichever is shorter
 
 [storage]
 backend = "embedded"                 # "embedded" or "postgres"

@@ -54,6 +54,11 @@ void smtpsd_fields(base::json_out& j, const event& e) {
     j.key("bounce_sub_type").string_or_null(e.bounce_sub_type);
   }
   if (e.type == "reject") j.key("reason").string_or_null(e.reason);
+  if (e.type == "complaint") j.key("feedback_type").string_or_null(e.reason);
+  if (e.type == "reputation") {
+    j.key("status").string_or_null(e.status);
+    j.key("reason").string_or_null(e.reason);
+  }
   if (e.type == "delivery" || e.type == "bounce" || e.type == "delivery_delay") {
     j.key("tls");
     if (!e.tls) {
@@ -113,6 +118,7 @@ std::string to_record(const event& e) {
   j.member("bounce_type", e.bounce_type);
   j.member("bounce_sub_type", e.bounce_sub_type);
   j.member("reason", e.reason);
+  j.member("status", e.status);
   j.key("details").begin_array();
   for (auto& d : e.details) j.begin_array().value(d.address).value(d.status).value(d.diagnostic).end_array();
   j.end_array();
@@ -152,6 +158,7 @@ event from_record(std::string_view record) {
   e.bounce_type = str(x, "bounce_type");
   e.bounce_sub_type = str(x, "bounce_sub_type");
   e.reason = str(x, "reason");
+  e.status = str(x, "status");
   for (auto& d : x.value("details", ojson::array()))
     e.details.push_back({d[0].get<std::string>(), d[1].get<std::string>(), d[2].get<std::string>()});
   if (auto m = x.find("mail"); m != x.end()) {

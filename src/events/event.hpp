@@ -20,8 +20,11 @@ namespace smtpsd::events {
 
 using tag_list = std::vector<std::pair<std::string, std::string>>;
 
-// The event types, in the order SPEC §5 lists them.
-inline constexpr const char* types[] = {"send", "reject", "delivery", "bounce", "delivery_delay", "complaint"};
+// The event types, in the order SPEC §5 lists them, then "reputation"
+// (SPEC §9: an account's bounce or complaint rate crossed a warning or pause
+// threshold; the SES format has no such record and skips it).
+inline constexpr const char* types[] = {"send", "reject", "delivery", "bounce", "delivery_delay", "complaint",
+                                        "reputation"};
 bool known_type(std::string_view t);
 
 // One recipient's part of a delivery, delay or bounce.
@@ -58,7 +61,8 @@ struct event {
   tag_list tags;
   std::string bounce_type;      // bounce: Permanent, Transient, Undetermined
   std::string bounce_sub_type;  // bounce: General, MailboxFull, …
-  std::string reason;           // reject: why, for people
+  std::string reason;           // reject: why, for people; complaint: the feedback type; reputation: the rate
+  std::string status;           // reputation: "warning" or "paused"
   // delivery, bounce, delivery_delay: how the connection that gave
   // smtp_response was secured; null when none was made or it was plaintext.
   struct tls_info {

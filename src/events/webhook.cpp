@@ -85,6 +85,7 @@ void webhook::stop() {
 
 bool webhook::wanted(const store::stored_event& e) const {
   if (!s_.types.empty() && !s_.types.count(e.type)) return false;
+  if (s_.fmt == webhook_settings::format::ses && e.type == "reputation") return false;  // SES has no such record
   if (!s_.accounts.empty() && !s_.accounts.count(e.account)) return false;
   return s_.configuration_set.empty() || e.configuration_set == s_.configuration_set;
 }

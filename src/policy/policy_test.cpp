@@ -5,6 +5,7 @@
 #include "policy/connections.hpp"
 #include "policy/identity.hpp"
 #include "policy/limits.hpp"
+#include "policy/reputation.hpp"
 #include "policy/submission_policy.hpp"
 #include "store/memory/memory_stores.hpp"
 
@@ -170,6 +171,8 @@ class broken_accounts final : public store::account_store {
   bool revoke_token(std::string_view) override { fail(); }
   std::uint64_t generation() override { fail(); }
   std::string installation_secret() override { fail(); }
+  void add_reputation(std::span<const store::reputation_delta>) override { fail(); }
+  std::vector<store::reputation_bucket> reputation(std::int64_t, base::time_point) override { fail(); }
   std::optional<std::string> read_shared_file(std::string_view) override { fail(); }
   void write_shared_file(std::string_view, std::string_view) override { fail(); }
   void remove_shared_file(std::string_view) override { fail(); }
@@ -187,3 +190,100 @@ TEST(submission_policy, never_fails_open) {
   authenticator auth(std::make_shared<broken_accounts>(), clock);
   EXPECT_EQ(auth.verify("alice", base::secret_string("pw")).k, auth_result::kind::temporary);
 }
+
+namespace smtpsd::policy {
+namespace {
+
+smtp::mailbox box(std::string_view a) { return *smtp::parse_mailbox(a); }
+
+TEST(sandbox, only_own_identities_and_allowed_recipients_at_ses_figures) {
+  auto s = store::memory::open();
+  base::manual_clock clock;
+  store::account in;
+  in.name = "acme";
+  in.sandbox = true;
+  in.max_24h = 100000;
+  in.allowed_recipients = {"bob@example.org"};
+  auto a = s.accounts->create_account(in).value();
+  s.accounts->add_identity(a.id, "example.com", store::identity_kind::domain);
+  submission_policy p(s.accounts, s.suppressions, s.queue, clock, {});
+  auto prof = std::get<sender_profile>(p.profile("acme"));
+  EXPECT_EQ(prof.max_send_rate, 1);
+  EXPECT_EQ(prof.max_24h, 200u);
+  auto r = p.check_rcpt(prof, box("carol@example.net"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->reply.summary(),
+            "550 5.7.1 Recipient address <carol@example.net> is not a verified identity: account acme is in the sandbox");
+  EXPECT_EQ(r->rule, "sandbox");
+  EXPECT_FALSE(p.check_rcpt(prof, box("x@EXAMPLE.com")));
+  clock.advance(std::chrono::seconds(1));
+  EXPECT_FALSE(p.check_rcpt(prof, box("Bob@example.org"))) << "allowed recipients compare in lower case";
+}
+
+TEST(reputation, a_paused_account_is_refused_at_mail_with_the_reason) {
+  auto s = store::memory::open();
+  base::manual_clock clock;
+  store::account in;
+  in.name = "acme";
+  in.paused = "bounce rate 12.3 % over the last 10000 recipients";
+  auto a = s.accounts->create_account(in).value();
+  s.accounts->add_identity(a.id, "example.com", store::identity_kind::domain);
+  submission_policy p(s.accounts, s.suppressions, s.queue, clock, {});
+  auto prof = std::get<sender_profile>(p.profile("acme"));
+  auto r = p.check_mail(prof, box("a@example.com"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->reply.summary(),
+            "550 5.7.1 Sending paused for account acme: bounce rate 12.3 % over the last 10000 recipients");
+}
+
+TEST(reputation, judged_over_the_last_recipients_with_ses_thresholds) {
+  reputation_thresholds t;
+  EXPECT_EQ(judge({199, 100, 0}, t).status, reputation_status::healthy) << "below the minimum volume";
+  EXPECT_EQ(judge({1000, 49, 0}, t).status, reputation_status::healthy);
+  auto w = judge({1000, 50, 0}, t);
+  EXPECT_EQ(w.status, reputation_status::warning);
+  EXPECT_EQ(w.reason, "bounce rate 5.0 % over the last 1000 recipients");
+  auto p = judge({10000, 1230, 0}, t);
+  EXPECT_EQ(p.status, reputation_status::paused);
+  EXPECT_EQ(p.reason, "bounce rate 12.3 % over the last 10000 recipients");
+  auto c = judge({1000, 60, 5}, t);
+  EXPECT_EQ(c.status, reputation_status::paused) << "0.5 % complaints pause, ahead of a bounce warning";
+  EXPECT_EQ(c.metric, "complaint");
+  EXPECT_EQ(judge({1000, 0, 1}, t).status, reputation_status::warning);
+
+  // Newest buckets first, until 10,000 recipients are covered.
+  std::vector<store::reputation_bucket> b = {{{}, 6000, 600, 0}, {{}, 6000, 0, 0}, {{}, 6000, 0, 0}};
+  auto f = sum_window(b, 10000);
+  EXPECT_EQ(f.recipients, 12000u);
+  EXPECT_EQ(f.bounces, 600u);
+}
+
+TEST(reputation, monitor_pauses_once_and_resume_starts_afresh) {
+  auto s = store::memory::open();
+  base::manual_clock clock;
+  store::account in;
+  in.name = "acme";
+  auto a = s.accounts->create_account(in).value();
+  reputation_thresholds t;
+  t.min_recipients = 10;
+  reputation_monitor m(s.accounts, clock, t);
+  m.count_recipients(a.id, 10);
+  store::reputation_delta d{a.id, {hour_of(clock.now()), 0, 1, 0}};
+  auto changes = m.record(std::span(&d, 1));
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].verdict.status, reputation_status::paused);
+  EXPECT_EQ(s.accounts->find_account("acme")->paused, "bounce rate 10.0 % over the last 10 recipients");
+  EXPECT_TRUE(m.record(std::span(&d, 1)).empty()) << "paused once";
+
+  auto resumed = *s.accounts->find_account("acme");
+  resumed.paused.clear();
+  resumed.reputation_warning.clear();
+  resumed.reputation_since = clock.now();
+  s.accounts->update_account(resumed);
+  EXPECT_EQ(m.figures(resumed).recipients, 0u) << "counted again from the next hour";
+  EXPECT_TRUE(m.record(std::span(&d, 1)).empty());
+  EXPECT_EQ(s.accounts->find_account("acme")->paused, "");
+}
+
+}  // namespace
+}  // namespace smtpsd::policy

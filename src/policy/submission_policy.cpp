@@ -49,6 +49,10 @@ std::variant<sender_profile, rejection> submission_policy::profile(std::string_v
     p.max_send_rate = a->max_send_rate.value_or(defaults_.max_send_rate);
     p.max_24h = a->max_24h.value_or(defaults_.max_24h);
     p.max_message_bytes = a->max_message_bytes.value_or(defaults_.max_message_bytes);
+    if (a->sandbox) {  // SES's sandbox: 1 recipient per second, 200 per 24 hours
+      p.max_send_rate = std::min(p.max_send_rate, sandbox_max_send_rate);
+      p.max_24h = std::min(p.max_24h, sandbox_max_24h);
+    }
     p.account = std::move(*a);
     if (cache_generation_ == generation && cache_.size() < 10000) cache_.emplace(p.account.name, p);
     return p;
@@ -57,7 +61,7 @@ std::variant<sender_profile, rejection> submission_policy::profile(std::string_v
   }
 }
 
-std::optional<rejection> submission_policy::check_mail(const sender_profile& p, const smtp::mailbox& from) const {
+std::optional<rejection> check_identity(const sender_profile& p, const smtp::mailbox& from) {
   if (from.is_null())
     return rejection{smtp::replies::null_sender_refused(), "null_sender", fmt::format("account={}", p.account.name)};
   auto addr = normalize_address(from.str());
@@ -68,26 +72,115 @@ std::optional<rejection> submission_policy::check_mail(const sender_profile& p, 
   return std::nullopt;
 }
 
+std::optional<rejection> submission_policy::check_mail(const sender_profile& p, const smtp::mailbox& from) const {
+  if (auto r = check_paused(p)) return r;
+  return check_identity(p, from);
+}
+
+std::optional<rejection> check_paused(const sender_profile& p) {
+  if (p.account.paused.empty()) return std::nullopt;
+  return rejection{smtp::replies::sending_paused(p.account.name, p.account.paused), "account_paused",
+                   fmt::format("account={}", p.account.name)};
+}
+
+std::optional<rejection> check_sandbox(const sender_profile& p, const smtp::mailbox& rcpt) {
+  if (!p.account.sandbox) return std::nullopt;
+  auto addr = normalize_address(rcpt.str());
+  if (addr) {
+    if (covers(p.identities, *addr)) return std::nullopt;
+    const auto lower = base::to_lower(*addr);
+    for (auto& a : p.account.allowed_recipients)
+      if (a == lower) return std::nullopt;
+  }
+  return rejection{smtp::replies::sandbox_recipient(rcpt.str(), p.account.name), "sandbox",
+                   fmt::format("account={} rcpt=<{}>", p.account.name, rcpt.str())};
+}
+
+std::optional<rejection> check_suppressed(store::suppression_store& s, const smtp::mailbox& rcpt) {
+  if (auto e = s.find(rcpt.str()))
+    return rejection{smtp::replies::suppressed(rcpt.str()), "suppressed",
+                     fmt::format("rcpt=<{}> reason=\"{}\"", rcpt.str(), e->reason)};
+  return std::nullopt;
+}
+
+std::optional<rejection> limit_rejection(const sender_profile& p, const send_limiter::decision& d) {
+  switch (d.o) {
+    case send_limiter::outcome::ok:
+      return std::nullopt;
+    case send_limiter::outcome::quota:
+      return rejection{smtp::replies::quota_exceeded(), "daily_quota",
+                       fmt::format("account={} sent_24h={} limit={}", p.account.name, d.value, d.limit)};
+    case send_limiter::outcome::rate:
+      return rejection{smtp::replies::rate_exceeded(), "send_rate",
+                       fmt::format("account={} tokens={:.2f} limit={}/s", p.account.name, d.value, d.limit)};
+  }
+  return std::nullopt;
+}
+
 std::optional<rejection> submission_policy::check_rcpt(const sender_profile& p, const smtp::mailbox& rcpt) {
   try {
-    if (auto s = suppressions_->find(rcpt.str()))
-      return rejection{smtp::replies::suppressed(rcpt.str()), "suppressed",
-                       fmt::format("rcpt=<{}> reason=\"{}\"", rcpt.str(), s->reason)};
-    auto d = limiter_.reserve(p.account.id, p.max_send_rate, p.max_24h);
-    switch (d.o) {
-      case send_limiter::outcome::ok:
-        return std::nullopt;
-      case send_limiter::outcome::quota:
-        return rejection{smtp::replies::quota_exceeded(), "daily_quota",
-                         fmt::format("account={} sent_24h={} limit={}", p.account.name, d.value, d.limit)};
-      case send_limiter::outcome::rate:
-        return rejection{smtp::replies::rate_exceeded(), "send_rate",
-                         fmt::format("account={} tokens={:.2f} limit={}/s", p.account.name, d.value, d.limit)};
-    }
+    if (auto r = check_sandbox(p, rcpt)) return r;
+    if (auto r = check_suppressed(*suppressions_, rcpt)) return r;
+    return limit_rejection(p, limiter_.reserve(p.account.id, p.max_send_rate, p.max_24h));
   } catch (const std::exception& e) {
     return storage_failure(e);
   }
-  return std::nullopt;
+}
+
+std::vector<explained_check> submission_policy::explain(std::string_view account_name, std::string_view from_text,
+                                                        std::string_view to_text, std::uint64_t size) {
+  std::vector<explained_check> out;
+  auto add = [&](const char* check, const std::optional<rejection>& r, std::string detail) {
+    out.push_back({check, r ? "fail" : "pass", r ? r->detail : std::move(detail), r ? std::optional(r->reply) : std::nullopt});
+  };
+  auto from_box = smtp::parse_mailbox(from_text);
+  auto to_box = smtp::parse_mailbox(to_text);
+  if (!from_box || !to_box) {
+    add("syntax", rejection{smtp::make_reply(501, from_box ? "5.1.3" : "5.1.7", "Bad address syntax"), "syntax",
+                            fmt::format("<{}> is not an address", from_box ? to_text : from_text)},
+        "");
+    return out;
+  }
+  const auto& from = *from_box;
+  const auto& to = *to_box;
+  auto pv = profile(account_name);
+  if (auto* r = std::get_if<rejection>(&pv)) {
+    add("account", *r, "");
+    return out;
+  }
+  const auto& p = std::get<sender_profile>(pv);
+  add("account", std::nullopt, fmt::format("account {} exists and is not suspended", p.account.name));
+  add("reputation", check_paused(p), "sending is not paused");
+  add("identity", check_identity(p, from),
+      fmt::format("<{}> is covered by an identity of the account", from.str()));
+  std::optional<rejection> size_r;
+  if (size > p.max_message_bytes)
+    size_r = rejection{smtp::replies::message_too_big(), "size", fmt::format("size={} limit={}", size, p.max_message_bytes)};
+  add("size", size_r, fmt::format("{} octets, limit {}", size, p.max_message_bytes));
+  add("sandbox", check_sandbox(p, to),
+      p.account.sandbox ? fmt::format("<{}> is an identity or an allowed recipient of the account", to.str())
+                        : std::string("the account is not in the sandbox"));
+  try {
+    add("suppression", check_suppressed(*suppressions_, to), fmt::format("<{}> is not suppressed", to.str()));
+    // Nothing is taken from the counters: the rate is judged from the
+    // recipients queued in the last minute, the quota from the last 24 hours.
+    const auto now = clock_.now();
+    std::uint64_t minute = 0, day = 0;
+    for (auto& b : queue_->usage(p.account.id, now - std::chrono::hours(24) + std::chrono::minutes(1))) {
+      day += b.count;
+      if (b.minute >= now - std::chrono::minutes(1)) minute += b.count;
+    }
+    std::optional<rejection> rate_r, quota_r;
+    if (static_cast<double>(minute) >= p.max_send_rate * 60)
+      rate_r = limit_rejection(p, {send_limiter::outcome::rate, 0, p.max_send_rate});
+    if (day + 1 > p.max_24h)
+      quota_r = limit_rejection(p, {send_limiter::outcome::quota, static_cast<double>(day), static_cast<double>(p.max_24h)});
+    add("rate", rate_r, fmt::format("{} recipients in the last minute, limit {}/s", minute, p.max_send_rate));
+    add("quota", quota_r, fmt::format("{} recipients in the last 24 hours, limit {}", day, p.max_24h));
+  } catch (const std::exception& e) {
+    add("store", storage_failure(e), "");
+  }
+  return out;
 }
 
 std::optional<rejection> submission_policy::check_headers(const sender_profile& p,

@@ -37,6 +37,24 @@ struct sender_profile {
   std::uint64_t max_message_bytes = 0;
 };
 
+// SES's sandbox figures.
+constexpr double sandbox_max_send_rate = 1;
+constexpr std::uint64_t sandbox_max_24h = 200;
+
+// One check of `policy explain`: its verdict ("pass" or "fail"), why, and
+// the reply a submission would get when it fails.
+struct explained_check {
+  std::string check;  // account, reputation, identity, size, sandbox, suppression, rate, quota
+  std::string verdict;
+  std::string detail;
+  std::optional<smtp::reply> reply;
+};
+
+// The checks, each on its own (submission_policy runs them in this order).
+std::optional<rejection> check_paused(const sender_profile& p);
+std::optional<rejection> check_identity(const sender_profile& p, const smtp::mailbox& from);
+std::optional<rejection> check_sandbox(const sender_profile& p, const smtp::mailbox& rcpt);
+
 class submission_policy {
  public:
   submission_policy(std::shared_ptr<store::account_store> accounts, std::shared_ptr<store::suppression_store> suppressions,
@@ -49,6 +67,11 @@ class submission_policy {
   // Blocking (suppression lookup; the first use of an account loads its usage).
   std::optional<rejection> check_rcpt(const sender_profile& p, const smtp::mailbox& rcpt);
   std::optional<rejection> check_headers(const sender_profile& p, const std::vector<message::header_field>& fields) const;
+
+  // Blocking. Every check of a submission of `size` octets from `from` to
+  // `to`, in the order a submission meets them, without counting anything.
+  std::vector<explained_check> explain(std::string_view account_name, std::string_view from, std::string_view to,
+                                       std::uint64_t size);
 
   void release(const sender_profile& p, unsigned recipients);
   void committed(const sender_profile& p, unsigned recipients);

@@ -53,16 +53,18 @@ delivery::job common_job(const store::queued_message& m) {
 }
 
 std::vector<hop_attempt> plan_hops(const store::queued_message& m, base::time_point now, const delivery::deliverer& d,
-                                   const delivery::job& common) {
+                                   const delivery::job& common, const return_path_fn& return_path) {
   std::map<std::string, hop_attempt> by_hop;
+  const bool verp = return_path && !m.from.empty();
   for (std::size_t i = 0; i < m.recipients.size(); ++i) {
     const auto& r = m.recipients[i];
     if (!store::pending(r.status) || (r.next_attempt && *r.next_attempt > now)) continue;
     auto hop = d.route(delivery::domain_of(r.address));
-    auto& h = by_hop[hop.key];
+    auto& h = by_hop[verp ? hop.key + '\n' + r.address : hop.key];
     if (h.rcpts.empty()) {
       h.job = common;
       h.job.hop = std::move(hop);
+      if (verp) h.job.from = return_path(m, r.address);
     }
     h.rcpts.push_back(i);
     h.job.rcpts.push_back({r.address, r.notify, r.orcpt});

@@ -6,6 +6,7 @@
 // cannot open a connection per domain at once.
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,10 +30,14 @@ constexpr std::size_t max_parallel_hops = 8;
 // The fields every job of the message shares (no recipients, no hop).
 delivery::job common_job(const store::queued_message& m);
 
+// One recipient's envelope sender (the VERP return path of SPEC §9).
+using return_path_fn = std::function<std::string(const store::queued_message& m, const std::string& rcpt)>;
+
 // The recipients due at `now`, grouped by the deliverer's next hop, in the
-// order of their hop keys. Pure.
+// order of their hop keys. With `return_path`, every recipient of a message
+// with a sender gets its own job (and MAIL FROM); a bounce keeps <>. Pure.
 std::vector<hop_attempt> plan_hops(const store::queued_message& m, base::time_point now, const delivery::deliverer& d,
-                                   const delivery::job& common);
+                                   const delivery::job& common, const return_path_fn& return_path = {});
 
 // Delivers every hop; fills outcomes (left empty when a hop broke off with an
 // exception) and the time each finished.

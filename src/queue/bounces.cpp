@@ -5,6 +5,7 @@
 #include "base/metrics.hpp"
 #include "base/strings.hpp"
 #include "events/classify.hpp"
+#include "queue/feedback.hpp"
 
 #include <algorithm>
 
@@ -189,23 +190,38 @@ net::awaitable<void> bounces::tidy(const std::vector<finished_attempt>& batch, c
   std::vector<std::string> drop;
   std::vector<std::pair<std::string, std::string>> suppress;
   std::vector<submission::generated_message> dsns;
+  std::vector<store::reputation_delta> hard;  // accounts' hard bounces, with their ended deliveries
   const auto now = clock_.now();
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const auto& f = batch[i];
     if (removed[i]) drop.push_back(f.m.id);
-    for (auto& it : f.items)
-      if (it.o.hard_bounce()) suppress.emplace_back(f.m.recipients[it.index].address, it.o.response);
+    std::uint64_t ended = 0, bounced = 0;
+    for (auto& it : f.items) {
+      if (it.o.hard_bounce()) {
+        suppress.emplace_back(f.m.recipients[it.index].address, it.o.response);
+        ++bounced;
+      }
+      ended += it.o.kind != delivery::outcome_kind::deferred ? 1 : 0;
+    }
+    if (reputation_ && f.m.account_id != 0 && !f.m.from.empty()) {
+      if (bounced == 0)
+        reputation_->count_recipients(f.m.account_id, ended);
+      else
+        hard.push_back({f.m.account_id, {policy::hour_of(now), ended, bounced, 0}});
+    }
     const auto dsn_id = base::make_queue_id(now, static_cast<std::uint32_t>(random_.next_u64()));
     if (auto dsn = round_dsn(f, hostname_, dsn_id, now)) {
       log()->info("queue_id={} sending a delivery status notification to {}", f.m.id, f.m.from);
       dsns.push_back(std::move(*dsn));
     }
   }
-  auto work = [this, drop = std::move(drop), suppress = std::move(suppress), dsns = std::move(dsns), now] {
+  auto work = [this, drop = std::move(drop), suppress = std::move(suppress), dsns = std::move(dsns),
+               hard = std::move(hard), now] {
     for (auto& id : drop) stores_.bodies->remove(id);
     for (auto& [address, why] : suppress)
       if (stores_.suppressions->add(address, "bounce: " + why, now)) log()->info("suppressed {} after a hard bounce", address);
     for (auto& d : dsns) writer_.enqueue_generated(d);
+    if (!hard.empty()) report_reputation(reputation_->record(hard), events_, clock_, random_);
   };
   co_await pool_.run(std::move(work));
 }

@@ -17,6 +17,7 @@
 #include "events/event.hpp"
 #include "message/dsn.hpp"
 #include "net/worker_pool.hpp"
+#include "policy/reputation.hpp"
 #include "queue/attempt.hpp"
 #include "store/stores.hpp"
 #include "submission/queue_writer.hpp"
@@ -59,6 +60,8 @@ class bounces {
           const base::clock& clock, base::random_source& random, std::string hostname,
           std::chrono::seconds max_queue_age);
 
+  // Ended deliveries and hard bounces count toward the accounts' reputation.
+  void use_reputation(policy::reputation_monitor* r) { reputation_ = r; }
   // The events of each attempt of a batch, to be recorded with it.
   std::vector<std::vector<events::event>> events_for(const std::vector<finished_attempt>& batch);
   // After a batch was recorded with its events; removed[i]: the batch[i]
@@ -78,6 +81,7 @@ class bounces {
   base::random_source& random_;
   std::string hostname_;
   std::chrono::seconds max_queue_age_;
+  policy::reputation_monitor* reputation_ = nullptr;
 };
 
 }  // namespace smtpsd::queue

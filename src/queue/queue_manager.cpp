@@ -8,6 +8,7 @@
 
 #include "base/log.hpp"
 #include "base/metrics.hpp"
+#include "inbound/verp.hpp"
 #include "net/coro.hpp"
 #include "queue/attempt.hpp"
 #include "queue/tls_reports.hpp"
@@ -46,7 +47,9 @@ queue_manager::queue_manager(store::stores stores, std::unique_ptr<delivery::del
                  scheduler::settings{settings_.lease, settings_.window}, [this](store::queued_message m) {
                    net::spawn(io_->get_executor(), deliver(std::move(m)), "delivery");
                  }),
-      housekeeping_timer_(std::make_unique<net::asio::steady_timer>(*io_)) {}
+      housekeeping_timer_(std::make_unique<net::asio::steady_timer>(*io_)) {
+  bounces_.use_reputation(svc.reputation);
+}
 
 queue_manager::~queue_manager() {
   stop(std::chrono::seconds(0));
@@ -125,7 +128,10 @@ net::awaitable<void> queue_manager::housekeeping() {
   housekeeping_running_ = true;
   while (!stopped_) {
     try {
-      auto count = [q = stores_.queue] { return q->count(); };
+      auto count = [q = stores_.queue, r = svc_.reputation] {
+        if (r) r->flush();  // ended deliveries counted since the last tick
+        return q->count();
+      };
       queue_size_ = co_await svc_.pool->run(std::move(count));
     } catch (const std::exception&) {
     }
@@ -164,7 +170,13 @@ net::awaitable<void> queue_manager::deliver(store::queued_message m) {
   }
   auto common = common_job(m);
   common.open = std::move(body.open);
-  auto hops = plan_hops(m, svc_.clock->now(), *deliverer_, common);
+  return_path_fn verp;
+  if (!settings_.return_path_domain.empty())
+    verp = [this](const store::queued_message& msg, const std::string& rcpt) {
+      return inbound::make_return_path(settings_.return_path_key, settings_.return_path_domain, msg.id, msg.account_id,
+                                       rcpt);
+    };
+  auto hops = plan_hops(m, svc_.clock->now(), *deliverer_, common, verp);
   auto* d = deliverer_.get();  // a replaced deliverer is retired, not freed
   co_await run_hops(*d, hops, *svc_.clock);
   attempt_seconds.observe(std::chrono::duration<double>(svc_.clock->now() - started).count());

@@ -18,6 +18,7 @@
 #include "delivery/deliverer.hpp"
 #include "events/event.hpp"
 #include "net/worker_pool.hpp"
+#include "policy/reputation.hpp"
 #include "queue/body.hpp"
 #include "queue/bounces.hpp"
 #include "queue/recorder.hpp"
@@ -34,6 +35,8 @@ struct manager_settings {
   std::chrono::seconds lease{60};
   unsigned window = 100;  // messages in delivery at once
   std::chrono::seconds housekeeping{2};  // queue size gauge, idle connections reaped
+  std::string return_path_domain;  // [bounces] domain: VERP envelope senders; "" = as submitted
+  std::string return_path_key;     // inbound::verp_key of the installation
 };
 
 // The services the queue manager uses; they outlive it.
@@ -43,6 +46,7 @@ struct manager_services {
   const base::clock* clock = nullptr;
   base::random_source* random = nullptr;
   submission::queue_writer* writer = nullptr;
+  policy::reputation_monitor* reputation = nullptr;  // counts ended deliveries and hard bounces
 };
 
 class queue_manager {

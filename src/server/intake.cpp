@@ -19,17 +19,24 @@ const char* data_rule(smtp::data_reader::error e) {
 
 intake::intake(smtp::data_reader::mode mode, std::uint64_t max_bytes, submission::submitter& submit,
                const smtp::envelope& env, const submission::session_facts& facts, submission::header_check check)
-    : reader_(mode, max_bytes), max_bytes_(max_bytes), submit_(submit) {
+    : reader_(mode, max_bytes), max_bytes_(max_bytes), submit_(&submit) {
   try {
-    message_ = submit_.begin(env, facts, std::move(check));
+    message_ = submit_->begin(env, facts, std::move(check));
   } catch (const std::exception& e) {
     failure_ = policy::storage_failure(e);
   }
 }
 
+intake::intake(smtp::data_reader::mode mode, std::uint64_t max_bytes, report_reader read)
+    : reader_(mode, max_bytes), max_bytes_(max_bytes), read_report_(std::move(read)) {}
+
 intake::~intake() = default;  // an unfinished message_builder removes its spool entry
 
 void intake::append(const std::string& content) {
+  if (read_report_) {
+    if (report_.size() + content.size() <= max_bytes_) report_ += content;
+    return;
+  }
   if (message_ && !content.empty()) message_->append(content);
 }
 
@@ -65,6 +72,14 @@ policy::rejection intake::refusal() const {
 // are microseconds; no disk is touched until the commit).
 net::awaitable<intake::verdict> intake::finish(net::worker_pool& pool) {
   verdict v;
+  if (read_report_) {
+    if (reader_.err() != smtp::data_reader::error::none) {
+      v.refused = refusal();
+      co_return v;
+    }
+    v.reply = co_await pool.run([this] { return read_report_(std::move(report_)); });
+    co_return v;
+  }
   if (reader_.err() != smtp::data_reader::error::none || !message_) {
     message_.reset();
     v.refused = refusal();
@@ -75,8 +90,14 @@ net::awaitable<intake::verdict> intake::finish(net::worker_pool& pool) {
   v.refused = co_await net::from_callback<submission::commit_result>(
       [this](std::function<void(submission::commit_result)> done) { start_commit(std::move(done)); });
   if (!v.refused) {
-    v.queue_id = std::move(queue_id);
     v.summary = summary_;
+    if (!duplicate_of_.empty()) {
+      v.queue_id = duplicate_of_;
+      v.duplicate = true;
+    } else {
+      if (!duplicate_key_.empty()) submit_->remember(duplicate_key_, queue_id);
+      v.queue_id = std::move(queue_id);
+    }
   }
   co_return v;
 }
@@ -94,7 +115,16 @@ void intake::seal_and_commit(std::function<void(submission::commit_result)> done
   }
   const auto& meta = message_->meta();
   summary_ = fmt::format("from=<{}> rcpts={} size={}", meta.from, meta.recipients.size(), meta.size);
-  submit_.commit(std::move(message_), std::move(done));
+  duplicate_key_ = message_->duplicate_key();
+  if (!duplicate_key_.empty())
+    if (auto first = submit_->first_submission(duplicate_key_)) {
+      // The client resubmitted what it sent before (it missed our 250): the first id, nothing queued twice.
+      duplicate_of_ = std::move(*first);
+      message_.reset();  // drops its spool entry
+      done(std::nullopt);
+      return;
+    }
+  submit_->commit(std::move(message_), std::move(done));
 }
 
 }  // namespace smtpsd::server

@@ -4,6 +4,7 @@
 // streamed to the spool while it is read, then sealed on the worker pool
 // (header check, fix-ups, DKIM) and committed by the group committer. The
 // session reads the bytes off the connection; this decides what they come to.
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +22,11 @@ class intake {
   // The message ends with <CRLF>.<CRLF> (DATA) or with BDAT LAST.
   intake(smtp::data_reader::mode mode, std::uint64_t max_bytes, submission::submitter& submit,
          const smtp::envelope& env, const submission::session_facts& facts, submission::header_check check);
+  // The inbound listener: the content is kept (up to max_bytes) and handed
+  // whole to `read` on the worker pool, whose reply ends the transaction;
+  // nothing is queued.
+  using report_reader = std::function<smtp::reply(std::string content)>;
+  intake(smtp::data_reader::mode mode, std::uint64_t max_bytes, report_reader read);
   ~intake();
 
   // DATA: takes octets up to the end marker; returns how many it took.
@@ -35,6 +41,8 @@ class intake {
     std::optional<policy::rejection> refused;  // else queued as queue_id
     std::string queue_id;
     std::string summary;  // from=<…> rcpts=N size=N, for the log
+    std::optional<smtp::reply> reply;  // a report's reply (nothing queued)
+    bool duplicate = false;            // a resubmission: queue_id is the first one's, nothing was queued
   };
   // After the last octet: the verdict, sealing and committing on the way.
   net::awaitable<verdict> finish(net::worker_pool& pool);
@@ -47,7 +55,10 @@ class intake {
 
   smtp::data_reader reader_;
   std::uint64_t max_bytes_;
-  submission::submitter& submit_;
+  submission::submitter* submit_ = nullptr;
+  report_reader read_report_;
+  std::string report_;
+  std::string duplicate_key_, duplicate_of_;
   std::unique_ptr<submission::message_builder> message_;
   std::optional<policy::rejection> failure_;  // the spool could not take the message
   std::string chunk_;

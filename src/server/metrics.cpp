@@ -26,6 +26,11 @@ base::counter& auth_failures_metric() {
   static auto& c = base::metrics().get_counter("smtpsd_auth_failures_total", "Failed AUTH commands");
   return c;
 }
+base::counter& duplicates_metric() {
+  static auto& c = base::metrics().get_counter(
+      "smtpsd_duplicate_submissions_total", "Resubmitted messages answered with the first queue id and not queued again");
+  return c;
+}
 base::counter& rejected_metric(std::string_view reason) {
   return base::metrics().get_counter("smtpsd_messages_rejected_total",
                                      "Messages, recipients and senders refused, by reason", {{"reason", std::string(reason)}});
@@ -36,9 +41,9 @@ const std::vector<std::string_view>& rejection_reasons() {
       // connections and logins
       "access_denied", "too_many_connections", "too_many_connections_per_ip", "auth_throttled",
       // MAIL
-      "account_removed", "account_suspended", "null_sender", "sender_not_authorized", "size",
+      "account_removed", "account_suspended", "account_paused", "null_sender", "sender_not_authorized", "size",
       // RCPT
-      "suppressed", "send_rate", "daily_quota", "too_many_recipients",
+      "sandbox", "suppressed", "send_rate", "daily_quota", "too_many_recipients", "relay",
       // the message
       "bare_cr_lf", "line_too_long", "header_too_big", "malformed_headers", "header_from_not_authorized",
       "configuration_set", "message_tags", "dkim",
@@ -53,6 +58,7 @@ void register_metrics(const config::config& c, const std::vector<std::string>& l
   tls_failures_metric();
   auth_successes_metric();
   auth_failures_metric();
+  duplicates_metric();
   for (auto r : rejection_reasons()) rejected_metric(r);
   submission::register_metrics();
   queue::register_metrics();

@@ -19,6 +19,7 @@ base::counter& tls_failures_metric();
 base::counter& auth_successes_metric();
 base::counter& auth_failures_metric();
 base::counter& rejected_metric(std::string_view reason);
+base::counter& duplicates_metric();  // smtpsd_duplicate_submissions_total
 
 // Every rule that refuses a connection, sender, recipient or message: the
 // values of smtpsd_messages_rejected_total's `reason` label.

@@ -30,9 +30,12 @@
 #include "policy/authenticator.hpp"
 #include "policy/connections.hpp"
 #include "policy/submission_policy.hpp"
+#include "inbound/verp.hpp"
+#include "queue/feedback.hpp"
 #include "queue/queue_manager.hpp"
 #include "server/metrics.hpp"
 #include "server/session.hpp"
+#include "service/accounts.hpp"
 #include "service/dkim_keys.hpp"
 #include "submission/group_committer.hpp"
 #include "submission/recovery.hpp"
@@ -126,7 +129,7 @@ bool any_ses_webhook(const config::config& c) {
 }
 
 submission::settings submission_settings(const config::config& c, std::shared_ptr<dkim::keystore> dkim) {
-  submission::settings s{c.hostname, 1024 * 1024, std::move(dkim), {}};
+  submission::settings s{c.hostname, 1024 * 1024, std::move(dkim), {}, std::chrono::seconds(c.limit.duplicate_window_s)};
   for (auto& set : c.configuration_sets) s.configuration_sets.insert(set.name);
   return s;
 }
@@ -168,6 +171,10 @@ class server {
         dkim_(load_dkim(cfg, stores_)),
         submit_(stores_, committer_, submission_settings(cfg, dkim_), base::real_clock(),
                 base::real_random(), events_.get()),
+        reputation_(stores_.accounts, base::real_clock(), service::reputation_thresholds(cfg.reputation)),
+        verp_key_(cfg.bounces.domain.empty() ? std::string() : inbound::verp_key(stores_.accounts->installation_secret())),
+        feedback_(stores_, reputation_, *events_, base::real_clock(), base::real_random(),
+                  queue::feedback_settings{cfg.bounces.domain, verp_key_}),
         tls_(net::server_tls::load(tls_options(cfg))) {
     if (auto shared = stores_.shared_counters) {  // several nodes: limits and SMTP AUTH failures counted in Redis
       throttle_.use_shared(shared);
@@ -177,7 +184,8 @@ class server {
     for (unsigned i = 0; i < n; ++i) threads_.push_back(std::make_unique<io_thread>());
     settings_.resize(cfg.listeners.size());
     for (std::size_t i = 0; i < cfg.listeners.size(); ++i)
-      settings_[i] = std::make_shared<session_settings>(session_settings{cfg.hostname, cfg.limit, cfg.listeners[i]});
+      settings_[i] =
+          std::make_shared<session_settings>(session_settings{cfg.hostname, cfg.limit, cfg.listeners[i], cfg.bounces});
   }
 
   int run() {
@@ -185,6 +193,7 @@ class server {
     bind_all();
     drop_privileges();
     register_metrics(cfg_, listener_labels_);
+    queue::register_feedback_metrics();
     events_->on_stored([this] { dispatcher_.wake(); });
     net::spawn(threads_[0]->io.get_executor(), lead_webhooks(), "webhook role");
     if (!stores_.bodies->shared()) net::spawn(threads_[0]->io.get_executor(), sweep_orphans_now_and_then(), "spool sweep");
@@ -195,9 +204,12 @@ class server {
       ms.delay_warning = std::chrono::seconds(cfg_.delivery.delay_warning_s);
       ms.lease = std::chrono::seconds(cfg_.delivery.lease_s);
       ms.window = cfg_.delivery.concurrency;
+      ms.return_path_domain = cfg_.bounces.domain;
+      ms.return_path_key = verp_key_;
       queue_ = std::make_unique<queue::queue_manager>(
           stores_, make_deliverer(pool_, cfg_), ms,
-          queue::manager_services{&pool_, events_.get(), &base::real_clock(), &base::real_random(), &submit_});
+          queue::manager_services{&pool_, events_.get(), &base::real_clock(), &base::real_random(), &submit_,
+                                  &reputation_});
       queue_->start();
       log()->info("delivery started: concurrency={} per_destination={}", cfg_.delivery.concurrency,
                   cfg_.delivery.per_destination);
@@ -243,6 +255,11 @@ class server {
     log()->info("ready: {} I/O threads", threads_.size());
     for (auto& t : threads_) t->thread.join();
     if (queue_) queue_->stop(std::chrono::seconds(cfg_.limit.drain_timeout_s));
+    try {
+      reputation_.flush();  // ended deliveries counted since the last tick
+    } catch (const std::exception& e) {
+      log()->warn("reputation counts not saved: {}", e.what());
+    }
     committer_.stop();
     events_->stop();  // the rejects still waiting go to the store
     events_->on_stored({});
@@ -331,7 +348,7 @@ class server {
       }
       connections.inc();
       auto s = std::make_shared<session>(std::move(a.socket), tls_.get(), settings_for(li),
-                                         services{&pool_, &auth_, &policy_, &connections_, &submit_, events_.get()});
+                                         services{&pool_, &auth_, &policy_, &connections_, &submit_, events_.get(), &feedback_});
       t.sessions.insert(s);
       ++active_;
       net::asio::co_spawn(t.io, s->run(), [this, &t, s](std::exception_ptr e) {
@@ -376,7 +393,8 @@ class server {
         auto listener = next->listeners[i];
         listener.address = now.listeners[i].address;  // the bound socket stays
         listener.mode = now.listeners[i].mode;
-        settings_[i] = std::make_shared<session_settings>(session_settings{next->hostname, next->limit, listener});
+        settings_[i] =
+            std::make_shared<session_settings>(session_settings{next->hostname, next->limit, listener, next->bounces});
       }
       current_ = next;
     }
@@ -473,6 +491,9 @@ class server {
   events::dispatcher dispatcher_;
   std::shared_ptr<dkim::keystore> dkim_;
   submission::submitter submit_;
+  policy::reputation_monitor reputation_;
+  std::string verp_key_;
+  queue::feedback feedback_;
   std::unique_ptr<queue::queue_manager> queue_;
   net::server_tls_holder tls_;
   std::vector<std::unique_ptr<io_thread>> threads_;

@@ -9,6 +9,7 @@
 #include "server/metrics.hpp"
 #include "base/random.hpp"
 #include "base/strings.hpp"
+#include "inbound/report.hpp"
 #include "net/proxy_protocol.hpp"
 #include "smtp/replies.hpp"
 
@@ -39,9 +40,11 @@ std::string client_address(const net::tcp::endpoint& e) {
 smtp::server_settings fsm_settings(const session_settings& s) {
   smtp::server_settings f;
   f.hostname = s.hostname;
-  f.starttls_offered = s.listener.mode == config::listener_mode::starttls;
+  const bool inbound = s.listener.mode == config::listener_mode::inbound;
+  f.starttls_offered = s.listener.mode == config::listener_mode::starttls || inbound;
   f.tls_active = s.listener.mode == config::listener_mode::implicit_tls;
-  f.max_message_bytes = s.limit.max_message_bytes;
+  f.inbound = inbound;
+  f.max_message_bytes = inbound ? s.bounces.max_report_bytes : s.limit.max_message_bytes;
   f.max_recipients = s.limit.max_recipients;
   f.max_errors = s.limit.max_errors;
   return f;
@@ -384,6 +387,7 @@ net::awaitable<smtp::action> session::authenticate() {
 }
 
 net::awaitable<smtp::action> session::check_mail() {
+  if (inbound()) co_return fsm_.on_mail_verdict({}, out_);  // reports come from anyone, mostly from <>
   using result = std::variant<policy::sender_profile, policy::rejection>;
   auto r = co_await svc_.pool->run([this]() -> result {
     auto p = svc_.policy->profile(account_->name);
@@ -407,6 +411,12 @@ net::awaitable<smtp::action> session::check_mail() {
 }
 
 net::awaitable<smtp::action> session::check_rcpt() {
+  if (inbound()) {
+    const auto& to = fsm_.pending_rcpt().to;
+    if (base::iequals(to.domain, settings_->bounces.domain)) co_return fsm_.on_rcpt_verdict({}, out_);
+    refuse({smtp::replies::relay_denied(settings_->bounces.domain), "relay", fmt::format("rcpt=<{}>", to.str())});
+    co_return fsm_.on_rcpt_verdict({smtp::replies::relay_denied(settings_->bounces.domain), false}, out_);
+  }
   auto rej = co_await svc_.pool->run([this] { return svc_.policy->check_rcpt(txn_->profile(), fsm_.pending_rcpt().to); });
   if (rej) {
     refuse(*rej, refused{fsm_.transaction().from.str(), {fsm_.pending_rcpt().to.str()}});
@@ -433,6 +443,23 @@ submission::session_facts session::facts() const {
 }
 
 std::unique_ptr<intake> session::start_message(smtp::data_reader::mode mode) {
+  if (inbound()) {
+    std::vector<std::string> rcpts;
+    for (auto& r : fsm_.transaction().rcpts) rcpts.push_back(r.box.str());
+    auto read = [fb = svc_.feedback, rcpts = std::move(rcpts), id = id_](std::string content) {
+      if (!fb) return smtp::replies::temporary_failure();
+      try {
+        auto r = fb->process(rcpts, content);
+        log()->info("session={} inbound report kind={} result={} queue_id={} account={} size={}", id,
+                    inbound::to_string(r.kind), r.result, r.queue_id, r.account, content.size());
+        return smtp::make_reply(250, "2.0.0", "Ok: report received");
+      } catch (const std::exception& e) {
+        log()->warn("session={} inbound report not recorded: {}", id, e.what());
+        return smtp::replies::temporary_failure();
+      }
+    };
+    return std::make_unique<intake>(mode, fsm_.max_message_bytes(), std::move(read));
+  }
   auto* p = svc_.policy;
   auto check = [p, profile = txn_->profile()](const std::vector<message::header_field>& fields) {
     return p->check_headers(profile, fields);
@@ -512,6 +539,13 @@ net::awaitable<smtp::reply> session::finish_message() {
   if (v.refused) {
     refuse(*v.refused, whole_envelope());
     co_return v.refused->reply;
+  }
+  if (v.reply) co_return *v.reply;  // a report on the inbound listener
+  if (v.duplicate) {
+    duplicates_metric().inc();
+    log()->info("session={} queue_id={} resubmitted {} account={}: answered with the first id, not queued again", id_,
+                v.queue_id, v.summary, account_ ? account_->name : "");
+    co_return smtp::replies::queued(v.queue_id);  // its recipients go back to the account with the transaction
   }
   txn_->commit();
   log()->info("session={} queue_id={} queued {} account={}", id_, v.queue_id, v.summary, account_ ? account_->name : "");

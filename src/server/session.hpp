@@ -16,6 +16,7 @@
 #include "policy/connections.hpp"
 #include "policy/reservation.hpp"
 #include "policy/submission_policy.hpp"
+#include "queue/feedback.hpp"
 #include "server/intake.hpp"
 #include "smtp/data_reader.hpp"
 #include "smtp/line_buffer.hpp"
@@ -32,6 +33,7 @@ struct services {
   policy::connection_limits* connections = nullptr;
   submission::submitter* submit = nullptr;
   events::sink* events = nullptr;
+  queue::feedback* feedback = nullptr;  // the inbound listener's reports
 };
 
 // The settings a session starts with (a reload changes them for new sessions).
@@ -39,6 +41,7 @@ struct session_settings {
   std::string hostname;
   config::limits limit;
   config::listener listener;
+  config::bounce_settings bounces;  // the inbound listener's domain and report size
 };
 
 class session : public std::enable_shared_from_this<session> {
@@ -66,6 +69,7 @@ class session : public std::enable_shared_from_this<session> {
   net::awaitable<smtp::action> authenticate();
   net::awaitable<smtp::action> check_mail();
   net::awaitable<smtp::action> check_rcpt();
+  bool inbound() const { return settings_->listener.mode == config::listener_mode::inbound; }
   net::awaitable<std::optional<smtp::reply>> receive_data();
   net::awaitable<std::optional<smtp::reply>> receive_bdat();
   net::awaitable<bool> discard(std::uint64_t n);

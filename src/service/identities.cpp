@@ -34,6 +34,12 @@ json dns_records(env& e, const policy::identity_spec& id, const std::vector<dkim
     r["state"] = k.state;
     records.push_back(r);
   }
+  // The return path (SPEC §9), like SES's custom MAIL FROM domain: bounces
+  // come back to the inbound listener, and the VERP senders pass SPF.
+  if (const auto& b = e.cfg.bounces.domain; !b.empty()) {
+    records.push_back({{"name", b}, {"type", "MX"}, {"value", fmt::format("10 {}", e.cfg.hostname)}});
+    records.push_back(record(b, fmt::format("v=spf1 a:{} ~all", e.cfg.hostname)));
+  }
   return records;
 }
 

@@ -75,6 +75,18 @@ reply bare_cr_lf_in_data() {
 reply suppressed(std::string_view a) {
   return make_reply(550, "5.1.1", fmt::format("Recipient address <{}> is on the suppression list", a));
 }
+reply sending_paused(std::string_view account, std::string_view reason) {
+  return make_reply(550, "5.7.1", fmt::format("Sending paused for account {}: {}", account, reason));
+}
+reply sandbox_recipient(std::string_view a, std::string_view account) {
+  return make_reply(550, "5.7.1",
+                    fmt::format("Recipient address <{}> is not a verified identity: account {} is in the sandbox", a,
+                                account));
+}
+reply relay_denied(std::string_view domain) {
+  return make_reply(550, "5.7.1", fmt::format("Relaying denied: this server takes mail only for {}", domain));
+}
+reply auth_not_offered() { return make_reply(503, "5.5.1", "Error: authentication not enabled"); }
 reply access_denied() { return make_reply(554, "5.7.1", "Access denied"); }
 reply smtputf8_required() { return make_reply(553, "5.6.7", "Non-ASCII address requires SMTPUTF8"); }
 reply bad_sender_syntax() { return make_reply(501, "5.1.7", "Bad sender address syntax"); }

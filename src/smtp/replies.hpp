@@ -60,7 +60,14 @@ reply message_too_big();          // 552 5.3.4
 reply header_too_big();           // 552 5.3.4
 reply text_line_too_long();       // 552 5.3.4
 reply bare_cr_lf_in_data();       // 554 5.5.2
-reply suppressed(std::string_view address);  // 550 5.1.1 "suppression list"
+reply suppressed(std::string_view address);
+// SPEC §9: 550 5.7.1 Sending paused for account NAME: REASON
+reply sending_paused(std::string_view account, std::string_view reason);
+// SPEC §9: a sandboxed account's recipient outside its identities (550 5.7.1, names the sandbox)
+reply sandbox_recipient(std::string_view address, std::string_view account);
+// The inbound listener: a recipient outside the return-path domain
+reply relay_denied(std::string_view domain);
+reply auth_not_offered();  // 503 5.5.1: AUTH on the inbound listener  // 550 5.1.1 "suppression list"
 reply access_denied();            // 554 5.7.1
 reply smtputf8_required();        // 553 5.6.7
 reply bad_sender_syntax();        // 501 5.1.7

@@ -97,7 +97,7 @@ action server_fsm::on_line(std::string_view line, std::string& out) {
     if (r.v != c.v) continue;
     if ((r.flags & not_in_bdat) && bdat_started_) return fail(replies::bad_sequence("BDAT transfer in progress"), out);
     if ((r.flags & needs_greeting) && !greeted_) return fail(replies::bad_sequence("send EHLO first"), out);
-    if ((r.flags & needs_auth) && !authenticated()) return fail(replies::auth_required(), out);
+    if ((r.flags & needs_auth) && !may_mail()) return fail(replies::auth_required(), out);
     if ((r.flags & needs_mail) && !has_mail_) return fail(replies::bad_sequence("need MAIL command"), out);
     if ((r.flags & no_transaction) && has_mail_) return fail(replies::bad_sequence("transaction in progress"), out);
     return (this->*r.h)(c, out);
@@ -120,9 +120,10 @@ action server_fsm::do_ehlo(const command& c, std::string& out) {
   r.lines.push_back("SMTPUTF8");
   r.lines.push_back("CHUNKING");
   r.lines.push_back("DSN");
-  if (tls_active_) r.lines.push_back("REQUIRETLS");  // RFC 8689 §4.1: only inside TLS
+  if (tls_active_ && !settings_.inbound) r.lines.push_back("REQUIRETLS");  // RFC 8689 §4.1: only inside TLS
   if (settings_.starttls_offered && !tls_active_) r.lines.push_back("STARTTLS");
-  if (tls_active_ && !authenticated()) r.lines.push_back("AUTH " + std::string(sasl::advertised_mechanisms(cb_)));
+  if (tls_active_ && !authenticated() && !settings_.inbound)
+    r.lines.push_back("AUTH " + std::string(sasl::advertised_mechanisms(cb_)));
   r.append_to(out);
   return action::read;
 }
@@ -211,7 +212,7 @@ action server_fsm::do_bdat(const command& c, std::string& out) {
   // Refused chunks are still read and dropped so the session stays in step.
   auto refuse = [&](const reply& r) { return fail(r, out) == action::close ? action::close : action::discard_bdat; };
   if (!greeted_) return refuse(replies::bad_sequence("send EHLO first"));
-  if (!authenticated()) return refuse(replies::auth_required());
+  if (!may_mail()) return refuse(replies::auth_required());
   if (!has_mail_) return refuse(replies::bad_sequence("need MAIL command"));
   if (txn_.rcpts.empty()) return refuse(replies::no_valid_recipients());
   bdat_started_ = true;
@@ -279,6 +280,7 @@ void server_fsm::on_tls_started() {
 }
 
 action server_fsm::do_auth(const command& c, std::string& out) {
+  if (settings_.inbound) return fail(replies::auth_not_offered(), out);
   if (!tls_active_) return fail(replies::auth_needs_tls(), out);
   if (authenticated()) return fail(replies::auth_already(), out);
   auto parsed = parse_auth(c.args);

@@ -25,6 +25,7 @@ struct server_settings {
   std::string hostname = "localhost";
   bool starttls_offered = false;  // a STARTTLS listener (before TLS)
   bool tls_active = false;        // an implicit-TLS listener
+  bool inbound = false;           // the return-path listener: mail without AUTH, no AUTH offered
   std::uint64_t max_message_bytes = 41943040;
   unsigned max_recipients = 50;
   unsigned max_errors = 10;
@@ -102,6 +103,8 @@ class server_fsm {
   std::size_t line_limit() const;
   bool tls_active() const { return tls_active_; }
   bool authenticated() const { return !account_.empty(); }
+  // May start a transaction: logged in, or on the inbound listener.
+  bool may_mail() const { return authenticated() || settings_.inbound; }
   const std::string& account() const { return account_; }
   const std::string& helo_name() const { return helo_; }
   bool esmtp() const { return esmtp_; }

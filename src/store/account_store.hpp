@@ -2,6 +2,7 @@
 // Accounts (senders with limits) and their SMTP credentials.
 // Calls block: run them on the worker pool, never on an I/O thread.
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,12 @@ class account_store {
   virtual std::optional<identity> add_identity(std::int64_t account_id, std::string_view value, identity_kind kind) = 0;
   virtual std::vector<identity> list_identities(std::int64_t account_id) = 0;
   virtual bool remove_identity(std::int64_t account_id, std::string_view value) = 0;
+
+  // Reputation figures, added to each account's hourly bucket in one
+  // transaction (no generation bump: nothing cached depends on them).
+  virtual void add_reputation(std::span<const reputation_delta> deltas) = 0;
+  // An account's buckets from `since` on, newest first.
+  virtual std::vector<reputation_bucket> reputation(std::int64_t account_id, time_point since) = 0;
 
   // Tokens of the HTTP API. create: false when the name is taken.
   virtual bool create_token(const api_token& t) = 0;

@@ -94,6 +94,45 @@ TEST_P(store_conformance, accounts_round_trip) {
   EXPECT_FALSE(a.find_account("nobody"));
 }
 
+TEST_P(store_conformance, sandbox_pause_and_reputation_figures) {
+  auto& a = *s_.accounts;
+  account in;
+  in.name = "acme";
+  in.sandbox = true;
+  in.allowed_recipients = {"a@x.test", "b@y.test"};
+  auto acme = a.create_account(in).value();
+  auto found = a.find_account("acme").value();
+  EXPECT_TRUE(found.sandbox);
+  EXPECT_EQ(found.allowed_recipients, in.allowed_recipients);
+  EXPECT_EQ(found.paused, "");
+  const auto g = a.generation();
+  found.paused = "bounce rate 12.0 % over the last 500 recipients";
+  found.reputation_warning = "bounce rate 6.0 %";
+  found.reputation_since = base::from_unix_seconds(1'800'000'000);
+  found.sandbox = false;
+  found.allowed_recipients.clear();
+  ASSERT_TRUE(a.update_account(found));
+  EXPECT_GT(a.generation(), g) << "a pause reaches every server's cache";
+  auto again = a.find_account("acme").value();
+  EXPECT_EQ(again.paused, found.paused);
+  EXPECT_EQ(again.reputation_warning, found.reputation_warning);
+  EXPECT_EQ(again.reputation_since, found.reputation_since);
+  EXPECT_FALSE(again.sandbox);
+  EXPECT_TRUE(again.allowed_recipients.empty());
+
+  const auto h1 = base::from_unix_seconds(1'800'000'000), h2 = base::from_unix_seconds(1'800'003'600);
+  std::vector<reputation_delta> d = {{acme.id, {h1, 100, 3, 0}}, {acme.id, {h2, 50, 0, 1}}, {acme.id, {h1, 10, 1, 0}}};
+  a.add_reputation(d);
+  auto b = a.reputation(acme.id, h1);
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_EQ(b[0].hour, h2) << "newest first";
+  EXPECT_EQ(b[0].complaints, 1u);
+  EXPECT_EQ(b[1].recipients, 110u) << "deltas add up";
+  EXPECT_EQ(b[1].bounces, 4u);
+  EXPECT_EQ(a.reputation(acme.id, h2).size(), 1u);
+  EXPECT_TRUE(a.reputation(acme.id + 1000, h1).empty());
+}
+
 TEST_P(store_conformance, credentials_and_logins) {
   auto& a = *s_.accounts;
   account in;

@@ -35,6 +35,26 @@ std::vector<std::pair<std::string, std::string>> decode_tags(std::string_view te
   return out;
 }
 
+std::string encode_lines(const std::vector<std::string>& lines) {
+  std::string out;
+  for (auto& l : lines) {
+    if (!out.empty()) out += '\n';
+    out += l;
+  }
+  return out;
+}
+
+std::vector<std::string> decode_lines(std::string_view text) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    auto nl = text.find('\n');
+    if (auto item = text.substr(0, nl); !item.empty()) out.emplace_back(item);
+    if (nl == std::string_view::npos) break;
+    text.remove_prefix(nl + 1);
+  }
+  return out;
+}
+
 std::string spool_reader::read_all() {
   std::string out = header_section();
   out += "\r\n";

@@ -42,6 +42,28 @@ struct account {
   bool suspended = false;
   time_point created{};
   std::string configuration_set;  // used when a message names none; "" = none
+  // SPEC §9. The sandbox: only to its own identities and allowed_recipients,
+  // at most 1 recipient per second and 200 per 24 hours.
+  bool sandbox = false;
+  std::vector<std::string> allowed_recipients;  // lower case, sorted
+  std::string paused;              // why sending is paused ("" = sending); cleared by `account resume`
+  std::string reputation_warning;  // the reputation warning in effect ("" = none)
+  time_point reputation_since{};   // bounce and complaint rates count from here (the last resume)
+};
+
+// An account's sending outcomes in one hour (its reputation's raw figures):
+// recipients whose delivery ended, hard bounces (in the SMTP transaction or
+// returned later) and complaints.
+struct reputation_bucket {
+  time_point hour{};
+  std::uint64_t recipients = 0;
+  std::uint64_t bounces = 0;
+  std::uint64_t complaints = 0;
+};
+
+struct reputation_delta {
+  std::int64_t account_id = 0;
+  reputation_bucket counts;
 };
 
 struct credential {
@@ -132,5 +154,8 @@ struct queued_message {
 // Tags as one line of text ("k=v\nk2=v2"; keys and values are [A-Za-z0-9_-]).
 std::string encode_tags(const std::vector<std::pair<std::string, std::string>>& tags);
 std::vector<std::pair<std::string, std::string>> decode_tags(std::string_view text);
+// A list of addresses as one text column, one per line.
+std::string encode_lines(const std::vector<std::string>& lines);
+std::vector<std::string> decode_lines(std::string_view text);
 
 }  // namespace smtpsd::store

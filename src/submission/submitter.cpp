@@ -43,6 +43,10 @@ message_builder::message_builder(std::string queue_id, std::shared_ptr<store::sp
   meta_.smtputf8 = env.params.smtputf8;
   if (env.params.requiretls) meta_.tls = base::tls_demand::required;
   meta_.client_ip = facts.client_ip;
+  if (s.duplicate_window.count() > 0) {
+    content_digest_ = std::make_unique<crypto_generichash_state>();
+    crypto_generichash_init(content_digest_.get(), nullptr, 0, crypto_generichash_BYTES);
+  }
   for (const auto& r : env.rcpts) {
     store::queued_recipient q;
     q.address = r.box.str();
@@ -77,6 +81,9 @@ void message_builder::append(std::string_view content) {
   if (content.empty()) return;
   body_bytes_ += content.size();
   if (body_hash_) body_hash_->update(content);
+  if (content_digest_)
+    crypto_generichash_update(content_digest_.get(), reinterpret_cast<const unsigned char*>(content.data()),
+                              content.size());
   try {
     body_->write_body(content);
   } catch (const std::exception& e) {
@@ -118,6 +125,21 @@ std::optional<policy::rejection> message_builder::seal() {
   t.esmtp = facts_.esmtp;
   t.authenticated = !facts_.account.empty();
   t.now = now_;
+  if (content_digest_)
+    if (const auto* id = message::find_field(*fields, "Message-ID")) {
+      // The content as submitted: the header section, then the body digested as it came.
+      unsigned char body[crypto_generichash_BYTES], all[crypto_generichash_BYTES];
+      crypto_generichash_final(content_digest_.get(), body, sizeof body);
+      crypto_generichash_state st;
+      crypto_generichash_init(&st, nullptr, 0, sizeof all);
+      const auto& section = splitter_.section();
+      crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(section.data()), section.size());
+      crypto_generichash_update(&st, body, sizeof body);
+      crypto_generichash_final(&st, all, sizeof all);
+      char hex[2 * sizeof all + 1];
+      sodium_bin2hex(hex, sizeof hex, all, sizeof all);
+      duplicate_key_ = fmt::format("{}\n{}\n{}", facts_.account_id, base::trim(id->value), hex);
+    }
   auto fixed = message::apply_submission_fixups(splitter_.section(), t);
   if (!fixed) return policy::rejection{smtp::replies::malformed_headers(), "malformed_headers", "unparseable header section"};
   meta_.message_id = fixed->message_id;
@@ -226,6 +248,27 @@ events::event submitter::send_event(const store::queued_message& m, const std::s
 void submitter::on_committed(std::function<void()> f) {
   std::lock_guard l(committed_mu_);
   on_committed_ = std::move(f);
+}
+
+std::optional<std::string> submitter::first_submission(const std::string& key) {
+  std::lock_guard l(recent_mu_);
+  auto it = recent_.find(key);
+  if (it == recent_.end() || clock_.now() - it->second.when > settings_.duplicate_window) return std::nullopt;
+  return it->second.queue_id;
+}
+
+void submitter::remember(const std::string& key, const std::string& queue_id) {
+  constexpr std::size_t max_remembered = 200000;
+  const auto now = clock_.now();
+  std::lock_guard l(recent_mu_);
+  while (!recent_order_.empty() &&
+         (now - recent_order_.front().first > settings_.duplicate_window || recent_order_.size() >= max_remembered)) {
+    auto it = recent_.find(recent_order_.front().second);
+    if (it != recent_.end() && it->second.when == recent_order_.front().first) recent_.erase(it);
+    recent_order_.pop_front();
+  }
+  recent_[key] = {queue_id, now};
+  recent_order_.emplace_back(now, key);
 }
 
 void submitter::committed() {

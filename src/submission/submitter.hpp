@@ -3,11 +3,16 @@
 // spool while it arrives (never holding a 40 MB message in memory), then
 // applies the RFC 6409 fix-ups to the header section, writes it, and hands
 // the entry to the group committer. The reply for the client comes from here.
+#include <sodium.h>
+
+#include <chrono>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
+#include <unordered_map>
 #include <string>
 
 #include "base/clock.hpp"
@@ -46,6 +51,9 @@ struct settings {
   std::size_t max_header_bytes = 1024 * 1024;
   std::shared_ptr<dkim::keystore> dkim;  // sign for the From domain when it has keys
   std::set<std::string> configuration_sets;  // the names X-SES-CONFIGURATION-SET may use
+  // A resubmission (same account, Message-ID and content) within this time
+  // gets the first queue id and is not queued again; 0: off.
+  std::chrono::seconds duplicate_window{600};
 };
 
 class message_builder {
@@ -73,6 +81,10 @@ class message_builder {
   void committed() { done_ = true; }
   // After seal(): the header section as it leaves (fixed up, signed).
   const std::string& header_section() const { return header_section_; }
+  // After seal(): account, Message-ID as submitted and a digest of the
+  // content as submitted; "" when the message had no Message-ID (or the
+  // duplicate guard is off).
+  const std::string& duplicate_key() const { return duplicate_key_; }
 
  private:
   void storage_failed(const std::exception& e);
@@ -90,6 +102,8 @@ class message_builder {
   header_check check_;
   std::optional<policy::rejection> failure_;
   std::unique_ptr<dkim::body_hash> body_hash_;
+  std::unique_ptr<crypto_generichash_state> content_digest_;  // the duplicate guard's
+  std::string duplicate_key_;
   std::string header_section_;
   std::uint64_t body_bytes_ = 0;
   bool signing_decided_ = false;
@@ -109,6 +123,11 @@ class submitter final : public queue_writer {
   // the message is durable, done(why not) when it could not be committed.
   void commit(std::unique_ptr<message_builder> m, std::function<void(const commit_result&)> done);
 
+  // The duplicate guard: the queue id a message with this key got within
+  // the window, and the record of a new one.
+  std::optional<std::string> first_submission(const std::string& key);
+  void remember(const std::string& key, const std::string& queue_id);
+
   void enqueue_generated(const generated_message& m, std::function<void(const std::string&)> done = {}) override;
   void on_committed(std::function<void()> f) override;
 
@@ -126,6 +145,13 @@ class submitter final : public queue_writer {
   settings settings_;
   const base::clock& clock_;
   base::random_source& random_;
+  struct recent_submission {
+    std::string queue_id;
+    base::time_point when;
+  };
+  std::mutex recent_mu_;
+  std::unordered_map<std::string, recent_submission> recent_;
+  std::deque<std::pair<base::time_point, std::string>> recent_order_;  // oldest first, for expiry
 };
 
 }  // namespace smtpsd::submission

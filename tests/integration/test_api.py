@@ -69,7 +69,8 @@ def test_every_documented_path_answers_and_needs_a_token(srv, api):
     spares = {("DELETE", "/api/v1/accounts/{name}"): {"name": "spare"},
               ("DELETE", "/api/v1/tokens/{name}"): {"name": "spare"},
               ("DELETE", "/api/v1/credentials/{username}"): {"username": spare_user},
-              ("DELETE", "/api/v1/accounts/{name}/identities/{identity}"): {"identity": "spare.example"}}
+              ("DELETE", "/api/v1/accounts/{name}/identities/{identity}"): {"identity": "spare.example"},
+              ("DELETE", "/api/v1/accounts/{name}/allowed-recipients/{address}"): {"address": "tester@example.org"}}
     order = {"GET": 0, "POST": 1, "PATCH": 1, "DELETE": 2}
     answered = []
     for method, path, op in sorted(operations, key=lambda o: (order[o[0]], o[1])):

@@ -162,6 +162,27 @@ def test_suspend_an_account_then_smtp_auth_is_refused(dash):
     dash.shot("accounts-credentials")
 
 
+def test_a_reputation_pause_shows_and_is_lifted(browser, server_factory, sink_factory):
+    sink = sink_factory()
+    srv = server_factory(delivery=f'enabled = true\nroutes = {{ "*" = "127.0.0.1:{sink.port}" }}\n',
+                         extra="[reputation]\nmin_recipients = 1\n")
+    # The sink refuses reject-… with 550 5.1.1: a hard bounce in the transaction, a 100 % bounce rate.
+    send(srv, to=("reject-a@example.org",))
+    wait_for(lambda: srv.cli_json("account", "show", "acme")["paused"], timeout=30, what="the pause")
+    dash = Dashboard(browser, srv)
+    dash.login()
+    dash.go("accounts")
+    row = '[data-account="acme"]'
+    dash.wait(lambda: dash.find(f"{row} .state").text.startswith("paused"), what="the paused badge")
+    assert "bounce rate 100.0 % over the last 1 recipients" in dash.find(f"{row} .state").text
+    dash.shot("accounts-paused")
+    dash.find(f'{row} button[data-action="lift-pause"]').click()
+    dash.wait(lambda: dash.find(f"{row} .state").text == "active", what="the pause lifted")
+    assert srv.cli_json("account", "show", "acme")["paused"] is None
+    send(srv)  # sending again
+    assert dash.errors() == []
+
+
 def test_add_and_remove_a_suppression(dash):
     dash.login()
     dash.go("suppression")

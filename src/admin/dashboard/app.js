@@ -313,7 +313,7 @@
     chart.update('none');
   }
 
-  // Accounts: usage against the 24-hour quota, rate, suspension, credentials.
+  // Accounts: usage against the 24-hour quota, rate, suspension, sandbox, reputation pause, credentials.
   function accounts(root) {
     const list = h('div');
     const name = h('input', { placeholder: 'name', required: true, pattern: '[A-Za-z0-9._-]{1,64}', id: 'new-account' });
@@ -337,8 +337,15 @@
           h('td', null, `${fmtNumber(a.sent_last_24h)} / ${fmtNumber(a.max_24h)}`, meter),
           h('td', { class: 'num' }, `${a.max_send_rate}/s`),
           h('td', { class: 'num hide-narrow' }, fmtBytes(a.max_message_bytes)),
-          h('td', { class: 'state' }, a.suspended ? badge('suspended', 'bad') : badge('active', 'good')),
+          h('td', { class: 'state' }, a.suspended ? badge('suspended', 'bad') : a.paused ? badge('paused', 'bad') : badge('active', 'good'),
+            a.sandbox ? badge('sandbox', 'muted') : null,
+            a.reputation && a.reputation.warning && !a.paused ? badge('reputation warning', 'warn') : null,
+            a.paused ? h('div', { class: 'hint' }, a.paused) : null),
           h('td', { class: 'actions' },
+            a.paused ? h('button', { type: 'button', dataset: { action: 'lift-pause' }, onclick: async () => {
+              const done = await attempt('Lift pause', () => api('POST', `/accounts/${enc(a.name)}/resume`));
+              if (done) { toast(`${a.name} may send again`); load(); }
+            } }, 'Lift pause') : null,
             h('button', { type: 'button', dataset: { action: a.suspended ? 'resume' : 'suspend' }, onclick: async () => {
               const done = await attempt(a.suspended ? 'Resume' : 'Suspend',
                 () => api('PATCH', `/accounts/${enc(a.name)}`, { suspended: !a.suspended }));

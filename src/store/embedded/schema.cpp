@@ -142,6 +142,21 @@ CREATE TABLE shared_files(path TEXT PRIMARY KEY, data BLOB NOT NULL);
       R"sql(
 ALTER TABLE messages ADD COLUMN tls INTEGER NOT NULL DEFAULT 0;
 )sql",
+      // 13: sender reputation (SPEC §9): sandbox, pause, hourly outcome counts
+      R"sql(
+ALTER TABLE accounts ADD COLUMN sandbox INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN allowed_recipients TEXT NOT NULL DEFAULT '';
+ALTER TABLE accounts ADD COLUMN paused TEXT NOT NULL DEFAULT '';
+ALTER TABLE accounts ADD COLUMN reputation_warning TEXT NOT NULL DEFAULT '';
+ALTER TABLE accounts ADD COLUMN reputation_since INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE reputation(
+  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  hour INTEGER NOT NULL,
+  recipients INTEGER NOT NULL DEFAULT 0,
+  bounces INTEGER NOT NULL DEFAULT 0,
+  complaints INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(account_id, hour));
+)sql",
   };
   return m;
 }

@@ -18,8 +18,19 @@ account read_account(const statement& s, int base = 0) {
   a.suspended = s.int64(base + 5) != 0;
   a.created = base::from_unix_seconds(s.int64(base + 6));
   a.configuration_set = s.text(base + 7);
+  a.sandbox = s.int64(base + 8) != 0;
+  a.allowed_recipients = decode_lines(s.text(base + 9));
+  a.paused = s.text(base + 10);
+  a.reputation_warning = s.text(base + 11);
+  a.reputation_since = base::from_unix_seconds(s.int64(base + 12));
   return a;
 }
+
+#define ACCOUNT_COLUMNS(p)                                                                                       \
+  p "id, " p "name, " p "max_send_rate, " p "max_24h, " p "max_message_bytes, " p "suspended, " p "created, " p \
+    "configuration_set, " p "sandbox, " p "allowed_recipients, " p "paused, " p "reputation_warning, " p           \
+    "reputation_since"
+
 
 credential read_credential(const statement& s) {
   credential c;
@@ -35,8 +46,7 @@ credential read_credential(const statement& s) {
 void bump_generation(connection& c) { c.prepare("UPDATE meta SET value = value + 1 WHERE key = 'generation'").run(); }
 
 std::optional<account> find(connection& c, std::string_view name) {
-  auto s = c.prepare("SELECT id, name, max_send_rate, max_24h, max_message_bytes, suspended, created, configuration_set "
-                     "FROM accounts WHERE name = ?");
+  auto s = c.prepare("SELECT " ACCOUNT_COLUMNS("") " FROM accounts WHERE name = ?");
   s.bind(1, name);
   if (!s.step()) return std::nullopt;
   return read_account(s);
@@ -48,8 +58,8 @@ std::optional<account> sqlite_account_store::create_account(const account& a) {
   return db_->with([&](connection& c) -> std::optional<account> {
     transaction t(c);
     if (find(c, a.name)) return std::nullopt;
-    c.prepare("INSERT INTO accounts(name, max_send_rate, max_24h, max_message_bytes, suspended, created, configuration_set) "
-              "VALUES (?,?,?,?,?,?,?)")
+    c.prepare("INSERT INTO accounts(name, max_send_rate, max_24h, max_message_bytes, suspended, created, configuration_set, "
+              "sandbox, allowed_recipients, paused, reputation_warning, reputation_since) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)")
         .bind(1, a.name)
         .bind(2, a.max_send_rate)
         .bind(3, a.max_24h)
@@ -57,6 +67,11 @@ std::optional<account> sqlite_account_store::create_account(const account& a) {
         .bind(5, a.suspended ? 1 : 0)
         .bind(6, base::unix_seconds(a.created))
         .bind(7, a.configuration_set)
+        .bind(8, a.sandbox ? 1 : 0)
+        .bind(9, encode_lines(a.allowed_recipients))
+        .bind(10, a.paused)
+        .bind(11, a.reputation_warning)
+        .bind(12, base::unix_seconds(a.reputation_since))
         .run();
     account out = a;
     out.id = c.last_insert_id();
@@ -73,8 +88,7 @@ std::optional<account> sqlite_account_store::find_account(std::string_view name)
 std::vector<account> sqlite_account_store::list_accounts() {
   return db_->with([&](connection& c) {
     std::vector<account> out;
-    auto s = c.prepare("SELECT id, name, max_send_rate, max_24h, max_message_bytes, suspended, created, configuration_set "
-                       "FROM accounts ORDER BY name");
+    auto s = c.prepare("SELECT " ACCOUNT_COLUMNS("") " FROM accounts ORDER BY name");
     while (s.step()) out.push_back(read_account(s));
     return out;
   });
@@ -84,13 +98,19 @@ bool sqlite_account_store::update_account(const account& a) {
   return db_->with([&](connection& c) {
     transaction t(c);
     c.prepare("UPDATE accounts SET max_send_rate = ?, max_24h = ?, max_message_bytes = ?, suspended = ?, "
-              "configuration_set = ? WHERE id = ?")
+              "configuration_set = ?, sandbox = ?, allowed_recipients = ?, paused = ?, reputation_warning = ?, "
+              "reputation_since = ? WHERE id = ?")
         .bind(1, a.max_send_rate)
         .bind(2, a.max_24h)
         .bind(3, a.max_message_bytes)
         .bind(4, a.suspended ? 1 : 0)
         .bind(5, a.configuration_set)
-        .bind(6, a.id)
+        .bind(6, a.sandbox ? 1 : 0)
+        .bind(7, encode_lines(a.allowed_recipients))
+        .bind(8, a.paused)
+        .bind(9, a.reputation_warning)
+        .bind(10, base::unix_seconds(a.reputation_since))
+        .bind(11, a.id)
         .run();
     bool changed = c.changes() > 0;
     bump_generation(c);
@@ -138,8 +158,7 @@ std::optional<login> sqlite_account_store::find_login(std::string_view username)
   return db_->with([&](connection& c) -> std::optional<login> {
     auto s = c.prepare(
         "SELECT c.id, c.username, c.account_id, c.hash, c.created, c.scram, "
-        "a.id, a.name, a.max_send_rate, a.max_24h, a.max_message_bytes, a.suspended, a.created, a.configuration_set "
-        "FROM credentials c JOIN accounts a ON a.id = c.account_id WHERE c.username = ?");
+         ACCOUNT_COLUMNS("a.") " FROM credentials c JOIN accounts a ON a.id = c.account_id WHERE c.username = ?");
     s.bind(1, username);
     if (!s.step()) return std::nullopt;
     return login{read_credential(s), read_account(s, 6)};
@@ -275,6 +294,36 @@ std::string sqlite_account_store::installation_secret() {
     auto s = c.prepare("SELECT value FROM secrets WHERE name = 'installation'");
     s.step();
     return s.blob(0);
+  });
+}
+
+void sqlite_account_store::add_reputation(std::span<const reputation_delta> deltas) {
+  db_->with([&](connection& c) {
+    transaction t(c);
+    for (auto& d : deltas)
+      c.prepare("INSERT INTO reputation(account_id, hour, recipients, bounces, complaints) VALUES (?,?,?,?,?) "
+                "ON CONFLICT(account_id, hour) DO UPDATE SET recipients = recipients + excluded.recipients, "
+                "bounces = bounces + excluded.bounces, complaints = complaints + excluded.complaints")
+          .bind(1, d.account_id)
+          .bind(2, base::unix_seconds(d.counts.hour))
+          .bind(3, static_cast<std::int64_t>(d.counts.recipients))
+          .bind(4, static_cast<std::int64_t>(d.counts.bounces))
+          .bind(5, static_cast<std::int64_t>(d.counts.complaints))
+          .run();
+    t.commit();
+  });
+}
+
+std::vector<reputation_bucket> sqlite_account_store::reputation(std::int64_t account_id, time_point since) {
+  return db_->with([&](connection& c) {
+    std::vector<reputation_bucket> out;
+    auto s = c.prepare("SELECT hour, recipients, bounces, complaints FROM reputation WHERE account_id = ? AND hour >= ? "
+                       "ORDER BY hour DESC");
+    s.bind(1, account_id).bind(2, base::unix_seconds(since));
+    while (s.step())
+      out.push_back({base::from_unix_seconds(s.int64(0)), static_cast<std::uint64_t>(s.int64(1)),
+                     static_cast<std::uint64_t>(s.int64(2)), static_cast<std::uint64_t>(s.int64(3))});
+    return out;
   });
 }
 

@@ -56,6 +56,7 @@ class accounts final : public account_store {
     ++gen_;
     if (!a) return false;
     accounts_.erase(a->id);
+    std::erase_if(reputation_, [&](auto& kv) { return kv.first.first == a->id; });
     std::erase_if(creds_, [&](auto& kv) { return kv.second.account_id == a->id; });
     std::erase_if(identities_, [&](auto& i) { return i.account_id == a->id; });
     return true;
@@ -168,8 +169,26 @@ class accounts final : public account_store {
     if (secret_.empty()) secret_ = base::random_bytes(32);
     return secret_;
   }
+  void add_reputation(std::span<const reputation_delta> deltas) override {
+    std::lock_guard l(mu_);
+    for (auto& d : deltas) {
+      auto& b = reputation_[{d.account_id, d.counts.hour}];
+      b.hour = d.counts.hour;
+      b.recipients += d.counts.recipients;
+      b.bounces += d.counts.bounces;
+      b.complaints += d.counts.complaints;
+    }
+  }
+  std::vector<reputation_bucket> reputation(std::int64_t account_id, time_point since) override {
+    std::lock_guard l(mu_);
+    std::vector<reputation_bucket> out;
+    for (auto it = reputation_.rbegin(); it != reputation_.rend(); ++it)
+      if (it->first.first == account_id && it->first.second >= since) out.push_back(it->second);
+    return out;
+  }
 
  private:
+  std::map<std::pair<std::int64_t, time_point>, reputation_bucket> reputation_;
   std::string secret_;
   std::map<std::string, std::string> files_;
   std::optional<account> find(std::string_view name) {

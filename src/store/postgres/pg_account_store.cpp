@@ -6,8 +6,17 @@ namespace smtpsd::store::postgres {
 
 namespace {
 
-const std::string account_columns =
-    "id, name, max_send_rate, max_24h, max_message_bytes, suspended, created, configuration_set";
+std::string columns(std::string_view prefix) {
+  std::string out;
+  for (const char* c : {"id", "name", "max_send_rate", "max_24h", "max_message_bytes", "suspended", "created",
+                        "configuration_set", "sandbox", "allowed_recipients", "paused", "reputation_warning",
+                        "reputation_since"}) {
+    if (!out.empty()) out += ", ";
+    out.append(prefix).append(c);
+  }
+  return out;
+}
+const std::string account_columns = columns("");
 
 account read_account(const result& r, int row, int base = 0) {
   account a;
@@ -19,6 +28,11 @@ account read_account(const result& r, int row, int base = 0) {
   a.suspended = r.boolean(row, base + 5);
   a.created = base::from_unix_seconds(r.int64(row, base + 6));
   a.configuration_set = r.text(row, base + 7);
+  a.sandbox = r.boolean(row, base + 8);
+  a.allowed_recipients = decode_lines(r.text(row, base + 9));
+  a.paused = r.text(row, base + 10);
+  a.reputation_warning = r.text(row, base + 11);
+  a.reputation_since = base::from_unix_seconds(r.int64(row, base + 12));
   return a;
 }
 
@@ -51,10 +65,12 @@ auto pg_account_store::changing(F&& f) {
 std::optional<account> pg_account_store::create_account(const account& a) {
   return changing([&](connection& c) -> std::optional<account> {
     auto r = c.exec(
-        "INSERT INTO accounts(name, max_send_rate, max_24h, max_message_bytes, suspended, created, configuration_set) "
-        "VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (name) DO NOTHING RETURNING id",
+        "INSERT INTO accounts(name, max_send_rate, max_24h, max_message_bytes, suspended, created, configuration_set, "
+        "sandbox, allowed_recipients, paused, reputation_warning, reputation_since) "
+        "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) ON CONFLICT (name) DO NOTHING RETURNING id",
         a.name, a.max_send_rate, opt_u64(a.max_24h), opt_u64(a.max_message_bytes), a.suspended,
-        base::unix_seconds(a.created), a.configuration_set);
+        base::unix_seconds(a.created), a.configuration_set, a.sandbox, encode_lines(a.allowed_recipients), a.paused,
+        a.reputation_warning, base::unix_seconds(a.reputation_since));
     if (r.rows() == 0) return std::nullopt;
     account out = a;
     out.id = r.int64(0, 0);
@@ -83,9 +99,11 @@ bool pg_account_store::update_account(const account& a) {
   return changing([&](connection& c) {
     return c
                .exec("UPDATE accounts SET max_send_rate = $1, max_24h = $2, max_message_bytes = $3, suspended = $4, "
-                     "configuration_set = $5 WHERE id = $6",
+                     "configuration_set = $5, sandbox = $6, allowed_recipients = $7, paused = $8, "
+                     "reputation_warning = $9, reputation_since = $10 WHERE id = $11",
                      a.max_send_rate, opt_u64(a.max_24h), opt_u64(a.max_message_bytes), a.suspended,
-                     a.configuration_set, a.id)
+                     a.configuration_set, a.sandbox, encode_lines(a.allowed_recipients), a.paused,
+                     a.reputation_warning, base::unix_seconds(a.reputation_since), a.id)
                .affected() > 0;
   });
 }
@@ -110,9 +128,8 @@ std::optional<credential> pg_account_store::create_credential(std::int64_t accou
 std::optional<login> pg_account_store::find_login(std::string_view username) {
   return db_->with([&](connection& c) -> std::optional<login> {
     auto r = c.exec(
-        "SELECT c.id, c.username, c.account_id, c.hash, c.created, c.scram, "
-        "a.id, a.name, a.max_send_rate, a.max_24h, a.max_message_bytes, a.suspended, a.created, a.configuration_set "
-        "FROM credentials c JOIN accounts a ON a.id = c.account_id WHERE c.username = $1",
+        "SELECT c.id, c.username, c.account_id, c.hash, c.created, c.scram, " + columns("a.") +
+            " FROM credentials c JOIN accounts a ON a.id = c.account_id WHERE c.username = $1",
         username);
     if (r.rows() == 0) return std::nullopt;
     return login{read_credential(r, 0), read_account(r, 0, 6)};
@@ -217,6 +234,32 @@ std::string pg_account_store::installation_secret() {
            bytes{base::random_bytes(32)});
     auto r = c.exec_binary("SELECT value FROM secrets WHERE name = 'installation'");
     return std::string(r.raw(0, 0));
+  });
+}
+
+void pg_account_store::add_reputation(std::span<const reputation_delta> deltas) {
+  db_->with([&](connection& c) {
+    transaction t(c);
+    for (auto& d : deltas)
+      c.exec("INSERT INTO reputation(account_id, hour, recipients, bounces, complaints) VALUES ($1,$2,$3,$4,$5) "
+             "ON CONFLICT (account_id, hour) DO UPDATE SET recipients = reputation.recipients + excluded.recipients, "
+             "bounces = reputation.bounces + excluded.bounces, complaints = reputation.complaints + excluded.complaints",
+             d.account_id, base::unix_seconds(d.counts.hour), static_cast<std::int64_t>(d.counts.recipients),
+             static_cast<std::int64_t>(d.counts.bounces), static_cast<std::int64_t>(d.counts.complaints));
+    t.commit();
+  });
+}
+
+std::vector<reputation_bucket> pg_account_store::reputation(std::int64_t account_id, time_point since) {
+  return db_->with([&](connection& c) {
+    auto r = c.exec("SELECT hour, recipients, bounces, complaints FROM reputation WHERE account_id = $1 AND hour >= $2 "
+                    "ORDER BY hour DESC",
+                    account_id, base::unix_seconds(since));
+    std::vector<reputation_bucket> out;
+    for (int i = 0; i < r.rows(); ++i)
+      out.push_back({base::from_unix_seconds(r.int64(i, 0)), static_cast<std::uint64_t>(r.int64(i, 1)),
+                     static_cast<std::uint64_t>(r.int64(i, 2)), static_cast<std::uint64_t>(r.int64(i, 3))});
+    return out;
   });
 }
 

@@ -36,6 +36,8 @@ class pg_account_store final : public account_store {
   // made on any node reaches every other within a second.
   std::uint64_t generation() override;
   std::string installation_secret() override;
+  void add_reputation(std::span<const reputation_delta> deltas) override;
+  std::vector<reputation_bucket> reputation(std::int64_t account_id, time_point since) override;
   std::optional<std::string> read_shared_file(std::string_view path) override;
   void write_shared_file(std::string_view path, std::string_view data) override;
   void remove_shared_file(std::string_view path) override;

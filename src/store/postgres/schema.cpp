@@ -134,6 +134,21 @@ CREATE TABLE shared_files(path text COLLATE "C" PRIMARY KEY, data bytea NOT NULL
       R"sql(
 ALTER TABLE messages ADD COLUMN tls integer NOT NULL DEFAULT 0;
 )sql",
+      // 4: sender reputation (SPEC §9): sandbox, pause, hourly outcome counts
+      R"sql(
+ALTER TABLE accounts ADD COLUMN sandbox boolean NOT NULL DEFAULT false;
+ALTER TABLE accounts ADD COLUMN allowed_recipients text NOT NULL DEFAULT '';
+ALTER TABLE accounts ADD COLUMN paused text NOT NULL DEFAULT '';
+ALTER TABLE accounts ADD COLUMN reputation_warning text NOT NULL DEFAULT '';
+ALTER TABLE accounts ADD COLUMN reputation_since bigint NOT NULL DEFAULT 0;
+CREATE TABLE reputation(
+  account_id bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  hour bigint NOT NULL,
+  recipients bigint NOT NULL DEFAULT 0,
+  bounces bigint NOT NULL DEFAULT 0,
+  complaints bigint NOT NULL DEFAULT 0,
+  PRIMARY KEY(account_id, hour));
+)sql",
   };
   return m;
 }
