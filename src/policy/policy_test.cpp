@@ -285,5 +285,28 @@ TEST(reputation, monitor_pauses_once_and_resume_starts_afresh) {
   EXPECT_EQ(s.accounts->find_account("acme")->paused, "");
 }
 
+TEST(reputation, a_warning_is_reported_once_and_cleared_when_healthy_again) {
+  auto s = store::memory::open();
+  base::manual_clock clock;
+  store::account in;
+  in.name = "acme";
+  auto a = s.accounts->create_account(in).value();
+  reputation_thresholds t;
+  t.min_recipients = 10;
+  reputation_monitor m(s.accounts, clock, t);
+  m.count_recipients(a.id, 100);
+  store::reputation_delta bounce{a.id, {hour_of(clock.now()), 0, 6, 0}};
+  auto changes = m.record(std::span(&bounce, 1));
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].verdict.status, reputation_status::warning);
+  EXPECT_EQ(changes[0].verdict.reason, "bounce rate 6.0 % over the last 100 recipients");
+  EXPECT_EQ(s.accounts->find_account("acme")->paused, "") << "a warning does not pause";
+  bounce.counts.bounces = 1;
+  EXPECT_TRUE(m.record(std::span(&bounce, 1)).empty()) << "reported once";
+  m.count_recipients(a.id, 10000);
+  EXPECT_TRUE(m.record(std::span(&bounce, 1)).empty());
+  EXPECT_EQ(s.accounts->find_account("acme")->reputation_warning, "") << "healthy again";
+}
+
 }  // namespace
 }  // namespace smtpsd::policy

@@ -162,20 +162,32 @@ std::vector<explained_check> submission_policy::explain(std::string_view account
                         : std::string("the account is not in the sandbox"));
   try {
     add("suppression", check_suppressed(*suppressions_, to), fmt::format("<{}> is not suppressed", to.str()));
-    // Nothing is taken from the counters: the rate is judged from the
-    // recipients queued in the last minute, the quota from the last 24 hours.
+    // Nothing is taken from the counters. The send-rate bucket holds
+    // `capacity` recipients and refills in capacity/rate seconds: it is taken
+    // as empty when the store counted that many recipients over that time
+    // (per minute: for a bucket that refills within a minute, when the last
+    // minute's recipients came at the rate or faster). The quota is the last
+    // 24 hours, as the server counts it.
     const auto now = clock_.now();
-    std::uint64_t minute = 0, day = 0;
+    const double capacity = token_bucket::capacity(p.max_send_rate);
+    const auto refill = std::chrono::duration<double>(capacity / p.max_send_rate);
+    const bool long_refill = refill >= std::chrono::minutes(1);
+    const auto since = now - (long_refill ? std::chrono::duration_cast<base::time_point::duration>(refill)
+                                          : std::chrono::duration_cast<base::time_point::duration>(std::chrono::minutes(1)));
+    std::uint64_t recent = 0, day = 0;
     for (auto& b : queue_->usage(p.account.id, now - std::chrono::hours(24) + std::chrono::minutes(1))) {
       day += b.count;
-      if (b.minute >= now - std::chrono::minutes(1)) minute += b.count;
+      if (b.minute + std::chrono::minutes(1) > since) recent += b.count;
     }
+    const double throttled_at = long_refill ? capacity : p.max_send_rate * 60;
     std::optional<rejection> rate_r, quota_r;
-    if (static_cast<double>(minute) >= p.max_send_rate * 60)
+    if (static_cast<double>(recent) >= throttled_at)
       rate_r = limit_rejection(p, {send_limiter::outcome::rate, 0, p.max_send_rate});
     if (day + 1 > p.max_24h)
       quota_r = limit_rejection(p, {send_limiter::outcome::quota, static_cast<double>(day), static_cast<double>(p.max_24h)});
-    add("rate", rate_r, fmt::format("{} recipients in the last minute, limit {}/s", minute, p.max_send_rate));
+    add("rate", rate_r,
+        fmt::format("{} recipients in the last {:.0f} s, limit {}/s", recent,
+                    long_refill ? refill.count() : 60.0, p.max_send_rate));
     add("quota", quota_r, fmt::format("{} recipients in the last 24 hours, limit {}", day, p.max_24h));
   } catch (const std::exception& e) {
     add("store", storage_failure(e), "");

@@ -394,7 +394,7 @@ class server {
         listener.address = now.listeners[i].address;  // the bound socket stays
         listener.mode = now.listeners[i].mode;
         settings_[i] =
-            std::make_shared<session_settings>(session_settings{next->hostname, next->limit, listener, next->bounces});
+            std::make_shared<session_settings>(session_settings{next->hostname, next->limit, listener, cfg_.bounces});
       }
       current_ = next;
     }

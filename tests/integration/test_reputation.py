@@ -322,3 +322,7 @@ def test_policy_explain_matches_real_submissions(server_factory):
     text = srv.cli("policy", "explain", "acme", "--from", FROM, "--to", "bob@example.org").stdout
     assert "quota" in text and "reply: 454 4.7.0 Throttling failure: Daily message quota exceeded." in text
     assert srv.cli_json("account", "show", "acme")["sent_last_24h"] == 1, "explain counts nothing"
+    # One recipient per 100 s: after one, the bucket is empty for both.
+    srv.cli("account", "set", "acme", "--max-24h", "default", "--max-send-rate", "0.01")
+    assert real_reply(srv, "bob@example.org").startswith("250 ")
+    check("bob@example.org", ["rate"])
