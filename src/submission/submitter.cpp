@@ -125,21 +125,7 @@ std::optional<policy::rejection> message_builder::seal() {
   t.esmtp = facts_.esmtp;
   t.authenticated = !facts_.account.empty();
   t.now = now_;
-  if (content_digest_)
-    if (const auto* id = message::find_field(*fields, "Message-ID")) {
-      // The content as submitted: the header section, then the body digested as it came.
-      unsigned char body[crypto_generichash_BYTES], all[crypto_generichash_BYTES];
-      crypto_generichash_final(content_digest_.get(), body, sizeof body);
-      crypto_generichash_state st;
-      crypto_generichash_init(&st, nullptr, 0, sizeof all);
-      const auto& section = splitter_.section();
-      crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(section.data()), section.size());
-      crypto_generichash_update(&st, body, sizeof body);
-      crypto_generichash_final(&st, all, sizeof all);
-      char hex[2 * sizeof all + 1];
-      sodium_bin2hex(hex, sizeof hex, all, sizeof all);
-      duplicate_key_ = fmt::format("{}\n{}\n{}", facts_.account_id, base::trim(id->value), hex);
-    }
+  make_duplicate_key(*fields);
   auto fixed = message::apply_submission_fixups(splitter_.section(), t);
   if (!fixed) return policy::rejection{smtp::replies::malformed_headers(), "malformed_headers", "unparseable header section"};
   meta_.message_id = fixed->message_id;
@@ -150,6 +136,25 @@ std::optional<policy::rejection> message_builder::seal() {
   meta_.size = body_bytes_ + fixed->section.size();
   header_section_ = std::move(fixed->section);
   return std::nullopt;
+}
+
+// The duplicate guard's key: the account, the Message-ID as submitted, and a
+// digest of the content as submitted (the header section, then the body
+// digested as it came). None for a message without a Message-ID.
+void message_builder::make_duplicate_key(const std::vector<message::header_field>& fields) {
+  const auto* id = content_digest_ ? message::find_field(fields, "Message-ID") : nullptr;
+  if (!id) return;
+  unsigned char body[crypto_generichash_BYTES], all[crypto_generichash_BYTES];
+  crypto_generichash_final(content_digest_.get(), body, sizeof body);
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, nullptr, 0, sizeof all);
+  const auto& section = splitter_.section();
+  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(section.data()), section.size());
+  crypto_generichash_update(&st, body, sizeof body);
+  crypto_generichash_final(&st, all, sizeof all);
+  char hex[2 * sizeof all + 1];
+  sodium_bin2hex(hex, sizeof hex, all, sizeof all);
+  duplicate_key_ = fmt::format("{}\n{}\n{}", facts_.account_id, base::trim(id->value), hex);
 }
 
 // X-SES-CONFIGURATION-SET (else the account's default) and X-SES-MESSAGE-TAGS.

@@ -91,6 +91,7 @@ class message_builder {
   std::optional<policy::rejection> take_ses_fields(const message::fixed_headers& fixed);
   std::optional<policy::rejection> sign(std::string& section);
   void decide_signing();
+  void make_duplicate_key(const std::vector<message::header_field>& fields);
 
   store::queued_message meta_;
   std::shared_ptr<store::spool> spool_;

@@ -95,3 +95,32 @@ TEST(submitter, malformed_headers_and_oversized_headers_are_refused) {
   ASSERT_TRUE(r2);
   EXPECT_EQ(r2->reply.wire(), "552 5.3.4 Message header size exceeds limit\r\n");
 }
+
+TEST(submitter, duplicate_key_is_account_message_id_and_content_as_submitted) {
+  fixture f;
+  auto key = [&](std::string_view head, std::string_view body, std::int64_t account = 1) {
+    f.facts.account_id = account;
+    auto m = f.sub.begin(f.env, f.facts);
+    m->append(head);
+    m->append("\r\n");
+    m->append(body.substr(0, 3));  // in pieces, as it arrives
+    m->append(body.substr(3));
+    EXPECT_FALSE(m->seal());
+    auto k = m->duplicate_key();
+    m->abort();
+    return k;
+  };
+  const std::string head = "From: alice@example.com\r\nMessage-ID: <m1@example.com>\r\n";
+  const auto k = key(head, "same body\r\n");
+  EXPECT_EQ(k.rfind("1\n<m1@example.com>\n", 0), 0u) << k;
+  EXPECT_EQ(key(head, "same body\r\n"), k) << "the same message, another time";
+  EXPECT_NE(key(head, "other body\r\n"), k);
+  EXPECT_NE(key(head + "Subject: x\r\n", "same body\r\n"), k);
+  EXPECT_NE(key(head, "same body\r\n", 2), k) << "another account";
+  EXPECT_EQ(key("From: alice@example.com\r\n", "same body\r\n"), "") << "no Message-ID: never a duplicate";
+
+  f.sub.remember(k, "06H0BWCP3SB0ABTB");
+  EXPECT_EQ(f.sub.first_submission(k), "06H0BWCP3SB0ABTB");
+  f.clock.advance(std::chrono::seconds(601));
+  EXPECT_FALSE(f.sub.first_submission(k)) << "only within the window (600 s)";
+}
