@@ -258,15 +258,26 @@ TEST(reputation, judged_over_the_last_recipients_with_ses_thresholds) {
   EXPECT_EQ(f.bounces, 600u);
 }
 
-TEST(reputation, monitor_pauses_once_and_resume_starts_afresh) {
-  auto s = store::memory::open();
+// An account "acme" and a monitor judging from 10 recipients on.
+struct monitored {
+  store::stores s = store::memory::open();
   base::manual_clock clock;
-  store::account in;
-  in.name = "acme";
-  auto a = s.accounts->create_account(in).value();
-  reputation_thresholds t;
-  t.min_recipients = 10;
-  reputation_monitor m(s.accounts, clock, t);
+  store::account a = [this] {
+    store::account in;
+    in.name = "acme";
+    return s.accounts->create_account(in).value();
+  }();
+  reputation_thresholds t = [] {
+    reputation_thresholds t;
+    t.min_recipients = 10;
+    return t;
+  }();
+  reputation_monitor m{s.accounts, clock, t};
+};
+
+TEST(reputation, monitor_pauses_once_and_resume_starts_afresh) {
+  monitored f;
+  auto& [s, clock, a, t, m] = f;
   m.count_recipients(a.id, 10);
   store::reputation_delta d{a.id, {hour_of(clock.now()), 0, 1, 0}};
   auto changes = m.record(std::span(&d, 1));
@@ -286,14 +297,8 @@ TEST(reputation, monitor_pauses_once_and_resume_starts_afresh) {
 }
 
 TEST(reputation, a_warning_is_reported_once_and_cleared_when_healthy_again) {
-  auto s = store::memory::open();
-  base::manual_clock clock;
-  store::account in;
-  in.name = "acme";
-  auto a = s.accounts->create_account(in).value();
-  reputation_thresholds t;
-  t.min_recipients = 10;
-  reputation_monitor m(s.accounts, clock, t);
+  monitored f;
+  auto& [s, clock, a, t, m] = f;
   m.count_recipients(a.id, 100);
   store::reputation_delta bounce{a.id, {hour_of(clock.now()), 0, 6, 0}};
   auto changes = m.record(std::span(&bounce, 1));
