@@ -260,7 +260,7 @@ void parse_bounces(const reader& r, const toml::table& root, const std::filesyst
       r.fail(t->get("domain"), "bounces.domain", fmt::format("\"{}\" is not a domain such as bounces.example.com", d));
     c.bounces.domain = d;
     c.bounces.max_report_bytes =
-        r.integer(*t, "bounces", "max_report_bytes", c.bounces.max_report_bytes, 4096, 1ull << 30);
+        r.integer(*t, "bounces", "max_report_bytes", c.bounces.max_report_bytes, 4096, 64ull << 20);
   }
   for (auto& l : c.listeners)
     if (l.mode == listener_mode::inbound && c.bounces.domain.empty())

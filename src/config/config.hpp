@@ -60,7 +60,7 @@ struct limits {
 // [bounces]: the return path (SPEC §9).
 struct bounce_settings {
   std::string domain;  // "" = envelope senders stay as submitted, no inbound reports
-  std::uint64_t max_report_bytes = 10 * 1024 * 1024;  // larger reports are refused (552)
+  std::uint64_t max_report_bytes = 1024 * 1024;  // a report is read from its first this many octets
 };
 
 // [reputation]: SES's thresholds by default.

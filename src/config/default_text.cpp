@@ -102,7 +102,7 @@ tls_policy = "dane-mta-sts"          # or "opportunistic": ignore the recipient 
 # bounces and complaints sent there come back as events, suppressions and rates.
 # [bounces]
 # domain = "bounces.example.com"
-# max_report_bytes = 10485760
+# max_report_bytes = 1048576         # a report is read from its first 1 MiB; the rest is dropped
 
 # Each account's bounce and complaint rates; above a pause threshold it is paused
 # until `smtpsd account resume NAME`. The defaults are Amazon SES's.

@@ -27,14 +27,14 @@ intake::intake(smtp::data_reader::mode mode, std::uint64_t max_bytes, submission
   }
 }
 
-intake::intake(smtp::data_reader::mode mode, std::uint64_t max_bytes, report_reader read)
-    : reader_(mode, max_bytes), max_bytes_(max_bytes), read_report_(std::move(read)) {}
+intake::intake(smtp::data_reader::mode mode, std::uint64_t max_bytes, std::uint64_t keep, report_reader read)
+    : reader_(mode, max_bytes), max_bytes_(max_bytes), read_report_(std::move(read)), keep_(static_cast<std::size_t>(keep)) {}
 
 intake::~intake() = default;  // an unfinished message_builder removes its spool entry
 
 void intake::append(const std::string& content) {
   if (read_report_) {
-    if (report_.size() + content.size() <= max_bytes_) report_ += content;
+    if (report_.size() < keep_) report_.append(content, 0, keep_ - report_.size());
     return;
   }
   if (message_ && !content.empty()) message_->append(content);

@@ -22,11 +22,12 @@ class intake {
   // The message ends with <CRLF>.<CRLF> (DATA) or with BDAT LAST.
   intake(smtp::data_reader::mode mode, std::uint64_t max_bytes, submission::submitter& submit,
          const smtp::envelope& env, const submission::session_facts& facts, submission::header_check check);
-  // The inbound listener: the content is kept (up to max_bytes) and handed
-  // whole to `read` on the worker pool, whose reply ends the transaction;
-  // nothing is queued.
+  // The inbound listener: the first `keep` octets of the content are handed
+  // to `read` on the worker pool (a report's parts that matter come first;
+  // the rest is received and dropped, so a session holds at most `keep`),
+  // whose reply ends the transaction; nothing is queued.
   using report_reader = std::function<smtp::reply(std::string content)>;
-  intake(smtp::data_reader::mode mode, std::uint64_t max_bytes, report_reader read);
+  intake(smtp::data_reader::mode mode, std::uint64_t max_bytes, std::uint64_t keep, report_reader read);
   ~intake();
 
   // DATA: takes octets up to the end marker; returns how many it took.
@@ -58,6 +59,7 @@ class intake {
   submission::submitter* submit_ = nullptr;
   report_reader read_report_;
   std::string report_;
+  std::size_t keep_ = 0;
   std::string duplicate_key_, duplicate_of_;
   std::unique_ptr<submission::message_builder> message_;
   std::optional<policy::rejection> failure_;  // the spool could not take the message

@@ -44,7 +44,7 @@ smtp::server_settings fsm_settings(const session_settings& s) {
   f.starttls_offered = s.listener.mode == config::listener_mode::starttls || inbound;
   f.tls_active = s.listener.mode == config::listener_mode::implicit_tls;
   f.inbound = inbound;
-  f.max_message_bytes = inbound ? s.bounces.max_report_bytes : s.limit.max_message_bytes;
+  f.max_message_bytes = s.limit.max_message_bytes;
   f.max_recipients = s.limit.max_recipients;
   f.max_errors = s.limit.max_errors;
   return f;
@@ -458,7 +458,7 @@ std::unique_ptr<intake> session::start_message(smtp::data_reader::mode mode) {
         return smtp::replies::temporary_failure();
       }
     };
-    return std::make_unique<intake>(mode, fsm_.max_message_bytes(), std::move(read));
+    return std::make_unique<intake>(mode, fsm_.max_message_bytes(), settings_->bounces.max_report_bytes, std::move(read));
   }
   auto* p = svc_.policy;
   auto check = [p, profile = txn_->profile()](const std::vector<message::header_field>& fields) {

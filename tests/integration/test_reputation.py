@@ -123,11 +123,11 @@ def test_sandbox_limits_allowed_recipients_and_release(server_factory):
     assert wait_for(lambda: metrics(srv).get('smtpsd_messages_rejected_total{reason="sandbox"}') == 1)
 
 
-def verp_server(server_factory, sink, extra_reputation="min_recipients = 2\n"):
+def verp_server(server_factory, sink, extra_reputation="min_recipients = 2\n", extra_bounces=""):
     return server_factory(
         listeners=LISTENERS,
         delivery=f'enabled = true\nroutes = {{ "*" = "127.0.0.1:{sink.port}" }}\n',
-        extra=f'[bounces]\ndomain = "{BOUNCE_DOMAIN}"\n[reputation]\n{extra_reputation}')
+        extra=f'[bounces]\ndomain = "{BOUNCE_DOMAIN}"\n{extra_bounces}[reputation]\n{extra_reputation}')
 
 
 def test_verp_dsn_and_arf_become_events_suppressions_rates_and_a_pause(server_factory, sink_factory):
@@ -241,6 +241,21 @@ def test_forged_and_unknown_return_paths_are_ignored(server_factory, sink_factor
     assert all(b["recipients"] == [] for b in bounces), "no bounce is pinned on rcpt1"
     assert reputation(srv)["bounces"] == len(bounces)
     assert len(sink.received()) == 1, "the inbound listener relays nothing"
+
+
+def test_a_report_is_read_from_its_first_max_report_bytes(server_factory, sink_factory):
+    sink = sink_factory()
+    srv = verp_server(server_factory, sink, extra_bounces="max_report_bytes = 65536\n")
+    with login(srv) as s:
+        s.sendmail(FROM, ["rcpt1@example.org"], message(["rcpt1@example.org"]))
+    verp = sink.wait(1)[0]["from"]
+    # A DSN that returns a 3 MiB original: taken whole, read from its first 64 KiB.
+    big = dsn(verp, "rcpt1@example.org").replace("--DSN-1--\r\n", "--DSN-1\r\nContent-Type: message/rfc822\r\n\r\n"
+                                                 "Subject: big\r\n\r\n" + ("x" * 998 + "\r\n") * 3000 + "--DSN-1--\r\n")
+    assert len(big) > 3_000_000
+    assert inbound_send(srv, "", [verp], big)[0] == 250
+    bounce = wait_for(lambda: of_type(srv, "bounce"), what="the bounce event")[0]
+    assert bounce["recipients"] == ["rcpt1@example.org"]
 
 
 def test_resubmission_after_a_client_timeout_is_not_queued_twice(server):
