@@ -155,6 +155,7 @@ class broken_accounts final : public store::account_store {
  public:
   std::optional<store::account> create_account(const store::account&) override { fail(); }
   std::optional<store::account> find_account(std::string_view) override { fail(); }
+  std::optional<store::account> find_account(std::int64_t) override { fail(); }
   std::vector<store::account> list_accounts() override { fail(); }
   bool update_account(const store::account&) override { fail(); }
   bool remove_account(std::string_view) override { fail(); }

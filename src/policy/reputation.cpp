@@ -45,12 +45,6 @@ base::time_point hour_of(base::time_point t) {
   return std::chrono::time_point_cast<base::time_point::duration>(std::chrono::floor<std::chrono::hours>(t));
 }
 
-std::optional<store::account> find_account_by_id(store::account_store& s, std::int64_t id) {
-  for (auto& a : s.list_accounts())
-    if (a.id == id) return a;
-  return std::nullopt;
-}
-
 reputation_figures account_figures(store::account_store& s, const store::account& a, const reputation_thresholds& t,
                                    base::time_point now) {
   // Counted from the first whole hour after the last resume, within the window's days.
@@ -99,7 +93,7 @@ std::vector<reputation_change> reputation_monitor::record(std::span<const store:
     if (d.counts.bounces == 0 && d.counts.complaints == 0) continue;
     if (std::find(judged.begin(), judged.end(), d.account_id) != judged.end()) continue;
     judged.push_back(d.account_id);
-    auto a = find_account_by_id(*accounts_, d.account_id);
+    auto a = accounts_->find_account(d.account_id);
     if (!a) continue;
     auto f = figures(*a);
     auto v = judge(f, t_);

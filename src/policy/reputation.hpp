@@ -91,8 +91,6 @@ class reputation_monitor {
 
 // The hour a time falls in.
 base::time_point hour_of(base::time_point t);
-// An account by id (accounts are few; the store is asked by name elsewhere).
-std::optional<store::account> find_account_by_id(store::account_store& s, std::int64_t id);
 // Figures of an account from the store (the CLI and the API).
 reputation_figures account_figures(store::account_store& s, const store::account& a, const reputation_thresholds& t,
                                    base::time_point now);

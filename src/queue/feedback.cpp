@@ -144,7 +144,7 @@ feedback_result feedback::process(std::span<const std::string> rcpts, std::strin
   if (r.kind == inbound::report_kind::unknown) return done("not_a_report");
   if (found != inbound::verp_check::ok) return done(found == inbound::verp_check::forged ? "forged" : "no_return_path");
   out.queue_id = rp.queue_id;
-  auto account = policy::find_account_by_id(*stores_.accounts, rp.account_id);
+  auto account = stores_.accounts->find_account(rp.account_id);
   if (!account) return done("unknown_account");
   out.account = account->name;
   out.recipient = find_recipient(s_.key, rp, r);

@@ -18,6 +18,7 @@ class account_store {
   // nullopt when the name is taken.
   virtual std::optional<account> create_account(const account& a) = 0;
   virtual std::optional<account> find_account(std::string_view name) = 0;
+  virtual std::optional<account> find_account(std::int64_t id) = 0;
   virtual std::vector<account> list_accounts() = 0;
   // Updates limits and suspension of the account with a.id; false when gone.
   virtual bool update_account(const account& a) = 0;

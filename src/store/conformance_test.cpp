@@ -102,6 +102,8 @@ TEST_P(store_conformance, sandbox_pause_and_reputation_figures) {
   in.allowed_recipients = {"a@x.test", "b@y.test"};
   auto acme = a.create_account(in).value();
   auto found = a.find_account("acme").value();
+  EXPECT_EQ(a.find_account(acme.id).value().name, "acme") << "found by id too (a VERP address names the id)";
+  EXPECT_FALSE(a.find_account(acme.id + 1000));
   EXPECT_TRUE(found.sandbox);
   EXPECT_EQ(found.allowed_recipients, in.allowed_recipients);
   EXPECT_EQ(found.paused, "");

@@ -85,6 +85,15 @@ std::optional<account> sqlite_account_store::find_account(std::string_view name)
   return db_->with([&](connection& c) { return find(c, name); });
 }
 
+std::optional<account> sqlite_account_store::find_account(std::int64_t id) {
+  return db_->with([&](connection& c) -> std::optional<account> {
+    auto s = c.prepare("SELECT " ACCOUNT_COLUMNS("") " FROM accounts WHERE id = ?");
+    s.bind(1, id);
+    if (!s.step()) return std::nullopt;
+    return read_account(s);
+  });
+}
+
 std::vector<account> sqlite_account_store::list_accounts() {
   return db_->with([&](connection& c) {
     std::vector<account> out;

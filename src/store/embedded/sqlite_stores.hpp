@@ -14,6 +14,7 @@ class sqlite_account_store final : public account_store {
   explicit sqlite_account_store(std::shared_ptr<database> db) : db_(std::move(db)) {}
   std::optional<account> create_account(const account& a) override;
   std::optional<account> find_account(std::string_view name) override;
+  std::optional<account> find_account(std::int64_t id) override;
   std::vector<account> list_accounts() override;
   bool update_account(const account& a) override;
   bool remove_account(std::string_view name) override;

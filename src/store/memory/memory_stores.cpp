@@ -31,6 +31,12 @@ class accounts final : public account_store {
     std::lock_guard l(mu_);
     return find(name);
   }
+  std::optional<account> find_account(std::int64_t id) override {
+    std::lock_guard l(mu_);
+    auto it = accounts_.find(id);
+    if (it == accounts_.end()) return std::nullopt;
+    return it->second;
+  }
   std::vector<account> list_accounts() override {
     std::lock_guard l(mu_);
     std::vector<account> out;

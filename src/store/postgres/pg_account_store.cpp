@@ -86,6 +86,14 @@ std::optional<account> pg_account_store::find_account(std::string_view name) {
   });
 }
 
+std::optional<account> pg_account_store::find_account(std::int64_t id) {
+  return db_->with([&](connection& c) -> std::optional<account> {
+    auto r = c.exec("SELECT " + account_columns + " FROM accounts WHERE id = $1", id);
+    if (r.rows() == 0) return std::nullopt;
+    return read_account(r, 0);
+  });
+}
+
 std::vector<account> pg_account_store::list_accounts() {
   return db_->with([&](connection& c) {
     auto r = c.exec("SELECT " + account_columns + " FROM accounts ORDER BY name COLLATE \"C\"");

@@ -17,6 +17,7 @@ class pg_account_store final : public account_store {
   explicit pg_account_store(std::shared_ptr<database> db) : db_(std::move(db)) {}
   std::optional<account> create_account(const account& a) override;
   std::optional<account> find_account(std::string_view name) override;
+  std::optional<account> find_account(std::int64_t id) override;
   std::vector<account> list_accounts() override;
   bool update_account(const account& a) override;
   bool remove_account(std::string_view name) override;
