@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "smtp/replies.hpp"
+
 namespace smtpsd::policy {
 
 reputation_figures sum_window(const std::vector<store::reputation_bucket>& newest_first, std::uint64_t window_recipients) {
@@ -110,7 +112,8 @@ std::vector<reputation_change> reputation_monitor::record(std::span<const store:
       changed = true;
     }
     if (changed) accounts_->update_account(*a);
-    if (report) out.push_back({*a, v, f});
+    if (report)
+      out.push_back({*a, v, f, a->paused.empty() ? std::string() : smtp::replies::sending_paused(a->name, a->paused).summary()});
   }
   return out;
 }

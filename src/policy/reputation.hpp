@@ -61,6 +61,7 @@ struct reputation_change {
   store::account account;  // as it now is
   reputation_verdict verdict;
   reputation_figures figures;
+  std::string reply;  // a pause: the reply MAIL now gets; "" for a warning
 };
 
 class reputation_monitor {

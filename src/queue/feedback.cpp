@@ -101,8 +101,7 @@ events::event reputation_event(const policy::reputation_change& c, base::time_po
   e.configuration_set = c.account.configuration_set;
   e.status = std::string(policy::to_string(c.verdict.status));
   e.reason = c.verdict.reason;
-  if (c.verdict.status == policy::reputation_status::paused)
-    e.smtp_response = fmt::format("550 5.7.1 Sending paused for account {}: {}", c.account.name, c.verdict.reason);
+  e.smtp_response = c.reply;
   return e;
 }
 

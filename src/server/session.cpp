@@ -414,8 +414,10 @@ net::awaitable<smtp::action> session::check_rcpt() {
   if (inbound()) {
     const auto& to = fsm_.pending_rcpt().to;
     if (base::iequals(to.domain, settings_->bounces.domain)) co_return fsm_.on_rcpt_verdict({}, out_);
-    refuse({smtp::replies::relay_denied(settings_->bounces.domain), "relay", fmt::format("rcpt=<{}>", to.str())});
-    co_return fsm_.on_rcpt_verdict({smtp::replies::relay_denied(settings_->bounces.domain), false}, out_);
+    const policy::rejection relay{smtp::replies::relay_denied(settings_->bounces.domain), "relay",
+                                  fmt::format("rcpt=<{}>", to.str())};
+    refuse(relay);
+    co_return fsm_.on_rcpt_verdict({relay.reply, false}, out_);
   }
   auto rej = co_await svc_.pool->run([this] { return svc_.policy->check_rcpt(txn_->profile(), fsm_.pending_rcpt().to); });
   if (rej) {

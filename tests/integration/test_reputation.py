@@ -181,6 +181,7 @@ def test_verp_dsn_and_arf_become_events_suppressions_rates_and_a_pause(server_fa
     paused = of_type(srv, "reputation")
     assert len(paused) == 1 and paused[0]["status"] == "paused" and paused[0]["account"] == "acme"
     assert paused[0]["reason"] == "bounce rate 50.0 % over the last 2 recipients"
+    assert PAUSED.match(paused[0]["smtp_response"]), "the event carries the reply MAIL now gets"
     assert metrics(srv)['smtpsd_reputation_changes_total{status="paused",metric="bounce"}'] == 1
     assert srv.cli_json("account", "show", "acme")["paused"] == "bounce rate 50.0 % over the last 2 recipients"
     api = Api(srv, make_token(srv))
