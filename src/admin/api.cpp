@@ -13,7 +13,7 @@ namespace smtpsd::admin {
 
 namespace {
 
-std::shared_ptr<spdlog::logger> log() { return base::logger("api"); }
+std::shared_ptr<spdlog::logger> api_log() { return base::logger("api"); }
 
 json error_json(const std::string& text) { return {{"error", text}}; }
 
@@ -208,12 +208,12 @@ api::outcome api::authorize_and_run(const route& r, call& c, const std::string& 
   try {
     who = service::check_token(env_, token);
   } catch (const std::exception& e) {
-    log()->error("cannot check an API token: {}", e.what());
+    api_log()->error("cannot check an API token: {}", e.what());
     return {http::status::service_unavailable, error_json("the token store cannot be read now; try again")};
   }
   if (!who) {
     auto n = throttle_.failure(ip);
-    log()->warn("invalid token from {} ({} failures in the window)", ip, n);
+    api_log()->warn("invalid token from {} ({} failures in the window)", ip, n);
     return {http::status::unauthorized, error_json("the token is not valid")};
   }
   if (who->read_only && r.changes) return {http::status::forbidden, error_json("this token may only read")};
@@ -228,7 +228,7 @@ api::outcome api::authorize_and_run(const route& r, call& c, const std::string& 
     if (r.changes) {
       std::string params;
       for (auto& [k, v] : c.path) params += fmt::format(" {}={}", k, base::printable(v, 100));
-      log()->info("{} {}{} by token \"{}\"", http::to_string(r.method), r.pattern, params, who->name);
+      api_log()->info("{} {}{} by token \"{}\"", http::to_string(r.method), r.pattern, params, who->name);
     }
     return {r.ok, std::move(answer)};
   } catch (const service::error& e) {
@@ -236,7 +236,7 @@ api::outcome api::authorize_and_run(const route& r, call& c, const std::string& 
   } catch (const json::exception& e) {
     return {http::status::bad_request, error_json(std::string("bad value: ") + e.what())};
   } catch (const std::exception& e) {
-    log()->error("{} {}: {}", http::to_string(r.method), r.pattern, e.what());
+    api_log()->error("{} {}: {}", http::to_string(r.method), r.pattern, e.what());
     return {http::status::service_unavailable, error_json("the server cannot do that now; try again")};
   }
 }

@@ -69,7 +69,7 @@ TEST(next_hop, smarthost_takes_every_domain) {
 }
 
 TEST(next_hop, domain_of_an_address) {
-  EXPECT_EQ(domain_of("Bob@Example.ORG"), "example.org");
-  EXPECT_EQ(domain_of("\"a@b\"@c.example"), "c.example");
-  EXPECT_EQ(domain_of("postmaster"), "");
+  EXPECT_EQ(delivery::domain_of("Bob@Example.ORG"), "example.org");
+  EXPECT_EQ(delivery::domain_of("\"a@b\"@c.example"), "c.example");
+  EXPECT_EQ(delivery::domain_of("postmaster"), "");
 }

@@ -47,13 +47,13 @@ class failing_source final : public content_source {
 };
 
 
-struct harness {
+struct deliverer_harness {
   net::asio::io_context io;
   net::worker_pool pool{1};
   std::unique_ptr<fake_smtp_server> server;
   std::unique_ptr<smtp_deliverer> d;
 
-  explicit harness(fake_script s = {}, unsigned per_destination = 10,
+  explicit deliverer_harness(fake_script s = {}, unsigned per_destination = 10,
                    std::optional<smarthost_credentials> smarthost = std::nullopt) {
     server = std::make_unique<fake_smtp_server>(io, std::move(s));
     smtp_settings ss;
@@ -68,7 +68,7 @@ struct harness {
     ss.limits.connect = ss.limits.command = ss.limits.data = std::chrono::seconds(5);
     d = std::make_unique<smtp_deliverer>(pool, ss);
   }
-  ~harness() {
+  ~deliverer_harness() {
     d->reap(true);
     server->stop();
   }
@@ -106,7 +106,7 @@ struct harness {
 TEST(smtp_deliverer, delivers_pipelined_and_reports_each_recipient) {
   fake_script s;
   s.replies["RCPT nobody@example.org"] = "550 5.1.1 no such user";
-  harness h(s);
+  deliverer_harness h(s);
   auto out = h.deliver(h.make_job({"bob@example.org", "nobody@example.org"}));
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(out[0].kind, outcome_kind::delivered);
@@ -125,7 +125,7 @@ TEST(smtp_deliverer, one_command_at_a_time_without_pipelining) {
   fake_script s;
   s.extensions = {"8BITMIME"};
   s.replies["MAIL"] = "451 4.3.0 try later";
-  harness h(s);
+  deliverer_harness h(s);
   auto out = h.deliver(h.make_job({"bob@example.org", "carol@example.org"}));
   for (auto& o : out) {
     EXPECT_EQ(o.kind, outcome_kind::deferred);
@@ -144,7 +144,7 @@ TEST(smtp_deliverer, one_command_at_a_time_without_pipelining) {
 TEST(smtp_deliverer, helo_when_ehlo_is_refused) {
   fake_script s;
   s.replies["EHLO"] = "502 5.5.1 what";
-  harness h(s);
+  deliverer_harness h(s);
   EXPECT_EQ(h.deliver(h.make_job({"bob@example.org"}))[0].kind, outcome_kind::delivered);
   EXPECT_EQ(h.server->commands.at(1), "HELO client.test");
 }
@@ -161,7 +161,7 @@ class smtp_deliverer_drops : public ::testing::TestWithParam<drop_case> {};
 TEST_P(smtp_deliverer_drops, every_recipient_is_deferred_with_a_reason) {
   fake_script s;
   s.drop_at = GetParam().at;
-  harness h(s);
+  deliverer_harness h(s);
   auto out = h.deliver(h.make_job({"bob@example.org", "carol@example.org"}));
   for (auto& o : out) {
     EXPECT_EQ(o.kind, GetParam().kind) << o.response;
@@ -194,7 +194,7 @@ TEST_P(smtp_deliverer_refusals, decide_every_recipient) {
   const auto& c = GetParam();
   fake_script s;
   s.replies[c.step] = c.reply;
-  harness h(s);
+  deliverer_harness h(s);
   for (auto& o : h.deliver(h.make_job({"bob@example.org", "carol@example.org"}))) {
     EXPECT_EQ(o.kind, c.kind) << o.response;
     EXPECT_EQ(o.status, c.status);
@@ -215,7 +215,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(smtp_deliverer, no_accepted_recipient_means_no_data_and_a_reset) {
   fake_script s;
   s.replies["RCPT"] = "550 5.1.1 unknown";
-  harness h(s);
+  deliverer_harness h(s);
   h.deliver(h.make_job({"bob@example.org", "carol@example.org"}));
   // The pipelined DATA got 554 from the server; no content follows, and RSET
   // leaves the connection ready for the next transaction.
@@ -229,7 +229,7 @@ TEST(smtp_deliverer, failed_starttls_never_falls_back_to_plaintext) {
   fake_script s;
   s.tls = net::testing::test_certificate("fake.test");
   s.broken_tls = true;
-  harness h(s);
+  deliverer_harness h(s);
   auto o = h.deliver(h.make_job({"bob@example.org"}))[0];
   EXPECT_EQ(o.kind, outcome_kind::deferred);
   EXPECT_NE(o.response.find("STARTTLS"), std::string::npos) << o.response;
@@ -239,14 +239,14 @@ TEST(smtp_deliverer, failed_starttls_never_falls_back_to_plaintext) {
 TEST(smtp_deliverer, opportunistic_starttls_with_a_self_signed_certificate) {
   fake_script s;
   s.tls = net::testing::test_certificate("fake.test");
-  harness h(s);
+  deliverer_harness h(s);
   EXPECT_EQ(h.deliver(h.make_job({"bob@example.org"}))[0].kind, outcome_kind::delivered);
   ASSERT_EQ(h.server->messages.size(), 1u);
   EXPECT_TRUE(h.server->messages[0].tls);
 }
 
 TEST(smtp_deliverer, connections_are_reused_until_reaped) {
-  harness h;
+  deliverer_harness h;
   for (int i = 0; i < 3; ++i) EXPECT_EQ(h.deliver(h.make_job({"bob@example.org"}))[0].kind, outcome_kind::delivered);
   EXPECT_EQ(h.server->connections, 1);
   EXPECT_EQ(h.server->messages.size(), 3u);
@@ -256,7 +256,7 @@ TEST(smtp_deliverer, connections_are_reused_until_reaped) {
 }
 
 TEST(smtp_deliverer, a_stale_idle_connection_is_replaced) {
-  harness h;
+  deliverer_harness h;
   EXPECT_EQ(h.deliver(h.make_job({"bob@example.org"}))[0].kind, outcome_kind::delivered);
   h.server->stop();  // closes the idle connection from the server's side, and the listener
   // The stale connection must be noticed and not count as the answer: a
@@ -267,7 +267,7 @@ TEST(smtp_deliverer, a_stale_idle_connection_is_replaced) {
 }
 
 TEST(smtp_deliverer, per_destination_limit_holds_under_concurrency) {
-  harness h({}, 1);
+  deliverer_harness h({}, 1);
   std::vector<std::vector<outcome>> results(4);
   int done = 0;
   auto j = h.make_job({"bob@example.org"});
@@ -283,7 +283,7 @@ TEST(smtp_deliverer, per_destination_limit_holds_under_concurrency) {
 }
 
 TEST(smtp_deliverer, waiting_jobs_give_up_on_shutdown) {
-  harness h({}, 1);
+  deliverer_harness h({}, 1);
   auto j = h.make_job({"bob@example.org"});
   std::optional<std::vector<outcome>> first, second;
   net::asio::co_spawn(h.io, h.d->deliver(j), [&](std::exception_ptr, std::vector<outcome> v) { first = v; });
@@ -299,7 +299,7 @@ TEST(smtp_deliverer, waiting_jobs_give_up_on_shutdown) {
 TEST(smtp_deliverer, bdat_in_chunks) {
   fake_script s;
   s.extensions = {"PIPELINING", "CHUNKING", "8BITMIME"};
-  harness h(s);
+  deliverer_harness h(s);
   std::string big = "Subject: big\r\n\r\n";
   for (int i = 0; i < 2000; ++i) big += ".line " + std::to_string(i) + "\r\n";
   EXPECT_EQ(h.deliver(h.make_job({"bob@example.org"}, big, 4096))[0].kind, outcome_kind::delivered);
@@ -313,7 +313,7 @@ TEST(smtp_deliverer, bdat_in_chunks) {
 TEST(smtp_deliverer, what_the_remote_cannot_take_fails_before_mail) {
   fake_script s;
   s.extensions = {"PIPELINING", "SIZE 100"};
-  harness h(s);
+  deliverer_harness h(s);
   auto j = h.make_job({"bob@example.org"});
   j.mail.smtputf8 = true;
   auto o = h.deliver(j)[0];
@@ -328,7 +328,7 @@ TEST(smtp_deliverer, what_the_remote_cannot_take_fails_before_mail) {
 }
 
 TEST(smtp_deliverer, a_spool_read_error_drops_the_connection_mid_message) {
-  harness h;
+  deliverer_harness h;
   auto j = h.make_job({"bob@example.org"});
   j.open = [] { return std::make_unique<failing_source>(); };
   auto o = h.deliver(j)[0];
@@ -342,7 +342,7 @@ TEST(smtp_deliverer, smarthost_credentials_never_go_in_the_clear) {
   smarthost_credentials c;
   c.username = "user";
   c.password = "secret";
-  harness h({}, 10, c);
+  deliverer_harness h({}, 10, c);
   auto o = h.deliver(h.make_job({"bob@example.org"}))[0];
   EXPECT_EQ(o.kind, outcome_kind::deferred);
   EXPECT_EQ(o.status, "4.7.10");
@@ -350,7 +350,7 @@ TEST(smtp_deliverer, smarthost_credentials_never_go_in_the_clear) {
 }
 
 TEST(smtp_deliverer, dsn_parameters_go_on_the_wire_when_offered) {
-  harness h;
+  deliverer_harness h;
   auto j = h.make_job({"bob@example.org"});
   j.mail.ret = base::dsn_ret::hdrs;
   j.mail.envid = "E1";

@@ -1,16 +1,11 @@
 #include "events/publisher.hpp"
 
-#include "base/log.hpp"
+#include "events/log.hpp"
 #include "base/metrics.hpp"
 
 namespace smtpsd::events {
 
-namespace {
-std::shared_ptr<spdlog::logger> log() {
-  static auto l = base::logger("events");
-  return l;
-}
-constexpr std::size_t max_waiting = 100000;  // events kept in memory while the store refuses them
+namespace {constexpr std::size_t max_waiting = 100000;  // events kept in memory while the store refuses them
 }  // namespace
 
 publisher::publisher(std::shared_ptr<store::event_store> store, const std::filesystem::path& journal_file, bool headers)

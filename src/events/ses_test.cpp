@@ -12,7 +12,7 @@ using json = nlohmann::json;
 
 namespace {
 
-json fixture(const std::string& name) {
+json ses_fixture(const std::string& name) {
   std::ifstream in(std::string(SMTPSD_SOURCE_DIR) + "/tests/fixtures/ses/" + name + ".json");
   std::stringstream ss;
   ss << in.rdbuf();
@@ -82,7 +82,7 @@ TEST(ses_format, every_event_type_has_the_shape_of_ses_records) {
                             std::pair{"complaint", "complaint"}}) {
     SCOPED_TRACE(type);
     auto got = json::parse(events::to_ses_json(sample(type), "mail.example.com"));
-    same_shape(fixture(file), got, "");
+    same_shape(ses_fixture(file), got, "");
   }
 }
 

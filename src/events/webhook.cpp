@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "base/log.hpp"
+#include "events/log.hpp"
 #include "base/metrics.hpp"
 #include "base/time_format.hpp"
 #include "events/event.hpp"
@@ -19,11 +19,6 @@ constexpr std::size_t window_size = 256;
 constexpr auto cursor_save_interval = std::chrono::milliseconds(500);
 constexpr auto redelivery_check_interval = std::chrono::seconds(2);
 constexpr auto idle_wait = std::chrono::seconds(1);
-
-std::shared_ptr<spdlog::logger> log() {
-  static auto l = base::logger("events");
-  return l;
-}
 
 base::counter& requests(const char* result) {
   return base::metrics().get_counter("smtpsd_webhook_requests_total", "Webhook requests, by result",

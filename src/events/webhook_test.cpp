@@ -17,7 +17,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct harness {
+struct webhook_harness {
   net::asio::io_context io;
   net::worker_pool pool{1};
   store::stores s = store::memory::open();
@@ -26,7 +26,7 @@ struct harness {
   std::unique_ptr<events::webhook> hook;
   bool running = false;
 
-  explicit harness(std::function<void(events::webhook_settings&)> tweak = {}) {
+  explicit webhook_harness(std::function<void(events::webhook_settings&)> tweak = {}) {
     events::webhook_settings w;
     w.name = "test";
     w.url = receiver.url();
@@ -37,7 +37,7 @@ struct harness {
     hook = std::make_unique<events::webhook>(io.get_executor(), w, *log, s.events, nullptr, pool, base::real_clock(),
                                              "mail.test");
   }
-  ~harness() {
+  ~webhook_harness() {
     if (running) {
       hook->stop();
       run_until([&] { return !running; }, 5s);
@@ -88,7 +88,7 @@ TEST(webhook, answers) {
 }
 
 TEST(webhook, posts_each_event_once_in_order_with_a_valid_signature) {
-  harness h;
+  webhook_harness h;
   h.start();
   ASSERT_TRUE(h.run_until([&] { return h.s.events->cursor("test").has_value(); }));
   std::vector<std::string> ids;
@@ -109,7 +109,7 @@ TEST(webhook, posts_each_event_once_in_order_with_a_valid_signature) {
 }
 
 TEST(webhook, a_backlog_goes_in_pipelined_batches) {
-  harness h([](events::webhook_settings& w) {
+  webhook_harness h([](events::webhook_settings& w) {
     w.pipeline = 8;
     w.max_in_flight = 2;
     w.timeout = 3s;
@@ -129,7 +129,7 @@ TEST(webhook, a_backlog_goes_in_pipelined_batches) {
 }
 
 TEST(webhook, a_new_webhook_starts_at_the_end_of_the_log) {
-  harness h;
+  webhook_harness h;
   h.append("send");  // before the webhook ever ran
   h.start();
   ASSERT_TRUE(h.run_until([&] { return h.s.events->cursor("test").has_value(); }));
@@ -139,7 +139,7 @@ TEST(webhook, a_new_webhook_starts_at_the_end_of_the_log) {
 }
 
 TEST(webhook, server_errors_are_retried_and_nothing_is_lost) {
-  harness h;
+  webhook_harness h;
   h.start();
   ASSERT_TRUE(h.run_until([&] { return h.s.events->cursor("test").has_value(); }));
   h.receiver.script = {500, 503, 429};
@@ -157,7 +157,7 @@ TEST(webhook, server_errors_are_retried_and_nothing_is_lost) {
 }
 
 TEST(webhook, a_client_error_dead_letters_at_once_and_the_others_go_on) {
-  harness h;
+  webhook_harness h;
   h.start();
   ASSERT_TRUE(h.run_until([&] { return h.s.events->cursor("test").has_value(); }));
   h.receiver.script = {400};
@@ -180,7 +180,7 @@ TEST(webhook, a_client_error_dead_letters_at_once_and_the_others_go_on) {
 }
 
 TEST(webhook, filters_by_type_and_account) {
-  harness h([](events::webhook_settings& w) {
+  webhook_harness h([](events::webhook_settings& w) {
     w.types = {"bounce"};
     w.accounts = {"acme"};
   });
@@ -195,7 +195,7 @@ TEST(webhook, filters_by_type_and_account) {
 }
 
 TEST(webhook, ses_format) {
-  harness h([](events::webhook_settings& w) { w.fmt = events::webhook_settings::format::ses; });
+  webhook_harness h([](events::webhook_settings& w) { w.fmt = events::webhook_settings::format::ses; });
   h.start();
   ASSERT_TRUE(h.run_until([&] { return h.s.events->cursor("test").has_value(); }));
   h.append("delivery");

@@ -19,12 +19,12 @@ std::chrono::nanoseconds thread_cpu() {
   return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
 }
 
-struct fixture {
+struct authenticator_fixture {
   store::stores s = store::memory::open();
   base::manual_clock clock;
   std::unique_ptr<policy::authenticator> auth;
   store::account acct;
-  fixture() {
+  authenticator_fixture() {
     store::account a;
     a.name = "acme";
     acct = *s.accounts->create_account(a);
@@ -36,7 +36,7 @@ using kind = policy::auth_result::kind;
 }  // namespace
 
 TEST(authenticator, right_wrong_unknown) {
-  fixture f;
+  authenticator_fixture f;
   auto ok = f.auth->verify("user1", base::secret_string("right"));
   EXPECT_EQ(ok.k, kind::success);
   EXPECT_EQ(ok.account->name, "acme");
@@ -47,7 +47,7 @@ TEST(authenticator, right_wrong_unknown) {
 }
 
 TEST(authenticator, cache_hits_follow_revocation_and_suspension) {
-  fixture f;
+  authenticator_fixture f;
   ASSERT_EQ(f.auth->verify("user1", base::secret_string("right")).k, kind::success);
   EXPECT_EQ(f.auth->cache_size(), 1u);
   // A hit, measured: far cheaper than Argon2id.
@@ -62,7 +62,7 @@ TEST(authenticator, cache_hits_follow_revocation_and_suspension) {
 }
 
 TEST(authenticator, cache_entries_expire_and_new_hash_invalidates) {
-  fixture f;
+  authenticator_fixture f;
   ASSERT_EQ(f.auth->verify("user1", base::secret_string("right")).k, kind::success);
   f.s.accounts->revoke_credential("user1");
   f.s.accounts->create_credential(f.acct.id, "user1", policy::authenticator::hash_password("new"), policy::authenticator::scram_record("new"));
@@ -81,7 +81,7 @@ TEST(authenticator, generated_secrets) {
 }
 
 TEST(authenticator, unknown_users_cost_as_much_as_known_ones) {
-  fixture f;
+  authenticator_fixture f;
   auto time = [&](const char* user) {
     const auto t0 = thread_cpu();
     f.auth->verify(user, base::secret_string("not the password"));
@@ -95,7 +95,7 @@ TEST(authenticator, unknown_users_cost_as_much_as_known_ones) {
 }
 
 TEST(authenticator, throttle_answers_without_checking_the_password) {
-  fixture f;
+  authenticator_fixture f;
   policy::auth_throttle t(f.clock, 2, 60s);
   policy::authenticator a(f.s.accounts, f.clock, 60s, &t);
   EXPECT_EQ(a.verify("user1", base::secret_string("x"), "192.0.2.1").k, kind::failure);
@@ -105,7 +105,7 @@ TEST(authenticator, throttle_answers_without_checking_the_password) {
 }
 
 TEST(authenticator, scram_secrets_are_the_credentials_or_made_up_and_stable) {
-  fixture f;
+  authenticator_fixture f;
   auto known = f.auth->scram_secrets("user1");
   ASSERT_EQ(known.k, policy::scram_lookup::kind::found);
   const auto again = sasl::make_scram_secrets("right", known.secrets.salt, known.secrets.iterations);
@@ -130,7 +130,7 @@ TEST(authenticator, scram_secrets_are_the_credentials_or_made_up_and_stable) {
 }
 
 TEST(authenticator, scram_confirmation_checks_the_account_and_counts_failures) {
-  fixture f;
+  authenticator_fixture f;
   policy::auth_throttle t(f.clock, 2, 60s);
   policy::authenticator a(f.s.accounts, f.clock, 60s, &t);
   auto ok = a.confirm_scram("user1", true, "", "192.0.2.1");

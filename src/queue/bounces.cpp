@@ -1,7 +1,7 @@
 #include "queue/bounces.hpp"
 
 #include "base/ids.hpp"
-#include "base/log.hpp"
+#include "queue/log.hpp"
 #include "base/metrics.hpp"
 #include "base/strings.hpp"
 #include "events/classify.hpp"
@@ -12,11 +12,6 @@
 namespace smtpsd::queue {
 
 namespace {
-
-std::shared_ptr<spdlog::logger> log() {
-  static auto l = base::logger("queue");
-  return l;
-}
 
 constexpr delivery::outcome_kind kinds[] = {delivery::outcome_kind::delivered, delivery::outcome_kind::deferred,
                                             delivery::outcome_kind::failed};

@@ -13,7 +13,7 @@ namespace smtpsd::queue {
 
 namespace {
 
-std::shared_ptr<spdlog::logger> log() {
+std::shared_ptr<spdlog::logger> inbound_log() {
   static auto l = base::logger("inbound");
   return l;
 }
@@ -110,7 +110,7 @@ void report_reputation(std::span<const policy::reputation_change> changes, event
   for (auto& c : changes) {
     const auto status = policy::to_string(c.verdict.status);
     reputation_metric(status, c.verdict.metric).inc();
-    log()->warn("account={} reputation {}: {}", c.account.name, status, c.verdict.reason);
+    inbound_log()->warn("account={} reputation {}: {}", c.account.name, status, c.verdict.reason);
     const auto now = clock.now();
     sink.emit(reputation_event(c, now, events::make_event_id(now, random)));
   }
@@ -162,14 +162,14 @@ feedback_result feedback::process(std::span<const std::string> rcpts, std::strin
   if (hard && !out.recipient.empty()) {
     const auto why = complaint ? "complaint: " + e->reason : "bounce: " + e->smtp_response;
     if (stores_.suppressions->add(base::to_lower(out.recipient), why, now))
-      log()->info("suppressed {} after a returned {}", out.recipient, e->type);
+      inbound_log()->info("suppressed {} after a returned {}", out.recipient, e->type);
   }
   events_.emit(*e);
   if (hard) {
     store::reputation_delta d{account->id, {policy::hour_of(now), 0, complaint ? 0u : 1u, complaint ? 1u : 0u}};
     report_reputation(reputation_.record(std::span(&d, 1)), events_, clock_, random_);
   }
-  log()->info("inbound {} queue_id={} account={} rcpt=<{}> type={}", inbound::to_string(r.kind), rp.queue_id,
+  inbound_log()->info("inbound {} queue_id={} account={} rcpt=<{}> type={}", inbound::to_string(r.kind), rp.queue_id,
               account->name, out.recipient, e->type);
   return done("recorded");
 }

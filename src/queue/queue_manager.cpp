@@ -6,7 +6,7 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 
-#include "base/log.hpp"
+#include "queue/log.hpp"
 #include "base/metrics.hpp"
 #include "inbound/verp.hpp"
 #include "net/coro.hpp"
@@ -16,11 +16,6 @@
 namespace smtpsd::queue {
 
 namespace {
-
-std::shared_ptr<spdlog::logger> log() {
-  static auto l = base::logger("queue");
-  return l;
-}
 
 // Deliberately not freed (see ~queue_manager); the leak checker is told so,
 // or every sanitizer run that stops during a delivery would fail.

@@ -105,7 +105,7 @@ class fixed_random final : public base::random_source {
   std::uint64_t next_u64() override { return 1000; }
 };
 
-struct fixture {
+struct manager_fixture {
   store::stores s = store::memory::open();
   net::worker_pool pool{2};
   base::manual_clock clock;
@@ -116,7 +116,7 @@ struct fixture {
   std::unique_ptr<queue::queue_manager> qm;
   int serial = 0;
 
-  explicit fixture(std::chrono::seconds max_age = 5 * 24h, std::chrono::seconds delay_warning = 0s) {
+  explicit manager_fixture(std::chrono::seconds max_age = 5 * 24h, std::chrono::seconds delay_warning = 0s) {
     auto fake = std::make_unique<fake_deliverer>();
     d = fake.get();
     queue::manager_settings ms;
@@ -126,7 +126,7 @@ struct fixture {
     qm = std::make_unique<queue::queue_manager>(s, std::move(fake), ms,
                                                 queue::manager_services{&pool, &events, &clock, &random, &writer});
   }
-  ~fixture() {
+  ~manager_fixture() {
     qm->stop(0s);
     pool.stop();  // before the manager's io_context goes: a pool thread may still hold its executor
   }
@@ -169,7 +169,7 @@ struct fixture {
   }
 };
 
-// The content as the fixture spools it.
+// The content as the manager_fixture spools it.
 std::string as_spooled(const std::string& id, const std::string& body) {
   return "Subject: test\r\nMessage-ID: <" + id + "@mail.test>\r\n\r\n" + body;
 }
@@ -177,7 +177,7 @@ std::string as_spooled(const std::string& id, const std::string& body) {
 }  // namespace
 
 TEST(queue_manager, deferred_then_retried_after_the_backoff) {
-  fixture f;
+  manager_fixture f;
   f.d->script["bob@a.test"] = {deferred, delivered};
   const auto t0 = f.clock.now();
   auto id = f.enqueue({"bob@a.test"});
@@ -210,7 +210,7 @@ TEST(queue_manager, deferred_then_retried_after_the_backoff) {
 }
 
 TEST(queue_manager, a_recipient_deferred_past_the_queue_age_expires_with_one_dsn) {
-  fixture f(1h);
+  manager_fixture f(1h);
   f.d->script["bob@a.test"] = {deferred};
   auto id = f.enqueue({"bob@a.test"});
   f.qm->start();
@@ -233,7 +233,7 @@ TEST(queue_manager, a_recipient_deferred_past_the_queue_age_expires_with_one_dsn
 }
 
 TEST(queue_manager, a_long_deferral_sends_a_delay_dsn_once_per_warning_period) {
-  fixture f(5 * 24h, 4h);
+  manager_fixture f(5 * 24h, 4h);
   const auto t0 = f.clock.now();
   f.d->script["bob@a.test"] = {deferred};
   f.d->script["carol@a.test"] = {deferred};
@@ -275,7 +275,7 @@ TEST(queue_manager, a_long_deferral_sends_a_delay_dsn_once_per_warning_period) {
 }
 
 TEST(queue_manager, recipients_fan_out_by_next_hop) {
-  fixture f;
+  manager_fixture f;
   const std::string body = "Fan out.\r\n";
   auto id = f.enqueue({"a1@a.test", "b@b.test", "a2@A.test", "c@c.test"}, body);
   f.qm->start();
@@ -296,7 +296,7 @@ TEST(queue_manager, recipients_fan_out_by_next_hop) {
 }
 
 TEST(queue_manager, failures_of_one_round_make_one_dsn_and_hard_bounces_are_suppressed) {
-  fixture f;
+  manager_fixture f;
   f.d->script["x@a.test"] = {no_user};
   f.d->script["y@b.test"] = {no_user};
   f.enqueue({"x@a.test", "y@b.test", "z@c.test"});
@@ -316,7 +316,7 @@ TEST(queue_manager, failures_of_one_round_make_one_dsn_and_hard_bounces_are_supp
 }
 
 TEST(queue_manager, no_dsn_for_notify_never_nor_for_a_bounce) {
-  fixture f;
+  manager_fixture f;
   f.d->script["x@a.test"] = {no_user};
   f.enqueue({"x@a.test"}, "Hello.\r\n", "alice@example.com", base::dsn_notify(base::dsn_notify::never));
   f.enqueue({"x@a.test"}, "Hello.\r\n", "");
@@ -328,7 +328,7 @@ TEST(queue_manager, no_dsn_for_notify_never_nor_for_a_bounce) {
 }
 
 TEST(queue_manager, a_corrupt_entry_is_moved_aside_without_delivery) {
-  fixture f;
+  manager_fixture f;
   f.enqueue({"bob@a.test"}, "", "alice@example.com", {}, false);
   f.qm->start();
   f.wait_empty();
@@ -336,7 +336,7 @@ TEST(queue_manager, a_corrupt_entry_is_moved_aside_without_delivery) {
 }
 
 TEST(queue_manager, a_large_body_streams_from_the_spool) {
-  fixture f;
+  manager_fixture f;
   std::string big;
   while (big.size() < 3 * 1024 * 1024) big += "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n";
   auto id = f.enqueue({"a@a.test", "b@b.test"}, big);
@@ -347,7 +347,7 @@ TEST(queue_manager, a_large_body_streams_from_the_spool) {
 }
 
 TEST(queue_manager, listens_for_new_mail_only_while_running) {
-  fixture f;
+  manager_fixture f;
   EXPECT_FALSE(f.writer.listening());
   f.qm->start();
   EXPECT_TRUE(f.writer.listening());

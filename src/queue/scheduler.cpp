@@ -1,16 +1,9 @@
 #include "queue/scheduler.hpp"
 
-#include "base/log.hpp"
+#include "queue/log.hpp"
 #include "net/coro.hpp"
 
 namespace smtpsd::queue {
-
-namespace {
-std::shared_ptr<spdlog::logger> log() {
-  static auto l = base::logger("queue");
-  return l;
-}
-}  // namespace
 
 scheduler::scheduler(net::asio::any_io_executor ex, std::shared_ptr<store::queue_store> queue, net::worker_pool& pool,
                      const base::clock& clock, settings s, start_fn start)

@@ -20,7 +20,7 @@
 #include "admin/http_server.hpp"
 #include "events/dispatcher.hpp"
 #include "events/publisher.hpp"
-#include "base/log.hpp"
+#include "server/log.hpp"
 #include "base/metrics.hpp"
 #include "delivery/smtp_deliverer.hpp"
 #include "net/coro.hpp"
@@ -44,11 +44,6 @@
 namespace smtpsd::server {
 
 namespace {
-
-std::shared_ptr<spdlog::logger> log() {
-  static auto l = base::logger("server");
-  return l;
-}
 
 net::server_tls_options tls_options(const config::config& c) {
   net::server_tls_options o;

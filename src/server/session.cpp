@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include "base/base64.hpp"
-#include "base/log.hpp"
+#include "server/log.hpp"
 #include "server/metrics.hpp"
 #include "base/random.hpp"
 #include "base/strings.hpp"
@@ -18,11 +18,6 @@ namespace smtpsd::server {
 namespace {
 
 constexpr std::size_t read_chunk = 16 * 1024;
-
-std::shared_ptr<spdlog::logger> log() {
-  static auto l = base::logger("server");
-  return l;
-}
 
 std::string make_session_id() {
   static const auto prefix = static_cast<std::uint32_t>(base::real_random().next_u64());

@@ -7,7 +7,7 @@
 using namespace smtpsd::smtp;
 
 namespace {
-void put(line_buffer& b, std::string_view s) {
+void feed(line_buffer& b, std::string_view s) {
   std::memcpy(b.prepare(s.size()), s.data(), s.size());
   b.commit(s.size());
 }
@@ -17,7 +17,7 @@ TEST(reply_parser, multi_line_with_enhanced_codes) {
   line_buffer b;
   reply_parser p;
   reply r;
-  put(b, "250-mx.example\r\n250-PIPELINING\r\n250 SIZE 1000\r\n550 5.1.1 <x@y>: no such user\r\n");
+  feed(b, "250-mx.example\r\n250-PIPELINING\r\n250 SIZE 1000\r\n550 5.1.1 <x@y>: no such user\r\n");
   ASSERT_EQ(p.next(b, r), reply_parser::status::reply);
   EXPECT_EQ(r.code, 250);
   EXPECT_EQ(r.lines, (std::vector<std::string>{"mx.example", "PIPELINING", "SIZE 1000"}));
@@ -33,9 +33,9 @@ TEST(reply_parser, split_across_reads_and_bare_code) {
   line_buffer b;
   reply_parser p;
   reply r;
-  put(b, "22");
+  feed(b, "22");
   EXPECT_EQ(p.next(b, r), reply_parser::status::need_more);
-  put(b, "0\r\n");
+  feed(b, "0\r\n");
   ASSERT_EQ(p.next(b, r), reply_parser::status::reply);
   EXPECT_EQ(r.code, 220);
 }
@@ -45,7 +45,7 @@ TEST(reply_parser, garbage_and_floods_are_errors) {
     line_buffer b;
     reply_parser p;
     reply r;
-    put(b, "HTTP/1.1 400 Bad Request\r\n");
+    feed(b, "HTTP/1.1 400 Bad Request\r\n");
     EXPECT_EQ(p.next(b, r), reply_parser::status::error);
   }
   {
@@ -54,7 +54,7 @@ TEST(reply_parser, garbage_and_floods_are_errors) {
     reply r;
     std::string flood;
     for (int i = 0; i < 1000; ++i) flood += "250-x\r\n";
-    put(b, flood);
+    feed(b, flood);
     EXPECT_EQ(p.next(b, r), reply_parser::status::error);
     EXPECT_EQ(p.error(), "reply has too many lines");
   }
@@ -62,7 +62,7 @@ TEST(reply_parser, garbage_and_floods_are_errors) {
     line_buffer b;
     reply_parser p;
     reply r;
-    put(b, "250-a\r\n251 b\r\n");
+    feed(b, "250-a\r\n251 b\r\n");
     EXPECT_EQ(p.next(b, r), reply_parser::status::error);
   }
 }

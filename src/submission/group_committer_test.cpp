@@ -62,7 +62,7 @@ class gated_spool final : public store::spool {
   std::atomic<bool> fail_{false};
 };
 
-struct fixture {
+struct committer_fixture {
   store::stores s = store::memory::open();
   std::shared_ptr<gated_spool> spool = std::make_shared<gated_spool>(s.bodies);
   submission::group_committer committer{spool, s.queue};
@@ -87,7 +87,7 @@ struct fixture {
 }  // namespace
 
 TEST(group_committer, what_arrives_during_a_sync_shares_the_next_one) {
-  fixture f;
+  committer_fixture f;
   f.spool->hold();
   auto first = f.submit();
   f.spool->wait_batches(1);  // the first batch is syncing (held)
@@ -101,7 +101,7 @@ TEST(group_committer, what_arrives_during_a_sync_shares_the_next_one) {
 }
 
 TEST(group_committer, the_reply_comes_only_after_the_sync) {
-  fixture f;
+  committer_fixture f;
   f.spool->hold();
   auto r = f.submit();
   f.spool->wait_batches(1);
@@ -113,7 +113,7 @@ TEST(group_committer, the_reply_comes_only_after_the_sync) {
 }
 
 TEST(group_committer, a_failed_sync_refuses_the_whole_batch_and_removes_the_bodies) {
-  fixture f;
+  committer_fixture f;
   f.spool->fail();
   auto a = f.submit();
   auto b = f.submit();
@@ -129,7 +129,7 @@ TEST(group_committer, a_failed_sync_refuses_the_whole_batch_and_removes_the_bodi
 }
 
 TEST(group_committer, stop_commits_what_is_waiting) {
-  fixture f;
+  committer_fixture f;
   auto r = f.submit();
   f.committer.stop();
   EXPECT_FALSE(r.get());

@@ -10,14 +10,14 @@
 using namespace smtpsd;
 
 namespace {
-struct fixture {
+struct submitter_fixture {
   store::stores s = store::memory::open();
   base::manual_clock clock;
   submission::group_committer committer{s.bodies, s.queue};
   submission::submitter sub{s, committer, {"mail.example.com", 4096, nullptr, {"marketing"}}, clock, base::real_random()};
   smtp::envelope env;
   submission::session_facts facts;
-  fixture() {
+  submitter_fixture() {
     env.from = *smtp::parse_mailbox("alice@example.com");
     env.rcpts.push_back({*smtp::parse_mailbox("bob@example.org"), {}});
     facts.helo = "client";
@@ -40,7 +40,7 @@ struct fixture {
 }  // namespace
 
 TEST(submitter, queues_with_fixups_and_streams_the_body) {
-  fixture f;
+  submitter_fixture f;
   auto m = f.sub.begin(f.env, f.facts);
   auto id = m->queue_id();
   m->append("Subject: hi\r\nBcc: hidden@example.net\r\n");
@@ -62,7 +62,7 @@ TEST(submitter, queues_with_fixups_and_streams_the_body) {
 }
 
 TEST(submitter, header_check_refuses_before_anything_is_queued) {
-  fixture f;
+  submitter_fixture f;
   auto m = f.sub.begin(f.env, f.facts, [](const std::vector<message::header_field>& fields) {
     return message::find_field(fields, "X-Bad") ? std::optional<policy::rejection>(
                                                       policy::rejection{smtp::make_reply(550, "5.7.1", "no"), "test", ""})
@@ -79,7 +79,7 @@ TEST(submitter, header_check_refuses_before_anything_is_queued) {
 }
 
 TEST(submitter, malformed_headers_and_oversized_headers_are_refused) {
-  fixture f;
+  submitter_fixture f;
   auto m = f.sub.begin(f.env, f.facts);
   auto id = m->queue_id();
   m->append("this is not a header\r\n\r\nbody\r\n");
@@ -97,7 +97,7 @@ TEST(submitter, malformed_headers_and_oversized_headers_are_refused) {
 }
 
 TEST(submitter, duplicate_key_is_account_message_id_and_content_as_submitted) {
-  fixture f;
+  submitter_fixture f;
   auto key = [&](std::string_view head, std::string_view body, std::int64_t account = 1) {
     f.facts.account_id = account;
     auto m = f.sub.begin(f.env, f.facts);
