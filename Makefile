@@ -40,14 +40,16 @@ LAUNCHER := $(shell command -v ccache >/dev/null 2>&1 && echo -DCMAKE_CXX_COMPIL
 # warnings as errors. Everything `make test` runs runs on it, once.
 build-test: test-deps
 	@cmake -S . -B build/test -G "$(GENERATOR)" $(LAUNCHER) \
-	  -DCMAKE_BUILD_TYPE=Debug -DSMTPSD_WERROR=ON -DSMTPSD_SANITIZE=ON >/dev/null
+	  -DCMAKE_BUILD_TYPE=Debug -DSMTPSD_WERROR=ON -DSMTPSD_SANITIZE=ON -DSMTPSD_BENCH=OFF >/dev/null
 	@cmake --build build/test -j $(JOBS)
 
 # Every test: the unit tests, the rule checks, the integration tests against
-# the real `smtpsd serve`, and every fuzz target over its checked-in corpus.
+# the real `smtpsd serve`, and every fuzz target over its checked-in corpus;
+# two tests per core, as they mostly wait on the server (tests/CMakeLists.txt).
+TEST_JOBS ?= $(shell echo $$(( $(JOBS) * 2 )))
 test: build-test
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --test-dir build/test --output-on-failure -j $(JOBS)
+	  ctest --test-dir build/test --output-on-failure -j $(TEST_JOBS)
 
 # A plain debug build (no sanitizers), for a debugger.
 debug: test-deps

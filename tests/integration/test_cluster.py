@@ -180,7 +180,7 @@ def test_kill_9_of_a_mid_delivery_leaves_its_messages_to_b_after_the_lease(clust
 
 def test_postgresql_restarting_during_submission_loses_no_250(cluster, sink_factory, postgres):
     sink = sink_factory()
-    a, b = cluster(delivery=f'enabled = true\nroutes = {{ "*" = "127.0.0.1:{sink.port}" }}\n',
+    a, b = cluster(delivery=f'enabled = true\nroutes = {{ "*" = "127.0.0.1:{sink.port}" }}\nlease_s = 5\n',
                    limits="default_max_send_rate = 100000\n")
     accepted, refused, stop = [], [], threading.Event()
 
