@@ -3,6 +3,7 @@
 Listeners bind port 0; the ports come from the server's JSON log. Every wait
 is a poll with a deadline; every process started here is stopped by its PID.
 """
+import atexit
 import base64
 import json
 import os
@@ -11,7 +12,9 @@ import signal
 import smtplib
 import socket
 import ssl
+import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -230,14 +233,28 @@ def config_text(extra="", limits="", listeners=None, auth="", delivery="enabled 
     return text
 
 
+_made = {}  # config text -> a folder made by the CLI with it, copied for each server of this pytest run
+
+
 def make_server(tmp_path, name="smtpsd", **kw):
+    """A server folder as `init`, `account add`, `identity add` and `credential
+    add` leave it. The CLI makes it once per configuration and pytest run, and
+    each server gets a copy: the RSA key of `identity add` and the Argon2id
+    hash of `credential add` were most of the CPU of the integration tests."""
+    text = config_text(**kw)
+    made = _made.get(text)
+    if made is None:
+        made = Path(tempfile.mkdtemp(prefix="smtpsd-made-")) / "root"
+        atexit.register(shutil.rmtree, made.parent, True)
+        run_cli("init", str(made), "--hostname", "localhost")
+        first = Server(made, text)
+        first.cli("account", "add", "acme")
+        first.cli("identity", "add", "acme", "example.com")
+        first.cli("credential", "add", "acme", "--username", "alice", "--password-stdin", input=PASSWORD + "\n")
+        _made[text] = made
     root = tmp_path / name
-    run_cli("init", str(root), "--hostname", "localhost")
-    srv = Server(root, config_text(**kw), name=name)
-    srv.cli("account", "add", "acme")
-    srv.cli("identity", "add", "acme", "example.com")
-    srv.cli("credential", "add", "acme", "--username", "alice", "--password-stdin", input=PASSWORD + "\n")
-    return srv
+    shutil.copytree(made, root)
+    return Server(root, text, name=name)
 
 
 @pytest.fixture
