@@ -5,7 +5,8 @@
 
 namespace smtpsd::events {
 
-namespace {constexpr std::size_t max_waiting = 100000;  // events kept in memory while the store refuses them
+namespace {
+constexpr std::size_t max_waiting = 100000;  // events kept in memory while the store refuses them
 }  // namespace
 
 publisher::publisher(std::shared_ptr<store::event_store> store, const std::filesystem::path& journal_file, bool headers)
