@@ -240,7 +240,7 @@ def make_server(tmp_path, name="smtpsd", **kw):
     """A server folder as `init`, `account add`, `identity add` and `credential
     add` leave it. The CLI makes it once per configuration and pytest run, and
     each server gets a copy: the RSA key of `identity add` and the Argon2id
-    hash of `credential add` were most of the CPU of the integration tests."""
+    hash of `credential add` had been up to half of a test file's CPU."""
     text = config_text(**kw)
     made = _made.get(text)
     if made is None:
