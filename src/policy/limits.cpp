@@ -66,7 +66,19 @@ send_limiter::decision send_limiter::reserve(std::int64_t account_id, double rat
     return {d.v == v::ok ? outcome::ok : d.v == v::rate ? outcome::rate : outcome::quota, d.value, d.limit};
   }
   std::lock_guard l(mu_);
-  auto& s = get(account_id, rate);
+  return take(get(account_id, rate), rate, max_24h);
+}
+
+std::optional<send_limiter::decision> send_limiter::try_reserve(std::int64_t account_id, double rate,
+                                                                std::uint64_t max_24h) {
+  if (shared_) return std::nullopt;
+  std::lock_guard l(mu_);
+  auto it = accounts_.find(account_id);
+  if (it == accounts_.end()) return std::nullopt;
+  return take(it->second, rate, max_24h);
+}
+
+send_limiter::decision send_limiter::take(state& s, double rate, std::uint64_t max_24h) {
   const auto now = clock_.now();
   const auto used = s.window.total(now) + s.reserved;
   if (used + 1 > max_24h) return {outcome::quota, static_cast<double>(used), static_cast<double>(max_24h)};

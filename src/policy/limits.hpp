@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "base/clock.hpp"
@@ -60,6 +61,9 @@ class send_limiter {
   // One recipient for the account. The first call for an account loads its
   // usage from the store (blocking).
   decision reserve(std::int64_t account_id, double rate, std::uint64_t max_24h);
+  // reserve() without blocking: nullopt, and nothing reserved, when the
+  // counts are shared or the account's usage is not loaded yet.
+  std::optional<decision> try_reserve(std::int64_t account_id, double rate, std::uint64_t max_24h);
   // Recipients reserved for a transaction that did not end in the queue.
   void release(std::int64_t account_id, unsigned n, double rate);
   // Recipients reserved for a transaction that was queued.
@@ -73,6 +77,7 @@ class send_limiter {
     std::uint64_t reserved = 0;
   };
   state& get(std::int64_t account_id, double rate);
+  decision take(state& s, double rate, std::uint64_t max_24h);  // under mu_
 
   const base::clock& clock_;
   usage_loader loader_;

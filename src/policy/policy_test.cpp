@@ -221,6 +221,65 @@ TEST(sandbox, only_own_identities_and_allowed_recipients_at_ses_figures) {
   EXPECT_FALSE(p.check_rcpt(prof, box("Bob@example.org"))) << "allowed recipients compare in lower case";
 }
 
+TEST(submission_policy, answers_from_memory_only_while_the_store_was_read_recently) {
+  auto s = store::memory::open();
+  base::manual_clock clock;
+  store::account in;
+  in.name = "acme";
+  in.max_24h = 2;
+  auto a = s.accounts->create_account(in).value();
+  s.accounts->add_identity(a.id, "example.com", store::identity_kind::domain);
+  submission_policy p(s.accounts, s.suppressions, s.queue, clock, {});
+  EXPECT_FALSE(p.cached_profile("acme")) << "nothing read yet";
+  auto prof = std::get<sender_profile>(p.profile("acme"));
+  ASSERT_TRUE(p.cached_profile("acme"));
+  EXPECT_EQ(p.cached_profile("acme")->account.id, a.id);
+  EXPECT_FALSE(p.try_check_rcpt(prof, box("a@example.org")).known) << "the copy and the counts are not loaded yet";
+
+  EXPECT_FALSE(p.check_rcpt(prof, box("a@example.org")));  // on the pool: loads both
+  auto quick = p.try_check_rcpt(prof, box("b@example.org"));
+  EXPECT_TRUE(quick.known);
+  EXPECT_FALSE(quick.refused);
+  quick = p.try_check_rcpt(prof, box("c@example.org"));
+  ASSERT_TRUE(quick.known && quick.refused);
+  EXPECT_EQ(quick.refused->rule, "daily_quota") << "this node's counts answer from memory too";
+
+  // A change made elsewhere (here straight in the store, as the CLI does) is
+  // seen once the store is read again, at most `recheck` later.
+  s.suppressions->add("Gone@example.org", "manual", clock.now());
+  a.suspended = true;
+  s.accounts->update_account(a);
+  clock.advance(submission_policy::recheck);
+  EXPECT_FALSE(p.cached_profile("acme"));
+  EXPECT_FALSE(p.try_check_rcpt(prof, box("gone@example.org")).known);
+  EXPECT_EQ(std::get<rejection>(p.profile("acme")).rule, "account_suspended");
+  EXPECT_FALSE(p.cached_profile("acme")) << "a refused account is never answered from memory";
+  p.release(prof, 2);
+  EXPECT_EQ(p.check_rcpt(prof, box("GONE@example.org"))->rule, "suppressed");
+  EXPECT_FALSE(p.try_check_rcpt(prof, box("gone@example.org")).known) << "a listed address is read from the store";
+  EXPECT_TRUE(p.try_check_rcpt(prof, box("d@example.org")).known);
+}
+
+TEST(suppression_copy, holds_at_most_max_entries_and_knows_nothing_beyond) {
+  auto s = store::memory::open();
+  base::manual_clock clock;
+  suppression_copy copy;
+  EXPECT_FALSE(copy.contains("a@example.org", clock.now()));
+  copy.refresh(*s.suppressions, clock.now());
+  EXPECT_EQ(copy.contains("a@example.org", clock.now()), false);
+  for (std::size_t i = 0; i <= suppression_copy::max_entries; ++i)
+    s.suppressions->add("u" + std::to_string(i) + "@example.org", "manual", clock.now());
+  clock.advance(suppression_copy::recheck);
+  copy.refresh(*s.suppressions, clock.now());
+  EXPECT_FALSE(copy.contains("a@example.org", clock.now())) << "too many to hold: the store answers";
+  s.suppressions->remove("u0@example.org");
+  s.suppressions->remove("u1@example.org");
+  clock.advance(suppression_copy::recheck);
+  copy.refresh(*s.suppressions, clock.now());
+  EXPECT_EQ(copy.contains("U2@Example.org", clock.now()), true);
+  EXPECT_EQ(copy.contains("u1@example.org", clock.now()), false);
+}
+
 TEST(reputation, a_paused_account_is_refused_at_mail_with_the_reason) {
   auto s = store::memory::open();
   base::manual_clock clock;

@@ -29,6 +29,7 @@ void submission_policy::set_defaults(policy_defaults d) {
 
 std::variant<sender_profile, rejection> submission_policy::profile(std::string_view account_name) {
   try {
+    const auto asked = clock_.now();  // before the read: what was changed before it is seen
     const auto generation = accounts_->generation();
     {
       std::lock_guard l(mu_);
@@ -36,6 +37,7 @@ std::variant<sender_profile, rejection> submission_policy::profile(std::string_v
         cache_.clear();
         cache_generation_ = generation;
       }
+      generation_confirmed_ = asked;
       if (auto it = cache_.find(account_name); it != cache_.end()) return it->second;
     }
     auto a = accounts_->find_account(account_name);
@@ -59,6 +61,15 @@ std::variant<sender_profile, rejection> submission_policy::profile(std::string_v
   } catch (const std::exception& e) {
     return storage_failure(e);
   }
+}
+
+std::optional<sender_profile> submission_policy::cached_profile(std::string_view account_name) const {
+  const auto now = clock_.now();
+  std::lock_guard l(mu_);
+  if (now < generation_confirmed_ || now - generation_confirmed_ >= recheck) return std::nullopt;
+  auto it = cache_.find(account_name);
+  if (it == cache_.end()) return std::nullopt;
+  return it->second;
 }
 
 std::optional<rejection> check_identity(const sender_profile& p, const smtp::mailbox& from) {
@@ -120,11 +131,31 @@ std::optional<rejection> limit_rejection(const sender_profile& p, const send_lim
 std::optional<rejection> submission_policy::check_rcpt(const sender_profile& p, const smtp::mailbox& rcpt) {
   try {
     if (auto r = check_sandbox(p, rcpt)) return r;
+    suppressed_.refresh(*suppressions_, clock_.now());
     if (auto r = check_suppressed(*suppressions_, rcpt)) return r;
     return limit_rejection(p, limiter_.reserve(p.account.id, p.max_send_rate, p.max_24h));
   } catch (const std::exception& e) {
     return storage_failure(e);
   }
+}
+
+void submission_policy::prepare(std::string_view account_name) {
+  profile(account_name);
+  try {
+    suppressed_.refresh(*suppressions_, clock_.now());
+  } catch (const std::exception&) {
+    // The copy stays stale: RCPT asks the store, and reports its failure there.
+  }
+}
+
+submission_policy::quick_answer submission_policy::try_check_rcpt(const sender_profile& p, const smtp::mailbox& rcpt) {
+  if (auto r = check_sandbox(p, rcpt)) return {true, std::move(r)};
+  // On the list: the pool reads the entry, whose reason goes into the log.
+  const auto on_list = suppressed_.contains(rcpt.str(), clock_.now());
+  if (!on_list || *on_list) return {};
+  auto d = limiter_.try_reserve(p.account.id, p.max_send_rate, p.max_24h);
+  if (!d) return {};
+  return {true, limit_rejection(p, *d)};
 }
 
 std::vector<explained_check> submission_policy::explain(std::string_view account_name, std::string_view from_text,

@@ -14,6 +14,7 @@
 #include "message/headers.hpp"
 #include "policy/limits.hpp"
 #include "policy/rejection.hpp"
+#include "policy/suppression_copy.hpp"
 #include "smtp/address.hpp"
 #include "store/account_store.hpp"
 #include "store/queue_store.hpp"
@@ -63,9 +64,28 @@ class submission_policy {
   // Blocking. Cached until the store's change generation moves, so a change
   // made with the CLI applies to the next transaction.
   std::variant<sender_profile, rejection> profile(std::string_view account_name);
+  // No I/O: the cached profile while the generation was confirmed less than
+  // `recheck` ago (by profile(), on the worker pool); else nullopt, and the
+  // caller asks profile() there. A change made elsewhere (the CLI, another
+  // node) is therefore seen within `recheck`, one made here at once.
+  std::optional<sender_profile> cached_profile(std::string_view account_name) const;
+  static constexpr auto recheck = suppression_copy::recheck;
   std::optional<rejection> check_mail(const sender_profile& p, const smtp::mailbox& from) const;
   // Blocking (suppression lookup; the first use of an account loads its usage).
   std::optional<rejection> check_rcpt(const sender_profile& p, const smtp::mailbox& rcpt);
+  // check_rcpt() without I/O, when memory can answer: the sandbox, the copy
+  // of the suppression list, this node's counts. known = false: ask
+  // check_rcpt() on the worker pool (nothing was reserved).
+  struct quick_answer {
+    bool known = false;
+    std::optional<rejection> refused;
+  };
+  quick_answer try_check_rcpt(const sender_profile& p, const smtp::mailbox& rcpt);
+  // Blocking: reads the account's profile and confirms the copy of the
+  // suppression list, so that what follows (a session's MAIL and RCPTs right
+  // after its AUTH) can be answered from memory, and sees every change made
+  // before this call.
+  void prepare(std::string_view account_name);
   std::optional<rejection> check_headers(const sender_profile& p, const std::vector<message::header_field>& fields) const;
 
   // Blocking. Every check of a submission of `size` octets from `from` to
@@ -89,8 +109,10 @@ class submission_policy {
   mutable std::mutex mu_;
   policy_defaults defaults_;
   std::uint64_t cache_generation_ = ~0ull;
+  base::time_point generation_confirmed_{};  // when cache_generation_ was last read from the store
   std::map<std::string, sender_profile, std::less<>> cache_;
   send_limiter limiter_;
+  suppression_copy suppressed_;
 };
 
 // Recipients queued in the last 24 hours, straight from the store (the CLI).

@@ -343,15 +343,29 @@ net::awaitable<smtp::action> session::lookup_secrets() {
   co_return fsm_.on_scram_secrets(res.secrets, base::base64_encode(base::random_bytes(18)), out_);
 }
 
+policy::auth_result session::verify_credentials() {
+  const auto& c = fsm_.pending_credentials();
+  policy::auth_result r;
+  if (const auto& proof = fsm_.pending_proof())
+    r = svc_.auth->confirm_scram(c.username, *proof, fsm_.proof_failure(), client_ip_);
+  else
+    r = svc_.auth->verify(c.username, c.password, client_ip_);
+  // While on the pool: the account's profile too, so this session's first
+  // MAIL and RCPTs are answered without a thread hop of their own.
+  if (r.k == policy::auth_result::kind::success && svc_.policy) svc_.policy->prepare(r.account->name);
+  return r;
+}
+
+session::sender_verdict session::check_sender(sender_verdict p) const {
+  if (auto* prof = std::get_if<policy::sender_profile>(&p))
+    if (auto rej = svc_.policy->check_mail(*prof, fsm_.pending_mail().from)) return *rej;
+  return p;
+}
+
 net::awaitable<smtp::action> session::authenticate() {
   auto& auth_ok = auth_successes_metric();
   auto& auth_failed = auth_failures_metric();
-  auto res = co_await svc_.pool->run([this] {
-    const auto& c = fsm_.pending_credentials();
-    if (const auto& proof = fsm_.pending_proof())
-      return svc_.auth->confirm_scram(c.username, *proof, fsm_.proof_failure(), client_ip_);
-    return svc_.auth->verify(c.username, c.password, client_ip_);
-  });
+  auto res = co_await svc_.pool->run([this] { return verify_credentials(); });
   smtp::auth_outcome o;
   const auto user = base::printable(fsm_.pending_credentials().username, 64);
   switch (res.k) {
@@ -383,13 +397,14 @@ net::awaitable<smtp::action> session::authenticate() {
 
 net::awaitable<smtp::action> session::check_mail() {
   if (inbound()) co_return fsm_.on_mail_verdict({}, out_);  // reports come from anyone, mostly from <>
-  using result = std::variant<policy::sender_profile, policy::rejection>;
-  auto r = co_await svc_.pool->run([this]() -> result {
-    auto p = svc_.policy->profile(account_->name);
-    if (auto* prof = std::get_if<policy::sender_profile>(&p))
-      if (auto rej = svc_.policy->check_mail(*prof, fsm_.pending_mail().from)) return *rej;
-    return p;
-  });
+  // From memory when the account's profile is fresh there (no thread hop);
+  // else on the worker pool, which reads the store.
+  sender_verdict r;
+  if (auto cached = svc_.policy->cached_profile(account_->name)) {
+    r = check_sender(std::move(*cached));
+  } else {
+    r = co_await svc_.pool->run([this] { return check_sender(svc_.policy->profile(account_->name)); });
+  }
   if (auto* rej = std::get_if<policy::rejection>(&r)) {
     refuse(*rej, refused{fsm_.pending_mail().from.str(), {}});
     co_return fsm_.on_mail_verdict({rej->reply, false}, out_);
@@ -414,7 +429,11 @@ net::awaitable<smtp::action> session::check_rcpt() {
     refuse(relay);
     co_return fsm_.on_rcpt_verdict({relay.reply, false}, out_);
   }
-  auto rej = co_await svc_.pool->run([this] { return svc_.policy->check_rcpt(txn_->profile(), fsm_.pending_rcpt().to); });
+  // From memory when it can answer (no thread hop); else on the worker pool.
+  auto quick = svc_.policy->try_check_rcpt(txn_->profile(), fsm_.pending_rcpt().to);
+  std::optional<policy::rejection> rej = std::move(quick.refused);
+  if (!quick.known)
+    rej = co_await svc_.pool->run([this] { return svc_.policy->check_rcpt(txn_->profile(), fsm_.pending_rcpt().to); });
   if (rej) {
     refuse(*rej, refused{fsm_.transaction().from.str(), {fsm_.pending_rcpt().to.str()}});
     co_return fsm_.on_rcpt_verdict({rej->reply, false}, out_);

@@ -69,6 +69,10 @@ class session : public std::enable_shared_from_this<session> {
   net::awaitable<smtp::action> authenticate();
   net::awaitable<smtp::action> check_mail();
   net::awaitable<smtp::action> check_rcpt();
+  // The blocking halves of authenticate() and check_mail(), for the worker pool.
+  policy::auth_result verify_credentials();
+  using sender_verdict = std::variant<policy::sender_profile, policy::rejection>;
+  sender_verdict check_sender(sender_verdict profile) const;
   bool inbound() const { return settings_->listener.mode == config::listener_mode::inbound; }
   net::awaitable<std::optional<smtp::reply>> receive_data();
   net::awaitable<std::optional<smtp::reply>> receive_bdat();

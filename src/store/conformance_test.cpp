@@ -285,6 +285,20 @@ TEST_P(store_conformance, suppression_list_is_case_insensitive) {
   EXPECT_FALSE(s.find("bounce@example.org"));
 }
 
+TEST_P(store_conformance, suppression_generation_moves_with_each_change_only) {
+  auto& s = *s_.suppressions;
+  auto t = base::from_unix_seconds(1'800'000'000);
+  const auto g0 = s.generation();
+  EXPECT_TRUE(s.add("a@example.org", "manual", t));
+  const auto g1 = s.generation();
+  EXPECT_GT(g1, g0);
+  EXPECT_FALSE(s.add("A@example.org", "manual", t));
+  EXPECT_FALSE(s.remove("nobody@example.org"));
+  EXPECT_EQ(s.generation(), g1) << "a call that changed nothing moved the generation";
+  EXPECT_TRUE(s.remove("a@example.org"));
+  EXPECT_GT(s.generation(), g1);
+}
+
 TEST_P(store_conformance, enqueue_counts_usage_per_minute) {
   auto& q = *s_.queue;
   auto t = base::from_unix_seconds(1'800'000'000 / 60 * 60);

@@ -21,6 +21,9 @@ class suppression_store {
   // addresses starting with `prefix` when one is given.
   virtual std::vector<suppression_entry> list(std::string_view after, std::size_t limit, std::string_view prefix) = 0;
   virtual std::size_t count() = 0;
+  // Moves with every add and remove that changed the list, made by any
+  // process or node, so a copy of the list knows when it is stale.
+  virtual std::uint64_t generation() = 0;
   std::vector<suppression_entry> list() { return list("", SIZE_MAX, ""); }
 };
 

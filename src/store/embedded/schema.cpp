@@ -157,6 +157,10 @@ CREATE TABLE reputation(
   complaints INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY(account_id, hour));
 )sql",
+      // 14: the suppression list's change generation, for the servers' copies of it
+      R"sql(
+INSERT INTO meta VALUES ('suppressions', 0);
+)sql",
   };
   return m;
 }

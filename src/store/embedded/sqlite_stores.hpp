@@ -97,6 +97,7 @@ class sqlite_suppression_store final : public suppression_store {
   std::optional<suppression_entry> find(std::string_view address) override;
   std::vector<suppression_entry> list(std::string_view after, std::size_t limit, std::string_view prefix) override;
   std::size_t count() override;
+  std::uint64_t generation() override;
 
  private:
   std::shared_ptr<database> db_;

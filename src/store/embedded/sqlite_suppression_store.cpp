@@ -4,21 +4,42 @@
 
 namespace smtpsd::store::embedded {
 
+namespace {
+// A change and the generation's move, in one transaction.
+template <class F>
+bool changing_list(database& db, F&& f) {
+  return db.with([&](connection& c) {
+    transaction t(c);
+    f(c);
+    const bool changed = c.changes() > 0;
+    if (changed) c.prepare("UPDATE meta SET value = value + 1 WHERE key = 'suppressions'").run();
+    t.commit();
+    return changed;
+  });
+}
+}  // namespace
+
 bool sqlite_suppression_store::add(std::string_view address, std::string_view reason, time_point when) {
-  return db_->with([&](connection& c) {
+  return changing_list(*db_, [&](connection& c) {
     c.prepare("INSERT INTO suppression(address, reason, created) VALUES (?,?,?) ON CONFLICT(address) DO NOTHING")
         .bind(1, base::to_lower(address))
         .bind(2, reason)
         .bind(3, base::unix_seconds(when))
         .run();
-    return c.changes() > 0;
   });
 }
 
 bool sqlite_suppression_store::remove(std::string_view address) {
-  return db_->with([&](connection& c) {
+  return changing_list(*db_, [&](connection& c) {
     c.prepare("DELETE FROM suppression WHERE address = ?").bind(1, base::to_lower(address)).run();
-    return c.changes() > 0;
+  });
+}
+
+std::uint64_t sqlite_suppression_store::generation() {
+  return db_->with([](connection& c) {
+    auto s = c.prepare("SELECT value FROM meta WHERE key = 'suppressions'");
+    s.step();
+    return static_cast<std::uint64_t>(s.int64(0));
   });
 }
 

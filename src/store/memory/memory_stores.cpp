@@ -502,11 +502,19 @@ class suppressions final : public suppression_store {
   bool add(std::string_view address, std::string_view reason, time_point when) override {
     std::lock_guard l(mu_);
     auto key = base::to_lower(address);
-    return entries_.emplace(key, suppression_entry{key, std::string(reason), when}).second;
+    const bool added = entries_.emplace(key, suppression_entry{key, std::string(reason), when}).second;
+    generation_ += added;
+    return added;
   }
   bool remove(std::string_view address) override {
     std::lock_guard l(mu_);
-    return entries_.erase(base::to_lower(address)) > 0;
+    const bool removed = entries_.erase(base::to_lower(address)) > 0;
+    generation_ += removed;
+    return removed;
+  }
+  std::uint64_t generation() override {
+    std::lock_guard l(mu_);
+    return generation_;
   }
   std::optional<suppression_entry> find(std::string_view address) override {
     std::lock_guard l(mu_);
@@ -530,6 +538,7 @@ class suppressions final : public suppression_store {
  private:
   std::mutex mu_;
   std::map<std::string, suppression_entry> entries_;
+  std::uint64_t generation_ = 0;
 };
 
 struct entry {

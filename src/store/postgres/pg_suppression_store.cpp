@@ -4,8 +4,22 @@
 
 namespace smtpsd::store::postgres {
 
+namespace {
+// A change and the generation's move, in one transaction.
+template <class F>
+bool changing_list(database& db, F&& f) {
+  return db.with([&](connection& c) {
+    transaction t(c);
+    const bool changed = f(c);
+    if (changed) c.exec("UPDATE meta SET value = value + 1 WHERE key = 'suppressions'");
+    t.commit();
+    return changed;
+  });
+}
+}  // namespace
+
 bool pg_suppression_store::add(std::string_view address, std::string_view reason, time_point when) {
-  return db_->with([&](connection& c) {
+  return changing_list(*db_, [&](connection& c) {
     return c
                .exec("INSERT INTO suppression(address, reason, created) VALUES ($1,$2,$3) ON CONFLICT (address) DO NOTHING",
                      clean_text(base::to_lower(address)), clean_text(reason), base::unix_seconds(when))
@@ -14,8 +28,14 @@ bool pg_suppression_store::add(std::string_view address, std::string_view reason
 }
 
 bool pg_suppression_store::remove(std::string_view address) {
-  return db_->with([&](connection& c) {
+  return changing_list(*db_, [&](connection& c) {
     return c.exec("DELETE FROM suppression WHERE address = $1", clean_text(base::to_lower(address))).affected() > 0;
+  });
+}
+
+std::uint64_t pg_suppression_store::generation() {
+  return db_->with([](connection& c) {
+    return static_cast<std::uint64_t>(c.exec("SELECT value FROM meta WHERE key = 'suppressions'").int64(0, 0));
   });
 }
 

@@ -149,6 +149,10 @@ CREATE TABLE reputation(
   complaints bigint NOT NULL DEFAULT 0,
   PRIMARY KEY(account_id, hour));
 )sql",
+      // 5: the suppression list's change generation, for the servers' copies of it
+      R"sql(
+INSERT INTO meta VALUES ('suppressions', 0);
+)sql",
   };
   return m;
 }
