@@ -258,6 +258,12 @@ TEST(submission_policy, answers_from_memory_only_while_the_store_was_read_recent
   EXPECT_EQ(p.check_rcpt(prof, box("GONE@example.org"))->rule, "suppressed");
   EXPECT_FALSE(p.try_check_rcpt(prof, box("gone@example.org")).known) << "a listed address is read from the store";
   EXPECT_TRUE(p.try_check_rcpt(prof, box("d@example.org")).known);
+
+  // A session's AUTH (prepare) sees every change made before it, however fresh the copy.
+  s.suppressions->add("bounced@example.org", "bounce: 550 5.1.1", clock.now());
+  EXPECT_TRUE(p.try_check_rcpt(prof, box("e@example.org")).known);
+  p.prepare("acme");
+  EXPECT_FALSE(p.try_check_rcpt(prof, box("bounced@example.org")).known);
 }
 
 TEST(suppression_copy, holds_at_most_max_entries_and_knows_nothing_beyond) {

@@ -142,7 +142,7 @@ std::optional<rejection> submission_policy::check_rcpt(const sender_profile& p, 
 void submission_policy::prepare(std::string_view account_name) {
   profile(account_name);
   try {
-    suppressed_.refresh(*suppressions_, clock_.now());
+    suppressed_.confirm(*suppressions_, clock_.now());
   } catch (const std::exception&) {
     // The copy stays stale: RCPT asks the store, and reports its failure there.
   }

@@ -28,8 +28,9 @@ struct policy_defaults {
   std::uint64_t max_message_bytes = 41943040;
 };
 
-// An account as a transaction sees it: read afresh at MAIL, so changes made
-// with the CLI apply to the next transaction.
+// An account as a transaction sees it: taken at MAIL from a cache that is at
+// most `recheck` old (see cached_profile), so a change made with the CLI
+// applies to transactions that start half a second later.
 struct sender_profile {
   store::account account;
   std::vector<store::identity> identities;

@@ -23,28 +23,39 @@ void suppression_copy::refresh(store::suppression_store& store, base::time_point
     std::lock_guard l(mu_);
     if (fresh(now)) return;
   }
-  std::unique_lock busy(refreshing_, std::try_to_lock);
-  if (!busy) return;
+  std::unique_lock busy(loading_, std::try_to_lock);
+  if (!busy) return;  // another thread is at it; this caller asks the store itself
+  load(store, now);
+}
+
+void suppression_copy::confirm(store::suppression_store& store, base::time_point now) {
+  std::lock_guard busy(loading_);
+  {
+    std::lock_guard l(mu_);
+    if (loaded_ && confirmed_ > now) return;  // confirmed by another thread since
+  }
+  load(store, now);
+}
+
+void suppression_copy::load(store::suppression_store& store, base::time_point now) {
   // The generation first, then the list: the copy is never older than the
   // generation it is recorded with (a change in between only reloads it again).
   const auto g = store.generation();
-  std::shared_ptr<const set> fresh_copy;
-  bool reload = false;
   {
     std::lock_guard l(mu_);
-    reload = !loaded_ || g != generation_;
-    if (!reload) {
+    if (loaded_ && g == generation_) {
       confirmed_ = now;
       return;
     }
   }
+  std::shared_ptr<const set> copy;
   if (store.count() <= max_entries) {
     auto s = std::make_shared<set>();
     for (auto& e : store.list()) s->insert(e.address);
-    fresh_copy = std::move(s);
+    copy = std::move(s);
   }
   std::lock_guard l(mu_);
-  addresses_ = std::move(fresh_copy);
+  addresses_ = std::move(copy);
   generation_ = g;
   loaded_ = true;
   confirmed_ = now;

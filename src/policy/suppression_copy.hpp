@@ -28,21 +28,25 @@ class suppression_copy {
 
   // No I/O. true: on the list; false: not on it; nullopt: not known here.
   std::optional<bool> contains(std::string_view address, base::time_point now) const;
-  // Blocking (the worker pool). When the copy is stale: reads the store's
-  // generation, and the whole list again when it moved. Concurrent callers
-  // do not wait for one another: one refreshes, the others return.
+  // Blocking (the worker pool): reads the store's generation, and the whole
+  // list again when it moved, so that every change made before `now` is in
+  // the copy.
+  void confirm(store::suppression_store& store, base::time_point now);
+  // confirm() when the copy is stale and no other thread is loading it (the
+  // caller asks the store itself meanwhile).
   void refresh(store::suppression_store& store, base::time_point now);
 
  private:
   using set = std::unordered_set<std::string>;
   bool fresh(base::time_point now) const;  // under mu_
+  void load(store::suppression_store& store, base::time_point now);  // under loading_
 
   mutable std::mutex mu_;
   std::shared_ptr<const set> addresses_;  // null: not loaded, or more than max_entries
   std::uint64_t generation_ = 0;
   bool loaded_ = false;  // generation_ was read at least once
   base::time_point confirmed_{};
-  std::mutex refreshing_;
+  std::mutex loading_;
 };
 
 }  // namespace smtpsd::policy
