@@ -17,7 +17,7 @@ void scheduler::wake() {
 void scheduler::finished(const std::string& id) {
   --active_;
   held_.erase(id);
-  wake();
+  if (window_was_full_) wake();  // room again for what the full window left due
 }
 
 void scheduler::stop() {
@@ -34,9 +34,14 @@ net::awaitable<void> scheduler::run() {
   }
   while (!stopping_) {
     woken_ = false;
+    const std::size_t room = active_ < s_.window ? s_.window - active_ : 0;
     const auto claimed = co_await claim();
     co_await renew();
-    if (claimed > 0 && active_ < s_.window) continue;  // more may be due
+    // Fewer than there was room for: that was everything due, and what comes
+    // due by a new message wakes this loop. A full window may have left some:
+    // look again at once if there is room, else when a delivery ends.
+    window_was_full_ = claimed == room;
+    if (claimed > 0 && window_was_full_ && active_ < s_.window) continue;
     if (stopping_) break;
     if (woken_) continue;  // woken while claiming: look again now
     wake_.expires_after(std::chrono::seconds(1));

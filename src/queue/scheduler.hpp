@@ -49,6 +49,7 @@ class scheduler {
   start_fn start_;
   net::asio::steady_timer wake_;
   unsigned active_ = 0;
+  bool window_was_full_ = false;  // the last claim may have left messages due
   std::map<std::string, std::int64_t> held_;  // message id -> lease token
   base::time_point renewed_{};
   bool woken_ = false;
