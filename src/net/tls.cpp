@@ -100,6 +100,9 @@ void apply_server_policy(SSL_CTX* ctx, const std::string& min_version) {
   SSL_CTX_set_min_proto_version(ctx, min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  // One recv per TLS record (or several) instead of two, header then body;
+  // stream::wait_readable looks at what OpenSSL holds before the socket.
+  SSL_CTX_set_read_ahead(ctx, 1);
   if (SSL_CTX_set_cipher_list(ctx, tls12_ciphers) != 1) throw std::runtime_error("tls: cipher list: " + openssl_error());
   if (SSL_CTX_set1_groups_list(ctx, groups) != 1) throw std::runtime_error("tls: groups: " + openssl_error());
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
