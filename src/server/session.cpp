@@ -372,8 +372,8 @@ net::awaitable<smtp::action> session::authenticate() {
     case policy::auth_result::kind::success:
       o.k = smtp::auth_outcome::kind::success;
       o.account = res.account->name;
-      account_ = res.account;
-      fsm_.set_max_message_bytes(res.account->max_message_bytes.value_or(settings_->limit.max_message_bytes));
+      account_ = std::make_unique<const store::account>(*res.account);
+      fsm_.set_max_message_bytes(account_->max_message_bytes.value_or(settings_->limit.max_message_bytes));
       auth_ok.inc();
       log()->info("session={} auth ok user={} account={}", id_, user, o.account);
       break;
@@ -415,7 +415,7 @@ net::awaitable<smtp::action> session::check_mail() {
     refuse(full, refused{fsm_.pending_mail().from.str(), {}});
     co_return fsm_.on_mail_verdict({full.reply, false}, out_);
   }
-  txn_.emplace(*svc_.policy, std::move(std::get<policy::sender_profile>(r)));
+  txn_ = std::make_unique<policy::reservation>(*svc_.policy, std::move(std::get<policy::sender_profile>(r)));
   fsm_.set_max_message_bytes(txn_->profile().max_message_bytes);
   co_return fsm_.on_mail_verdict({}, out_);
 }
