@@ -48,8 +48,57 @@ struct command_table {
   }};
 };
 
+struct server_fsm::transaction_state {
+  envelope txn;  // valid once has_mail_
+  mail_command pending_mail;
+  rcpt_command pending_rcpt;
+};
+
+struct server_fsm::auth_state {
+  sasl::credentials creds;
+  std::optional<bool> proof;
+  std::string proof_failure;
+};
+
+namespace {
+// What the accessors show while there is no transaction or AUTH exchange.
+const envelope no_envelope{};
+const mail_command no_mail{};
+const rcpt_command no_rcpt{};
+const sasl::credentials no_credentials{};
+const std::optional<bool> no_proof{};
+const std::string no_failure{};
+}  // namespace
+
 server_fsm::server_fsm(server_settings s)
     : settings_(std::move(s)), tls_active_(settings_.tls_active), max_message_bytes_(settings_.max_message_bytes) {}
+server_fsm::~server_fsm() = default;
+server_fsm::server_fsm(server_fsm&&) noexcept = default;
+server_fsm& server_fsm::operator=(server_fsm&&) noexcept = default;
+
+server_fsm::transaction_state& server_fsm::txn_state() {
+  if (!txn_) txn_ = std::make_unique<transaction_state>();
+  return *txn_;
+}
+
+server_fsm::auth_state& server_fsm::auth() {
+  if (!auth_) auth_ = std::make_unique<auth_state>();
+  return *auth_;
+}
+
+const envelope& server_fsm::transaction() const { return txn_ ? txn_->txn : no_envelope; }
+const mail_command& server_fsm::pending_mail() const { return txn_ ? txn_->pending_mail : no_mail; }
+const rcpt_command& server_fsm::pending_rcpt() const { return txn_ ? txn_->pending_rcpt : no_rcpt; }
+const sasl::credentials& server_fsm::pending_credentials() const { return auth_ ? auth_->creds : no_credentials; }
+const std::optional<bool>& server_fsm::pending_proof() const { return auth_ ? auth_->proof : no_proof; }
+const std::string& server_fsm::proof_failure() const { return auth_ ? auth_->proof_failure : no_failure; }
+
+std::optional<limit_hit> server_fsm::take_limit_hit() {
+  if (!limit_hit_) return std::nullopt;
+  std::optional<limit_hit> h{std::move(*limit_hit_)};
+  limit_hit_.reset();
+  return h;
+}
 
 void server_fsm::greet(std::string& out) { replies::banner(settings_.hostname).append_to(out); }
 
@@ -71,7 +120,7 @@ action server_fsm::abort(const reply& r, std::string& out) {
 
 void server_fsm::reset_transaction() {
   has_mail_ = false;
-  txn_ = envelope{};
+  txn_.reset();
   bdat_started_ = false;
   bdat_ = bdat_command{};
 }
@@ -147,22 +196,25 @@ action server_fsm::do_mail(const command& c, std::string& out) {
   if (m.params.requiretls && !tls_active_) return fail(replies::param_not_supported("REQUIRETLS"), out);
   if (!m.from.is_ascii() && !m.params.smtputf8) return fail(replies::smtputf8_required(), out);
   if (m.params.size && *m.params.size > max_message_bytes_) {
-    limit_hit_ = limit_hit{replies::message_too_big(), "size", *m.params.size, max_message_bytes_, m.from.str()};
+    limit_hit_ = std::make_unique<limit_hit>(
+        limit_hit{replies::message_too_big(), "size", *m.params.size, max_message_bytes_, m.from.str()});
     replies::message_too_big().append_to(out);
     return action::read;
   }
-  pending_mail_ = std::move(m);
+  txn_state().pending_mail = std::move(m);
   return action::check_mail;
 }
 
 action server_fsm::on_mail_verdict(const verdict& v, std::string& out) {
   if (v.reject) {
+    txn_.reset();
     v.reject->append_to(out);
     return v.close ? action::close : action::read;
   }
-  txn_ = envelope{};
-  txn_.from = std::move(pending_mail_.from);
-  txn_.params = std::move(pending_mail_.params);
+  auto& t = txn_state();
+  t.txn = envelope{};
+  t.txn.from = std::move(t.pending_mail.from);
+  t.txn.params = std::move(t.pending_mail.params);
   has_mail_ = true;
   replies::mail_ok().append_to(out);
   return action::read;
@@ -172,14 +224,15 @@ action server_fsm::do_rcpt(const command& c, std::string& out) {
   auto parsed = parse_rcpt(c.args);
   if (auto* r = std::get_if<reply>(&parsed)) return fail(*r, out);
   auto& rc = std::get<rcpt_command>(parsed);
-  if (!rc.to.is_ascii() && !txn_.params.smtputf8) return fail(replies::smtputf8_required(), out);
-  if (txn_.rcpts.size() >= settings_.max_recipients) {
-    limit_hit_ = limit_hit{replies::too_many_recipients(), "too_many_recipients", txn_.rcpts.size() + 1,
-                           settings_.max_recipients, rc.to.str()};
+  auto& t = txn_state();
+  if (!rc.to.is_ascii() && !t.txn.params.smtputf8) return fail(replies::smtputf8_required(), out);
+  if (t.txn.rcpts.size() >= settings_.max_recipients) {
+    limit_hit_ = std::make_unique<limit_hit>(limit_hit{replies::too_many_recipients(), "too_many_recipients",
+                                                       t.txn.rcpts.size() + 1, settings_.max_recipients, rc.to.str()});
     replies::too_many_recipients().append_to(out);
     return action::read;
   }
-  pending_rcpt_ = std::move(rc);
+  t.pending_rcpt = std::move(rc);
   return action::check_rcpt;
 }
 
@@ -188,14 +241,15 @@ action server_fsm::on_rcpt_verdict(const verdict& v, std::string& out) {
     v.reject->append_to(out);
     return v.close ? action::close : action::read;
   }
-  txn_.rcpts.push_back(recipient{std::move(pending_rcpt_.to), std::move(pending_rcpt_.params)});
+  auto& t = txn_state();
+  t.txn.rcpts.push_back(recipient{std::move(t.pending_rcpt.to), std::move(t.pending_rcpt.params)});
   replies::rcpt_ok().append_to(out);
   return action::read;
 }
 
 action server_fsm::do_data(const command& c, std::string& out) {
   if (c.had_args) return fail(replies::syntax_error("DATA takes no arguments"), out);
-  if (txn_.rcpts.empty()) return fail(replies::no_valid_recipients(), out);
+  if (transaction().rcpts.empty()) return fail(replies::no_valid_recipients(), out);
   replies::start_data().append_to(out);
   return action::receive_data;
 }
@@ -214,7 +268,7 @@ action server_fsm::do_bdat(const command& c, std::string& out) {
   if (!greeted_) return refuse(replies::bad_sequence("send EHLO first"));
   if (!may_mail()) return refuse(replies::auth_required());
   if (!has_mail_) return refuse(replies::bad_sequence("need MAIL command"));
-  if (txn_.rcpts.empty()) return refuse(replies::no_valid_recipients());
+  if (transaction().rcpts.empty()) return refuse(replies::no_valid_recipients());
   bdat_started_ = true;
   return action::receive_bdat;
 }
@@ -321,14 +375,16 @@ action server_fsm::auth_step(const sasl::step_result& r, std::string& out) {
       replies::auth_challenge(base::base64_encode(r.challenge)).append_to(out);
       return action::read;
     case sasl::step_result::kind::lookup:
-      creds_ = r.creds;
+      auth().creds = r.creds;
       return action::lookup_secrets;
-    case sasl::step_result::kind::done:
+    case sasl::step_result::kind::done: {
       sasl_.reset();
-      creds_ = r.creds;
-      proof_ = r.proof;
-      proof_failure_ = r.proof.value_or(true) ? std::string{} : r.reason;
+      auto& a = auth();
+      a.creds = r.creds;
+      a.proof = r.proof;
+      a.proof_failure = r.proof.value_or(true) ? std::string{} : r.reason;
       return action::authenticate;
+    }
     case sasl::step_result::kind::failed:
       break;
   }
@@ -343,9 +399,7 @@ action server_fsm::on_scram_secrets(const sasl::scram_secrets& s, std::string_vi
 
 action server_fsm::on_auth_result(const auth_outcome& r, std::string& out) {
   sasl_.reset();
-  creds_ = sasl::credentials{};
-  proof_.reset();
-  proof_failure_.clear();
+  auth_.reset();
   switch (r.k) {
     case auth_outcome::kind::success:
       account_ = r.account;

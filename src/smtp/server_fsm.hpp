@@ -79,6 +79,9 @@ struct limit_hit {
 class server_fsm {
  public:
   explicit server_fsm(server_settings s);
+  ~server_fsm();
+  server_fsm(server_fsm&&) noexcept;
+  server_fsm& operator=(server_fsm&&) noexcept;
 
   void greet(std::string& out);
   action on_line(std::string_view line, std::string& out);
@@ -108,20 +111,20 @@ class server_fsm {
   const std::string& account() const { return account_; }
   const std::string& helo_name() const { return helo_; }
   bool esmtp() const { return esmtp_; }
-  const envelope& transaction() const { return txn_; }
-  const sasl::credentials& pending_credentials() const { return creds_; }
+  const envelope& transaction() const;
+  const sasl::credentials& pending_credentials() const;
   // Set when the mechanism checked the password itself (SCRAM): whether the
   // proof held, and why not.
-  const std::optional<bool>& pending_proof() const { return proof_; }
-  const std::string& proof_failure() const { return proof_failure_; }
-  const mail_command& pending_mail() const { return pending_mail_; }
-  const rcpt_command& pending_rcpt() const { return pending_rcpt_; }
+  const std::optional<bool>& pending_proof() const;
+  const std::string& proof_failure() const;
+  const mail_command& pending_mail() const;
+  const rcpt_command& pending_rcpt() const;
   const bdat_command& bdat() const { return bdat_; }
   bool bdat_started() const { return bdat_started_; }
   std::uint64_t max_message_bytes() const { return max_message_bytes_; }
   void set_max_message_bytes(std::uint64_t n) { max_message_bytes_ = n; }
   unsigned errors() const { return errors_; }
-  std::optional<limit_hit> take_limit_hit() { return std::exchange(limit_hit_, std::nullopt); }
+  std::optional<limit_hit> take_limit_hit();
   bool in_transaction() const { return has_mail_; }
 
  private:
@@ -145,6 +148,10 @@ class server_fsm {
   action do_auth(const command& c, std::string& out);
   action auth_continue(std::string_view line, std::string& out);
   action auth_step(const sasl::step_result& r, std::string& out);
+  struct transaction_state;
+  struct auth_state;
+  transaction_state& txn_state();
+  auth_state& auth();
 
   server_settings settings_;
   bool tls_active_;
@@ -155,19 +162,17 @@ class server_fsm {
   std::uint64_t max_message_bytes_;
   unsigned errors_ = 0;
 
+  // What only a transaction or an AUTH exchange needs is allocated when one
+  // starts and freed when it ends, so that an idle connection does not carry
+  // it (about 600 octets; docs/operations.md, "Memory").
   bool has_mail_ = false;
-  envelope txn_;
   bool bdat_started_ = false;
-  bdat_command bdat_;
-
-  std::optional<limit_hit> limit_hit_;
+  bdat_command bdat_;  // also for a refused chunk, which is read and dropped outside any transaction
+  std::unique_ptr<transaction_state> txn_;  // from MAIL until the transaction ends
+  std::unique_ptr<limit_hit> limit_hit_;
   std::unique_ptr<sasl::mechanism> sasl_;  // non-null while an AUTH exchange is in progress
-  sasl::credentials creds_;
-  std::optional<bool> proof_;
-  std::string proof_failure_;
+  std::unique_ptr<auth_state> auth_;       // from AUTH until its result
   sasl::channel_binding cb_;
-  mail_command pending_mail_;
-  rcpt_command pending_rcpt_;
 };
 
 }  // namespace smtpsd::smtp

@@ -94,3 +94,28 @@ TEST(server_fsm, mail_rejection_does_not_open_a_transaction) {
   EXPECT_EQ(f.on_line("RCPT TO:<b@example.org>", out), action::read);
   EXPECT_EQ(out.substr(0, 3), "503");
 }
+
+TEST(server_fsm, transaction_state_lives_only_as_long_as_the_transaction) {
+  // The envelope, the pending commands and the credentials are allocated when
+  // a transaction or an AUTH exchange starts (docs/operations.md, "Memory");
+  // held inline they made every idle session 856 octets bigger than this.
+  EXPECT_LE(sizeof(server_fsm), 320u);
+  auto f = authed();
+  std::string out;
+  ASSERT_EQ(f.on_line("MAIL FROM:<a@example.com>", out), action::check_mail);
+  EXPECT_EQ(f.pending_mail().from.str(), "a@example.com");
+  f.on_mail_verdict({reply{550, "5.7.1", {"no"}}, false}, out);
+  EXPECT_FALSE(f.in_transaction());
+  EXPECT_TRUE(f.pending_mail().from.str().empty());  // a refused MAIL leaves nothing behind
+  ASSERT_EQ(f.on_line("MAIL FROM:<c@example.com>", out), action::check_mail);
+  f.on_mail_verdict({}, out);
+  ASSERT_EQ(f.on_line("RCPT TO:<d@example.org>", out), action::check_rcpt);
+  EXPECT_EQ(f.pending_rcpt().to.str(), "d@example.org");
+  f.on_rcpt_verdict({}, out);
+  EXPECT_EQ(f.transaction().from.str(), "c@example.com");
+  ASSERT_EQ(f.transaction().rcpts.size(), 1u);
+  f.on_line("RSET", out);
+  EXPECT_FALSE(f.in_transaction());
+  EXPECT_TRUE(f.transaction().rcpts.empty());
+  EXPECT_TRUE(f.transaction().from.str().empty());
+}
