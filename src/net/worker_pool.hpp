@@ -4,6 +4,7 @@
 // its own executor; an exception thrown by f is rethrown there.
 #include <boost/asio/thread_pool.hpp>
 
+#include <optional>
 #include <type_traits>
 
 #include "net/asio.hpp"
@@ -12,7 +13,7 @@ namespace smtpsd::net {
 
 class worker_pool {
  public:
-  explicit worker_pool(std::size_t threads) : pool_(threads) {}
+  explicit worker_pool(std::size_t threads) { pool_.emplace(threads); }
   ~worker_pool() { stop(); }
 
   // Not a coroutine itself: GCC 12 destroys a temporary argument of a
@@ -22,17 +23,23 @@ class worker_pool {
   awaitable<std::invoke_result_t<F>> run(F f) {
     using R = std::invoke_result_t<F>;
     return asio::co_spawn(
-        pool_.get_executor(), [f = std::move(f)]() mutable -> awaitable<R> { co_return f(); }, use_awaitable);
+        pool_->get_executor(), [f = std::move(f)]() mutable -> awaitable<R> { co_return f(); }, use_awaitable);
   }
 
-  asio::thread_pool::executor_type executor() { return pool_.get_executor(); }
+  asio::thread_pool::executor_type executor() { return pool_->get_executor(); }
+  // Stops the threads and destroys the work still queued, now: a coroutine
+  // waiting in run() is destroyed with it, and its frame refers to the
+  // executor it would have resumed on. So stop the pool before destroying
+  // the io_contexts its callers run on. Nothing may call run() afterwards.
   void stop() {
-    pool_.stop();
-    pool_.join();
+    if (!pool_) return;
+    pool_->stop();
+    pool_->join();
+    pool_.reset();
   }
 
  private:
-  asio::thread_pool pool_;
+  std::optional<asio::thread_pool> pool_;
 };
 
 }  // namespace smtpsd::net
