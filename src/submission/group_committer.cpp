@@ -1,5 +1,7 @@
 #include "submission/group_committer.hpp"
 
+#include <algorithm>
+
 #include "base/log.hpp"
 #include "base/metrics.hpp"
 
@@ -28,14 +30,39 @@ void register_metrics() {
   accepted_metric();
 }
 
-group_committer::group_committer(std::shared_ptr<store::spool> spool, std::shared_ptr<store::queue_store> queue)
-    : spool_(std::move(spool)), queue_(std::move(queue)), thread_([this] { run(); }) {}
+group_committer::group_committer(std::shared_ptr<store::spool> spool, std::shared_ptr<store::queue_store> queue,
+                                 gathering g)
+    : spool_(std::move(spool)), queue_(std::move(queue)), gathering_(g), thread_([this] { run(); }) {}
 
 group_committer::~group_committer() { stop(); }
+
+group_committer::arrival& group_committer::arrival::operator=(arrival&& o) noexcept {
+  if (this != &o) {
+    arrival gone(std::move(*this));
+    c_ = std::exchange(o.c_, nullptr);
+  }
+  return *this;
+}
+
+group_committer::arrival::~arrival() {
+  if (!c_) return;
+  {
+    std::lock_guard l(c_->mu_);
+    --c_->expected_;
+  }
+  c_->cv_.notify_one();
+}
+
+group_committer::arrival group_committer::expect() {
+  std::lock_guard l(mu_);
+  ++expected_;
+  return arrival(this);
+}
 
 void group_committer::submit(request r) {
   {
     std::lock_guard l(mu_);
+    if (std::exchange(r.expected.c_, nullptr)) --expected_;
     pending_.push_back(std::move(r));
   }
   cv_.notify_one();
@@ -58,10 +85,20 @@ void group_committer::run() {
       std::unique_lock l(mu_);
       cv_.wait(l, [&] { return stopping_ || !pending_.empty(); });
       if (pending_.empty() && stopping_) return;
+      if (expected_ > 0 && !stopping_) cv_.wait_for(l, gather_limit(), [&] { return stopping_ || expected_ == 0; });
       batch.swap(pending_);
     }
     commit(batch);
   }
+}
+
+// Waiting for messages still arriving pays when it is short next to the
+// commit it lets them share, so the wait is a multiple of the average commit:
+// on a disk that syncs in 1 ms, up to 2 ms; on one that syncs in 50 us, 100 us.
+std::chrono::nanoseconds group_committer::gather_limit() const {
+  const auto scaled = std::chrono::nanoseconds(
+      static_cast<std::chrono::nanoseconds::rep>(gathering_.times_commit * static_cast<double>(commit_time_.count())));
+  return std::clamp(scaled, gathering_.least, gathering_.most);
 }
 
 void group_committer::commit(std::vector<request>& batch) {
@@ -100,7 +137,10 @@ void group_committer::commit(std::vector<request>& batch) {
     }
   }
   batches.observe(static_cast<double>(batch.size()));
-  latency.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  const auto took = std::chrono::steady_clock::now() - t0;
+  latency.observe(std::chrono::duration<double>(took).count());
+  const auto took_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(took);
+  commit_time_ = commit_time_.count() == 0 ? took_ns : commit_time_ + (took_ns - commit_time_) / 8;
   for (std::size_t i = 0; i < batch.size(); ++i) {
     auto& r = batch[i];
     r.body.reset();  // closes the file

@@ -4,7 +4,10 @@
 // makes the bodies durable together (the embedded spool: one pwritev and one
 // fdatasync for the batch), commits all their metadata in one transaction,
 // and only then reports back. While one batch
-// syncs, the next one gathers, so under load many messages share each sync.
+// syncs, the next one gathers, so under load many messages share each sync;
+// and before a batch starts, the committer waits briefly for messages whose
+// sessions are still receiving them (expect()), so that they share it too.
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -12,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
 
 #include "base/metrics.hpp"
 #include "policy/rejection.hpp"
@@ -29,19 +33,47 @@ base::histogram& commit_seconds_metric();
 base::counter& accepted_metric();  // smtpsd_messages_accepted_total
 void register_metrics();
 
+// How long a batch may wait for announced messages: times_commit times the
+// average commit, within [least, most].
+struct gathering {
+  double times_commit = 2.0;
+  std::chrono::nanoseconds least{0};
+  std::chrono::nanoseconds most = std::chrono::milliseconds(4);
+};
+
 class group_committer {
  public:
+  // A message whose session has started receiving it: before a batch syncs,
+  // the committer waits a little for such messages (see run()), so that
+  // under load they share the sync instead of each paying for one.
+  class arrival {
+   public:
+    arrival() = default;
+    explicit arrival(group_committer* c) : c_(c) {}
+    arrival(arrival&& o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
+    arrival& operator=(arrival&& o) noexcept;
+    ~arrival();
+
+   private:
+    friend class group_committer;
+    group_committer* c_ = nullptr;
+  };
+
   struct request {
     std::unique_ptr<store::spool_writer> body;  // the body written; finished here
     std::string header_section;
     store::queued_message meta;
     std::vector<store::stored_event> events;  // stored with the message, in its transaction
     std::function<void(const commit_result&)> done;  // runs on the committer thread
+    arrival expected;                                 // when the message was announced by expect()
   };
 
-  group_committer(std::shared_ptr<store::spool> spool, std::shared_ptr<store::queue_store> queue);
+  group_committer(std::shared_ptr<store::spool> spool, std::shared_ptr<store::queue_store> queue,
+                  gathering g = {});
   ~group_committer();
 
+  // Announces a message that will be submitted (or dropped) soon.
+  arrival expect();
   void submit(request r);
   // Commits what is waiting, then stops the thread.
   void stop();
@@ -49,12 +81,16 @@ class group_committer {
  private:
   void run();
   void commit(std::vector<request>& batch);
+  std::chrono::nanoseconds gather_limit() const;
 
   std::shared_ptr<store::spool> spool_;
   std::shared_ptr<store::queue_store> queue_;
+  gathering gathering_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<request> pending_;
+  unsigned expected_ = 0;  // announced and not yet submitted or dropped
+  std::chrono::nanoseconds commit_time_{0};  // a moving average of commit(): the committer thread's
   bool stopping_ = false;
   std::thread thread_;
 };

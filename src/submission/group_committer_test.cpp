@@ -63,12 +63,13 @@ class gated_spool final : public store::spool {
 };
 
 struct committer_fixture {
+  explicit committer_fixture(submission::gathering g = {}) : committer{spool, s.queue, g} {}
   store::stores s = store::memory::open();
   std::shared_ptr<gated_spool> spool = std::make_shared<gated_spool>(s.bodies);
-  submission::group_committer committer{spool, s.queue};
+  submission::group_committer committer;
   int serial = 0;
 
-  std::future<submission::commit_result> submit() {
+  std::future<submission::commit_result> submit(submission::group_committer::arrival a = {}) {
     auto done = std::make_shared<std::promise<submission::commit_result>>();
     auto result = done->get_future();
     submission::group_committer::request r;
@@ -79,6 +80,7 @@ struct committer_fixture {
     r.body->write_body("body\r\n");
     r.body->finish("Subject: x\r\n");
     r.done = [done](const submission::commit_result& c) { done->set_value(c); };
+    r.expected = std::move(a);
     committer.submit(std::move(r));
     return result;
   }
@@ -134,4 +136,36 @@ TEST(group_committer, stop_commits_what_is_waiting) {
   f.committer.stop();
   EXPECT_FALSE(r.get());
   EXPECT_EQ(f.s.queue->count(), 1u);
+}
+
+// With the wait made long, only the announced message's arrival (or its
+// being dropped) can end it: the test would hang, not pass, without them.
+constexpr submission::gathering wait_long{2.0, std::chrono::seconds(60), std::chrono::seconds(60)};
+
+TEST(group_committer, a_batch_waits_for_a_message_still_arriving) {
+  committer_fixture f(wait_long);
+  auto coming = f.committer.expect();  // a session has started receiving it
+  auto first = f.submit();
+  EXPECT_EQ(first.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout) << "waits for the second";
+  auto second = f.submit(std::move(coming));
+  EXPECT_FALSE(first.get());
+  EXPECT_FALSE(second.get());
+  EXPECT_EQ(f.spool->batches(), (std::vector<std::size_t>{2})) << "one sync for both";
+}
+
+TEST(group_committer, a_dropped_message_ends_the_wait) {
+  committer_fixture f(wait_long);
+  auto coming = f.committer.expect();
+  auto first = f.submit();
+  coming = {};  // the client went away, or the message was refused
+  ASSERT_EQ(first.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  EXPECT_FALSE(first.get());
+  EXPECT_EQ(f.spool->batches(), (std::vector<std::size_t>{1}));
+}
+
+TEST(group_committer, without_announcements_a_batch_does_not_wait) {
+  committer_fixture f(wait_long);
+  auto r = f.submit();
+  ASSERT_EQ(r.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  EXPECT_FALSE(r.get());
 }

@@ -194,6 +194,7 @@ std::optional<policy::rejection> message_builder::sign(std::string& section) {
 
 void message_builder::abort() {
   done_ = true;
+  arrival_ = {};  // the committer need not wait for it
   if (!body_) return;
   body_.reset();  // close before removing
   try {
@@ -216,7 +217,9 @@ std::unique_ptr<message_builder> submitter::begin(const smtp::envelope& env, con
                                                   header_check check) {
   const auto now = clock_.now();
   auto id = base::make_queue_id(now, static_cast<std::uint32_t>(random_.next_u64()));
-  return std::make_unique<message_builder>(id, stores_.bodies, env, facts, settings_, now, std::move(check));
+  auto m = std::make_unique<message_builder>(id, stores_.bodies, env, facts, settings_, now, std::move(check));
+  m->set_arrival(committer_.expect());
+  return m;
 }
 
 void submitter::commit(std::unique_ptr<message_builder> m, std::function<void(const commit_result&)> done) {
@@ -224,6 +227,7 @@ void submitter::commit(std::unique_ptr<message_builder> m, std::function<void(co
   r.body = m->take_body();
   r.header_section = m->header_section();
   r.meta = m->meta();
+  r.expected = m->take_arrival();
   m->committed();
   std::vector<events::event> sent;
   if (events_) {

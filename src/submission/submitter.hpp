@@ -79,6 +79,9 @@ class message_builder {
   const store::queued_message& meta() const { return meta_; }
   std::unique_ptr<store::spool_writer> take_body() { return std::move(body_); }
   void committed() { done_ = true; }
+  // The committer's notice that this message is on its way (submitter::begin).
+  void set_arrival(group_committer::arrival a) { arrival_ = std::move(a); }
+  group_committer::arrival take_arrival() { return std::move(arrival_); }
   // After seal(): the header section as it leaves (fixed up, signed).
   const std::string& header_section() const { return header_section_; }
   // After seal(): account, Message-ID as submitted and a digest of the
@@ -109,6 +112,7 @@ class message_builder {
   std::uint64_t body_bytes_ = 0;
   bool signing_decided_ = false;
   bool done_ = false;
+  group_committer::arrival arrival_;
 };
 
 class submitter final : public queue_writer {
