@@ -3,8 +3,6 @@
 // spool while it arrives (never holding a 40 MB message in memory), then
 // applies the RFC 6409 fix-ups to the header section, writes it, and hands
 // the entry to the group committer. The reply for the client comes from here.
-#include <sodium.h>
-
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -27,6 +25,8 @@
 #include "store/stores.hpp"
 #include "submission/group_committer.hpp"
 #include "submission/queue_writer.hpp"
+
+struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX
 
 namespace smtpsd::submission {
 
@@ -54,6 +54,11 @@ struct settings {
   // A resubmission (same account, Message-ID and content) within this time
   // gets the first queue id and is not queued again; 0: off.
   std::chrono::seconds duplicate_window{600};
+};
+
+// OpenSSL's digest context, freed with EVP_MD_CTX_free.
+struct digest_ctx_free {
+  void operator()(evp_md_ctx_st* c) const;
 };
 
 class message_builder {
@@ -106,7 +111,10 @@ class message_builder {
   header_check check_;
   std::optional<policy::rejection> failure_;
   std::unique_ptr<dkim::body_hash> body_hash_;
-  std::unique_ptr<crypto_generichash_state> content_digest_;  // the duplicate guard's
+  // The duplicate guard's: SHA-256, which OpenSSL computes with the CPU's SHA
+  // instructions at about twice BLAKE2b's speed (a tenth of the server's CPU
+  // for 100 KiB messages was this digest with BLAKE2b).
+  std::unique_ptr<evp_md_ctx_st, digest_ctx_free> content_digest_;
   std::string duplicate_key_;
   std::string header_section_;
   std::uint64_t body_bytes_ = 0;
