@@ -94,7 +94,7 @@ void group_committer::run() {
 
 // Waiting for messages still arriving pays when it is short next to the
 // commit it lets them share, so the wait is a multiple of the average commit:
-// on a disk that syncs in 1 ms, up to 2 ms; on one that syncs in 50 us, 100 us.
+// where a commit (two syncs) takes 1 ms, up to 2 ms; where it takes 50 us, 100 us.
 std::chrono::nanoseconds group_committer::gather_limit() const {
   const auto scaled = std::chrono::nanoseconds(
       static_cast<std::chrono::nanoseconds::rep>(gathering_.times_commit * static_cast<double>(commit_time_.count())));
