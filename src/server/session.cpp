@@ -372,7 +372,7 @@ net::awaitable<smtp::action> session::authenticate() {
     case policy::auth_result::kind::success:
       o.k = smtp::auth_outcome::kind::success;
       o.account = res.account->name;
-      account_ = std::make_unique<const store::account>(*res.account);
+      account_ = std::make_unique<const store::account>(std::move(*res.account));
       fsm_.set_max_message_bytes(account_->max_message_bytes.value_or(settings_->limit.max_message_bytes));
       auth_ok.inc();
       log()->info("session={} auth ok user={} account={}", id_, user, o.account);
