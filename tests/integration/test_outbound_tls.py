@@ -414,6 +414,7 @@ class RequireTlsReceiver:
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
         self.running = True
+        self.conn = None
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
@@ -423,9 +424,10 @@ class RequireTlsReceiver:
                 conn, _ = self.sock.accept()
             except OSError:
                 continue
+            self.conn = conn
             try:
                 self._session(conn)
-            except (OSError, ssl.SSLError):
+            except (OSError, ssl.SSLError, ValueError):
                 pass
             finally:
                 conn.close()
@@ -447,7 +449,7 @@ class RequireTlsReceiver:
                              + b"250 " + ext[-1] + b"\r\n")
             elif verb == "STARTTLS":
                 conn.sendall(b"220 go ahead\r\n")
-                conn = self.ctx.wrap_socket(conn, server_side=True)
+                conn = self.conn = self.ctx.wrap_socket(conn, server_side=True)
                 f = conn.makefile("rb")
                 tls = True
             elif verb == "MAIL":
@@ -473,6 +475,11 @@ class RequireTlsReceiver:
 
     def close(self):
         self.running = False
+        if self.conn:  # a connection the server keeps open would hold the thread in readline
+            try:
+                self.conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         self.thread.join(5)
         self.sock.close()
 
@@ -645,6 +652,11 @@ class StripStarttls:
 
     def close(self):
         self.running = False
+        if self.conn:  # a connection the server keeps open would hold the thread in readline
+            try:
+                self.conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         self.thread.join(5)
         self.sock.close()
 
