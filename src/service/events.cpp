@@ -29,7 +29,7 @@ json list_events(env& e, const event_filter& f) {
       if ((!f.type.empty() && row.type != f.type) || (!f.account.empty() && row.account != f.account)) continue;
       items.push_back(event_json(row));
     }
-    return {{"items", items}, {"next", nullptr}, {"last", last}};
+    return {{"items", std::move(items)}, {"next", nullptr}, {"last", last}};
   }
   store::event_query q;
   q.type = f.type;
@@ -43,7 +43,7 @@ json list_events(env& e, const event_filter& f) {
   if (more) rows.resize(limit);
   for (auto& row : rows) items.push_back(event_json(row));
   last = rows.empty() ? e.stores.events->last_seq() : std::max(rows.front().seq, f.before);
-  return {{"items", items}, {"next", more ? json(rows.back().seq) : json(nullptr)}, {"last", last}};
+  return {{"items", std::move(items)}, {"next", more ? json(rows.back().seq) : json(nullptr)}, {"last", last}};
 }
 
 json dead_letters(env& e, const std::string& webhook) {

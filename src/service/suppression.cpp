@@ -26,7 +26,7 @@ json list_suppressions(env& e, const std::string& after, std::size_t limit, cons
   if (more) page.resize(limit);
   auto items = json::array();
   for (auto& s : page) items.push_back(suppression_json(s));
-  return {{"items", items},
+  return {{"items", std::move(items)},
           {"next", more ? json(page.back().address) : json(nullptr)},
           // Counting is a scan: the first page of the whole list carries the total; later pages and searches null.
           {"total", after.empty() && search.empty() ? json(e.stores.suppressions->count()) : json(nullptr)}};
