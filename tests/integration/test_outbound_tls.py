@@ -652,11 +652,6 @@ class StripStarttls:
 
     def close(self):
         self.running = False
-        if self.conn:  # a connection the server keeps open would hold the thread in readline
-            try:
-                self.conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         self.thread.join(5)
         self.sock.close()
 
