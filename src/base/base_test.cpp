@@ -1,4 +1,8 @@
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -8,6 +12,7 @@
 #include "base/ip.hpp"
 #include "base/json_out.hpp"
 #include "base/metrics.hpp"
+#include "base/random.hpp"
 #include "base/secret.hpp"
 #include "base/strings.hpp"
 #include "base/time_format.hpp"
@@ -155,4 +160,30 @@ TEST(metrics, a_callback_gauge_keeps_its_last_reading_when_its_registration_goes
   now = 11;  // the registration is gone: the callback must not be called again
   EXPECT_EQ(r.value("test_gauge"), 7);
   EXPECT_NE(r.render_prometheus().find("test_gauge 7"), std::string::npos);
+}
+
+TEST(system_random, words_do_not_repeat_across_refills) {
+  std::set<std::uint64_t> seen;
+  for (int i = 0; i < 1000; ++i) seen.insert(real_random().next_u64());  // 31 refills of 32 words
+  EXPECT_EQ(seen.size(), 1000u);
+}
+
+TEST(system_random, a_forked_child_draws_other_words_than_its_parent) {
+  real_random().next_u64();  // this thread now holds 31 words
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    const std::uint64_t v = real_random().next_u64();
+    const bool sent = ::write(fds[1], &v, sizeof v) == static_cast<ssize_t>(sizeof v);
+    ::_exit(sent ? 0 : 1);
+  }
+  std::uint64_t theirs = 0;
+  ASSERT_EQ(::read(fds[0], &theirs, sizeof theirs), static_cast<ssize_t>(sizeof theirs));
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ::close(fds[0]);
+  ::close(fds[1]);
+  EXPECT_NE(real_random().next_u64(), theirs);  // the word the parent hands out next is not the child's
 }

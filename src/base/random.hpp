@@ -1,5 +1,6 @@
 #pragma once
-// Injected randomness (libsodium's CSPRNG in production).
+// Injected randomness (libsodium's CSPRNG in production, drawn 32 words at a
+// time per thread: see random.cpp).
 #include <cstdint>
 #include <string>
 
