@@ -19,6 +19,13 @@ base::histogram& commit_seconds_metric() {
   return h;
 }
 
+base::histogram& commit_wait_metric() {
+  static auto& h = base::metrics().get_histogram(
+      "smtpsd_commit_wait_seconds", "Time a batch waited for messages still arriving before its commit",
+      base::latency_buckets());
+  return h;
+}
+
 base::counter& accepted_metric() {
   static auto& c = base::metrics().get_counter("smtpsd_messages_accepted_total", "Messages queued");
   return c;
@@ -27,6 +34,7 @@ base::counter& accepted_metric() {
 void register_metrics() {
   commit_batch_metric();
   commit_seconds_metric();
+  commit_wait_metric();
   accepted_metric();
 }
 
@@ -85,7 +93,11 @@ void group_committer::run() {
       std::unique_lock l(mu_);
       cv_.wait(l, [&] { return stopping_ || !pending_.empty(); });
       if (pending_.empty() && stopping_) return;
-      if (expected_ > 0 && !stopping_) cv_.wait_for(l, gather_limit(), [&] { return stopping_ || expected_ == 0; });
+      if (expected_ > 0 && !stopping_) {
+        const auto t0 = std::chrono::steady_clock::now();
+        cv_.wait_for(l, gather_limit(), [&] { return stopping_ || expected_ == 0; });
+        commit_wait_metric().observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      }
       batch.swap(pending_);
     }
     commit(batch);

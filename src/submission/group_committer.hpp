@@ -30,6 +30,7 @@ using commit_result = std::optional<policy::rejection>;
 // exist at zero from start-up.
 base::histogram& commit_batch_metric();
 base::histogram& commit_seconds_metric();
+base::histogram& commit_wait_metric();  // smtpsd_commit_wait_seconds: the gather before a batch
 base::counter& accepted_metric();  // smtpsd_messages_accepted_total
 void register_metrics();
 

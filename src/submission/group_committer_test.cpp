@@ -144,6 +144,9 @@ constexpr submission::gathering wait_long{2.0, std::chrono::seconds(60), std::ch
 
 TEST(group_committer, a_batch_waits_for_a_message_still_arriving) {
   committer_fixture f(wait_long);
+  auto& waits = submission::commit_wait_metric();
+  const auto waits_before = waits.count();
+  const auto waited_before = waits.sum();
   auto coming = f.committer.expect();  // a session has started receiving it
   auto first = f.submit();
   EXPECT_EQ(first.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout) << "waits for the second";
@@ -151,6 +154,8 @@ TEST(group_committer, a_batch_waits_for_a_message_still_arriving) {
   EXPECT_FALSE(first.get());
   EXPECT_FALSE(second.get());
   EXPECT_EQ(f.spool->batches(), (std::vector<std::size_t>{2})) << "one sync for both";
+  EXPECT_EQ(waits.count(), waits_before + 1) << "smtpsd_commit_wait_seconds counts the wait";
+  EXPECT_GE(waits.sum() - waited_before, 0.05) << "and how long it was";
 }
 
 TEST(group_committer, a_dropped_message_ends_the_wait) {
