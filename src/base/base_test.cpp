@@ -169,7 +169,7 @@ TEST(system_random, words_do_not_repeat_across_refills) {
 }
 
 TEST(system_random, a_forked_child_draws_other_words_than_its_parent) {
-  real_random().next_u64();  // this thread now holds 31 words
+  real_random().next_u64();  // this thread now holds words drawn before the fork
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
   const pid_t child = ::fork();

@@ -24,7 +24,7 @@ std::uint64_t random_source::uniform(std::uint64_t bound) {
 namespace {
 
 // Every queue id and event id takes random words: asking the kernel for each
-// (libsodium's randombytes_buf is a getrandom call) cost 1.2 system calls per
+// (libsodium's randombytes_buf is a getrandom call) cost 2.9 system calls per
 // accepted message. Each thread takes 32 words at a time instead. A forked
 // child starts a new generation, so it never hands out the words its parent
 // also holds.
