@@ -155,7 +155,8 @@ TEST(group_committer, a_batch_waits_for_a_message_still_arriving) {
   EXPECT_FALSE(second.get());
   EXPECT_EQ(f.spool->batches(), (std::vector<std::size_t>{2})) << "one sync for both";
   EXPECT_EQ(waits.count(), waits_before + 1) << "smtpsd_commit_wait_seconds counts the wait";
-  EXPECT_GE(waits.sum() - waited_before, 0.05) << "and how long it was";
+  // Most of the 50 ms above, less however late the committer thread began to wait.
+  EXPECT_GT(waits.sum() - waited_before, 0.01) << "and how long it was";
 }
 
 TEST(group_committer, a_dropped_message_ends_the_wait) {
