@@ -128,3 +128,16 @@ TEST(dkim, long_records_are_split_for_dns) {
   EXPECT_EQ(q.substr(0, 256), "\"" + rec.substr(0, 255));
   EXPECT_EQ(q.substr(256, 3), "\" \"");
 }
+
+TEST(sha256_stream, pieces_make_the_digest_of_the_whole_and_finish_starts_again) {
+  dkim::sha256_stream s;
+  s.update("a");
+  s.update("");
+  s.update("bc");
+  const auto first = s.finish();
+  // FIPS 180-2, appendix B.1: SHA-256("abc").
+  EXPECT_EQ(base::base64_encode(std::string_view(reinterpret_cast<const char*>(first.data()), first.size())),
+            "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=");
+  s.update("abc");
+  EXPECT_EQ(s.finish(), first);
+}

@@ -122,19 +122,38 @@ std::string quoted_strings(std::string_view record) {
   return out;
 }
 
-body_hash::body_hash()
-    : ctx_(EVP_MD_CTX_new()), canon_([this](std::string_view s) { EVP_DigestUpdate(ctx_, s.data(), s.size()); }) {
-  EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr);
+namespace {
+const EVP_MD* sha256_md() {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+}  // namespace
+
+sha256_stream::sha256_stream() : ctx_(EVP_MD_CTX_new()) {
+  if (!ctx_ || !sha256_md() || EVP_DigestInit_ex(ctx_, sha256_md(), nullptr) != 1) {
+    EVP_MD_CTX_free(ctx_);
+    throw std::runtime_error("cannot start a SHA-256 digest: " + ssl_error());
+  }
 }
 
-body_hash::~body_hash() { EVP_MD_CTX_free(ctx_); }
+sha256_stream::~sha256_stream() { EVP_MD_CTX_free(ctx_); }
+
+void sha256_stream::update(std::string_view data) { EVP_DigestUpdate(ctx_, data.data(), data.size()); }
+
+sha256_stream::digest sha256_stream::finish() {
+  digest out{};
+  unsigned n = 0;
+  EVP_DigestFinal_ex(ctx_, out.data(), &n);
+  EVP_DigestInit_ex(ctx_, sha256_md(), nullptr);
+  return out;
+}
+
+body_hash::body_hash() : canon_([this](std::string_view s) { digest_.update(s); }) {}
 
 std::string body_hash::finish_base64() {
   canon_.finish();
-  std::string digest(32, '\0');
-  unsigned n = 0;
-  EVP_DigestFinal_ex(ctx_, reinterpret_cast<unsigned char*>(digest.data()), &n);
-  return base::base64_encode(digest);
+  const auto d = digest_.finish();
+  return base::base64_encode(std::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
 }
 
 std::string sign(const std::vector<signing_key>& keys, std::string_view section, const std::string& bh,

@@ -4,6 +4,7 @@
 // Message-ID, MIME-Version, Content-Type and Reply-To.
 #include <openssl/evp.h>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -38,16 +39,32 @@ std::string dns_record(algorithm a, const pkey& k);
 // The record as DNS zone text: quoted strings of at most 255 octets.
 std::string quoted_strings(std::string_view record);
 
+// SHA-256 fed in pieces: the body hash below, and the duplicate guard's
+// digest of what a client submits (submission). OpenSSL uses the CPU's SHA
+// instructions; its implementation is fetched once, not by name at every use.
+class sha256_stream {
+ public:
+  using digest = std::array<unsigned char, 32>;
+  sha256_stream();  // throws std::runtime_error when OpenSSL cannot start one
+  ~sha256_stream();
+  sha256_stream(const sha256_stream&) = delete;
+  sha256_stream& operator=(const sha256_stream&) = delete;
+  void update(std::string_view data);
+  digest finish();  // and starts again, empty
+
+ private:
+  EVP_MD_CTX* ctx_;
+};
+
 // SHA-256 of the relaxed body, fed as the body arrives.
 class body_hash {
  public:
   body_hash();
-  ~body_hash();
   void update(std::string_view content) { canon_.update(content); }
   std::string finish_base64();  // once
 
  private:
-  EVP_MD_CTX* ctx_;
+  sha256_stream digest_;
   relaxed_body canon_;
 };
 

@@ -1,7 +1,6 @@
 #include "submission/submitter.hpp"
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
 #include <sodium.h>
 
 #include "base/ids.hpp"
@@ -22,15 +21,7 @@ std::shared_ptr<spdlog::logger> log() {
   static auto l = base::logger("submission");
   return l;
 }
-
-// Fetched once: an implicit fetch by name at every message costs a lookup.
-const EVP_MD* sha256() {
-  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  return md;
-}
 }  // namespace
-
-void digest_ctx_free::operator()(evp_md_ctx_st* c) const { EVP_MD_CTX_free(c); }
 
 message_builder::message_builder(std::string queue_id, std::shared_ptr<store::spool> spool,
                                  const smtp::envelope& env, const session_facts& facts, const settings& s,
@@ -54,9 +45,7 @@ message_builder::message_builder(std::string queue_id, std::shared_ptr<store::sp
   if (env.params.requiretls) meta_.tls = base::tls_demand::required;
   meta_.client_ip = facts.client_ip;
   if (s.duplicate_window.count() > 0) {
-    content_digest_.reset(EVP_MD_CTX_new());
-    if (!content_digest_ || EVP_DigestInit_ex(content_digest_.get(), sha256(), nullptr) != 1)
-      throw std::runtime_error("cannot start a SHA-256 digest");
+    content_digest_ = std::make_unique<dkim::sha256_stream>();
   }
   for (const auto& r : env.rcpts) {
     store::queued_recipient q;
@@ -92,7 +81,7 @@ void message_builder::append(std::string_view content) {
   if (content.empty()) return;
   body_bytes_ += content.size();
   if (body_hash_) body_hash_->update(content);
-  if (content_digest_) EVP_DigestUpdate(content_digest_.get(), content.data(), content.size());
+  if (content_digest_) content_digest_->update(content);
   try {
     body_->write_body(content);
   } catch (const std::exception& e) {
@@ -153,16 +142,12 @@ std::optional<policy::rejection> message_builder::seal() {
 void message_builder::make_duplicate_key(const std::vector<message::header_field>& fields) {
   const auto* id = content_digest_ ? message::find_field(fields, "Message-ID") : nullptr;
   if (!id) return;
-  unsigned char body[EVP_MAX_MD_SIZE], all[EVP_MAX_MD_SIZE];
-  unsigned body_len = 0, all_len = 0;
-  EVP_DigestFinal_ex(content_digest_.get(), body, &body_len);
-  const auto& section = splitter_.section();
-  EVP_DigestInit_ex(content_digest_.get(), sha256(), nullptr);
-  EVP_DigestUpdate(content_digest_.get(), section.data(), section.size());
-  EVP_DigestUpdate(content_digest_.get(), body, body_len);
-  EVP_DigestFinal_ex(content_digest_.get(), all, &all_len);
-  char hex[2 * EVP_MAX_MD_SIZE + 1];
-  sodium_bin2hex(hex, sizeof hex, all, all_len);
+  const auto body = content_digest_->finish();
+  content_digest_->update(splitter_.section());
+  content_digest_->update(std::string_view(reinterpret_cast<const char*>(body.data()), body.size()));
+  const auto all = content_digest_->finish();
+  char hex[2 * std::tuple_size_v<dkim::sha256_stream::digest> + 1];
+  sodium_bin2hex(hex, sizeof hex, all.data(), all.size());
   duplicate_key_ = fmt::format("{}\n{}\n{}", facts_.account_id, base::trim(id->value), hex);
 }
 
