@@ -90,6 +90,23 @@ TEST(ip, host_port) {
   EXPECT_EQ(host_port::parse("mail.example.com:25", true)->host, "mail.example.com");
 }
 
+TEST(strings, all_parts_visits_what_split_returns_and_stops_early) {
+  for (std::string_view s : {"", "a", "a.b", ".a..b.", "..", "example.org"}) {
+    std::vector<std::string_view> seen;
+    EXPECT_TRUE(all_parts(s, '.', [&](std::string_view p) {
+      seen.push_back(p);
+      return true;
+    }));
+    EXPECT_EQ(seen, split(s, '.')) << s;
+  }
+  int calls = 0;
+  EXPECT_FALSE(all_parts("a.bad.c", '.', [&](std::string_view p) {
+    ++calls;
+    return p != "bad";
+  }));
+  EXPECT_EQ(calls, 2);
+}
+
 TEST(strings, utf8_validation) {
   EXPECT_TRUE(valid_utf8("grüße"));
   EXPECT_FALSE(valid_utf8("\xC0\xAF"));          // overlong

@@ -14,6 +14,17 @@ bool iequals(std::string_view a, std::string_view b);
 bool istarts_with(std::string_view s, std::string_view prefix);
 std::string_view trim(std::string_view s);  // spaces and tabs
 std::vector<std::string_view> split(std::string_view s, char sep);
+// split without the vector: f(part) for each part in order, stopping at the
+// first that f returns false for; true when f accepted them all.
+template <class F>
+bool all_parts(std::string_view s, char sep, F f) {
+  for (;;) {
+    const auto pos = s.find(sep);
+    if (!f(s.substr(0, pos))) return false;
+    if (pos == std::string_view::npos) return true;
+    s.remove_prefix(pos + 1);
+  }
+}
 bool is_ascii(std::string_view s);
 bool parse_u64(std::string_view s, unsigned long long& out);  // digits only, no overflow
 // Escapes control characters and non-ASCII for safe single-line logging.

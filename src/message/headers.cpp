@@ -10,6 +10,7 @@ bool is_ftext(unsigned char c) { return c >= 33 && c <= 126 && c != ':'; }
 
 std::optional<std::vector<header_field>> parse_header_section(std::string_view section) {
   std::vector<header_field> fields;
+  fields.reserve(16);  // one allocation for a usual message's fields, not five
   std::size_t pos = 0;
   while (pos < section.size()) {
     const std::size_t start = pos;

@@ -42,6 +42,7 @@ void intake::append(const std::string& content) {
 
 std::size_t intake::feed(std::string_view bytes) {
   chunk_.clear();
+  chunk_.reserve(bytes.size());  // the content is never longer than what carries it
   const auto used = reader_.feed(bytes, chunk_);
   append(chunk_);
   return used;
@@ -49,6 +50,7 @@ std::size_t intake::feed(std::string_view bytes) {
 
 void intake::feed_chunk(std::string_view bytes) {
   chunk_.clear();
+  chunk_.reserve(bytes.size());
   reader_.feed(bytes, chunk_);
   append(chunk_);
 }

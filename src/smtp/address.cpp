@@ -85,9 +85,7 @@ bool is_valid_domain(std::string_view d) {
   if (d.empty() || d.size() > max_domain) return false;
   if (d.front() == '[') return is_address_literal(d);
   if (!base::valid_utf8(d)) return false;
-  for (auto label : base::split(d, '.'))
-    if (!is_label(label)) return false;
-  return true;
+  return base::all_parts(d, '.', [](std::string_view label) { return is_label(label); });
 }
 
 std::optional<std::string> literal_address(std::string_view d) {

@@ -1,14 +1,15 @@
 #include "smtp/line_buffer.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace smtpsd::smtp {
 
 line_buffer::result line_buffer::next_line(std::size_t limit) {
   for (;;) {
-    const char* start = data_.data() + pos_;
-    const std::size_t avail = data_.size() - pos_;
-    const char* lf = static_cast<const char*>(std::memchr(start, '\n', avail));
+    const char* start = buf_.get() + pos_;
+    const std::size_t avail = size_ - pos_;
+    const char* lf = avail ? static_cast<const char*>(std::memchr(start, '\n', avail)) : nullptr;
     if (discarding_) {
       if (!lf) {
         clear();
@@ -39,31 +40,40 @@ line_buffer::result line_buffer::next_line(std::size_t limit) {
 }
 
 char* line_buffer::prepare(std::size_t n) {
-  if (pos_ > 0 && pos_ == data_.size()) {
-    data_.clear();
+  if (pos_ > 0 && pos_ == size_) {
+    size_ = 0;
     pos_ = 0;
-  } else if (pos_ > 4096 && pos_ * 2 > data_.size()) {
-    data_.erase(0, pos_);
+  } else if (pos_ > 4096 && pos_ * 2 > size_) {
+    std::memmove(buf_.get(), buf_.get() + pos_, size_ - pos_);
+    size_ -= pos_;
     pos_ = 0;
   }
-  committed_ = data_.size();
-  data_.resize(committed_ + n);
-  return data_.data() + committed_;
+  if (size_ + n > cap_ || !buf_) {  // never null, even for n == 0: callers memcpy into it
+    const std::size_t cap = std::max({size_ + n, cap_ * 2, std::size_t{1}});
+    auto bigger = std::make_unique_for_overwrite<char[]>(cap);
+    if (size_ > 0) std::memcpy(bigger.get(), buf_.get(), size_);
+    buf_ = std::move(bigger);
+    cap_ = cap;
+  }
+  committed_ = size_;
+  return buf_.get() + committed_;
 }
 
-void line_buffer::commit(std::size_t n) { data_.resize(committed_ + n); }
+void line_buffer::commit(std::size_t n) { size_ = committed_ + n; }
 
-void line_buffer::consume(std::size_t n) { pos_ += std::min(n, data_.size() - pos_); }
+void line_buffer::consume(std::size_t n) { pos_ += std::min(n, size_ - pos_); }
 
 void line_buffer::release() {
-  if (pos_ < data_.size()) return;
-  std::string().swap(data_);
+  if (pos_ < size_) return;
+  buf_.reset();
+  cap_ = 0;
+  size_ = 0;
   pos_ = 0;
   committed_ = 0;
 }
 
 void line_buffer::clear() {
-  data_.clear();
+  size_ = 0;
   pos_ = 0;
 }
 

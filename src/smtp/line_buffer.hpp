@@ -4,6 +4,7 @@
 // in a bare LF is reported as such. Bytes after the current line stay
 // buffered (PIPELINING) until the caller consumes or clears them.
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -24,14 +25,18 @@ class line_buffer {
   char* prepare(std::size_t n);
   void commit(std::size_t n);
 
-  std::string_view pending() const { return std::string_view(data_).substr(pos_); }
+  std::string_view pending() const { return std::string_view(buf_.get() + pos_, size_ - pos_); }
   void consume(std::size_t n);
   void clear();  // drops everything buffered (STARTTLS)
   void release();  // frees the storage when nothing is buffered (an idle session)
-  bool empty() const { return pos_ == data_.size(); }
+  bool empty() const { return pos_ == size_; }
 
  private:
-  std::string data_;
+  // Not a std::string: resizing one zeroes the space a read is about to
+  // fill, 16 KiB for every command of a session that went idle.
+  std::unique_ptr<char[]> buf_;
+  std::size_t cap_ = 0;
+  std::size_t size_ = 0;
   std::size_t pos_ = 0;
   std::size_t committed_ = 0;
   bool discarding_ = false;

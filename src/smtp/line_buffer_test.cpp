@@ -50,3 +50,31 @@ TEST(line_buffer, bare_lf_and_clear) {
   b.clear();  // pipelined plaintext behind STARTTLS is dropped
   EXPECT_EQ(b.next_line(512).s, st::need_more);
 }
+
+// Reads shorter than prepared, growth past the first block, the move of what
+// is left to the front once most is consumed, and release only when empty.
+TEST(line_buffer, keeps_partial_lines_across_growth_compaction_and_release) {
+  line_buffer b;
+  char* p = b.prepare(16384);
+  std::memcpy(p, "NOOP\r\nQU", 8);
+  b.commit(8);  // a short read
+  EXPECT_EQ(b.next_line(512).line, "NOOP");
+  b.release();  // "QU" is still buffered: kept
+  EXPECT_EQ(b.pending(), "QU");
+  put(b, "IT\r\n");
+  EXPECT_EQ(b.next_line(512).line, "QUIT");
+  EXPECT_TRUE(b.empty());
+  b.release();
+  EXPECT_EQ(b.pending(), "");
+  EXPECT_EQ(b.next_line(512).s, st::need_more) << "a released buffer reads as empty";
+
+  std::string lines;
+  for (int i = 0; i < 2000; ++i) lines += "RCPT TO:<r" + std::to_string(i) + "@example.org>\r\n";
+  put(b, lines.substr(0, 30000));  // beyond one 16 KiB block
+  int n = 0;
+  while (b.next_line(512).s == st::line) ++n;
+  put(b, lines.substr(30000));  // most was consumed: the tail moves to the front first
+  while (b.next_line(512).s == st::line) ++n;
+  EXPECT_EQ(n, 2000);
+  EXPECT_TRUE(b.empty());
+}

@@ -32,14 +32,16 @@ bool is_value(std::string_view v) {
 
 std::optional<std::vector<param>> split_params(std::string_view text) {
   std::vector<param> out;
-  for (auto tok : base::split(text, ' ')) {
-    if (tok.empty()) continue;  // tolerate repeated spaces
+  const bool valid = base::all_parts(text, ' ', [&](std::string_view tok) {
+    if (tok.empty()) return true;  // tolerate repeated spaces
     auto eq = tok.find('=');
     param p{tok.substr(0, eq), std::nullopt};
     if (eq != std::string_view::npos) p.value = tok.substr(eq + 1);
-    if (!is_keyword(p.key) || (p.value && !is_value(*p.value))) return std::nullopt;
+    if (!is_keyword(p.key) || (p.value && !is_value(*p.value))) return false;
     out.push_back(p);
-  }
+    return true;
+  });
+  if (!valid) return std::nullopt;
   return out;
 }
 
