@@ -20,12 +20,19 @@ journal::~journal() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-void journal::write(const event& e) {
+void journal::write(const event& e) { write(std::span<const event>(&e, 1)); }
+
+void journal::write(std::span<const event> events) {
   static auto log = base::logger("events");
-  auto line = to_json(e);
-  line += '\n';
-  const auto n = ::write(fd_, line.data(), line.size());
-  if (n != static_cast<ssize_t>(line.size())) log->error("{}: event not written: {}", file_.string(), std::strerror(errno));
+  if (events.empty()) return;
+  std::string lines;
+  for (const auto& e : events) {
+    lines += to_json(e);
+    lines += '\n';
+  }
+  const auto n = ::write(fd_, lines.data(), lines.size());
+  if (n != static_cast<ssize_t>(lines.size()))
+    log->error("{}: {} events not written: {}", file_.string(), events.size(), n < 0 ? std::strerror(errno) : "short write");
 }
 
 }  // namespace smtpsd::events

@@ -1,9 +1,10 @@
 #pragma once
-// DATA_DIR/events.jsonl: one line per event in the smtpsd format, each
-// written with one write() on an O_APPEND descriptor, so lines from several
-// threads never interleave. For people and log shippers; the webhooks read
+// DATA_DIR/events.jsonl: one line per event in the smtpsd format. A batch
+// of lines (a group commit's events) goes out in one write() on an O_APPEND
+// descriptor, so lines from several threads never interleave. For people and log shippers; the webhooks read
 // the event store, which is the durable log.
 #include <filesystem>
+#include <span>
 
 #include "events/event.hpp"
 
@@ -17,6 +18,7 @@ class journal {
   journal(const journal&) = delete;
   journal& operator=(const journal&) = delete;
   void write(const event& e);
+  void write(std::span<const event> events);
 
  private:
   std::filesystem::path file_;

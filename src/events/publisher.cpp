@@ -9,8 +9,13 @@ namespace {
 constexpr std::size_t max_waiting = 100000;  // events kept in memory while the store refuses them
 }  // namespace
 
-publisher::publisher(std::shared_ptr<store::event_store> store, const std::filesystem::path& journal_file, bool headers)
-    : store_(std::move(store)), journal_(journal_file), headers_(headers), thread_([this] { run(); }) {}
+publisher::publisher(std::shared_ptr<store::event_store> store, const std::filesystem::path& journal_file, bool headers,
+                     bool webhooks)
+    : store_(std::move(store)),
+      journal_(journal_file),
+      headers_(headers),
+      recent_(webhooks ? std::make_shared<recent_events>() : nullptr),
+      thread_([this] { run(); }) {}
 
 publisher::~publisher() { stop(); }
 
@@ -28,7 +33,7 @@ void publisher::emit(event e) {
   static auto& lost = base::metrics().get_counter("smtpsd_events_lost_total",
                                                   "Events dropped because the event store refused them too long");
   journal_.write(e);
-  recent_->add(e);
+  if (recent_) recent_->add(e);
   {
     std::lock_guard l(mu_);
     if (waiting_.size() >= max_waiting) {
@@ -41,10 +46,9 @@ void publisher::emit(event e) {
 }
 
 void publisher::stored(std::span<const event> events) {
-  for (auto& e : events) {
-    journal_.write(e);
-    recent_->add(e);
-  }
+  journal_.write(events);
+  if (recent_)
+    for (auto& e : events) recent_->add(e);
   if (!events.empty()) notify();
 }
 

@@ -25,8 +25,11 @@ namespace smtpsd::events {
 
 class publisher final : public sink {
  public:
-  // headers: keep the header fields for SES-format webhooks.
-  publisher(std::shared_ptr<store::event_store> store, const std::filesystem::path& journal_file, bool headers);
+  // headers: keep the header fields for SES-format webhooks. webhooks: keep
+  // the last events in memory for them (recent()); without webhooks nothing
+  // would read them.
+  publisher(std::shared_ptr<store::event_store> store, const std::filesystem::path& journal_file, bool headers,
+            bool webhooks);
   ~publisher() override;
 
   void emit(event e) override;
@@ -36,7 +39,7 @@ class publisher final : public sink {
 
   // f runs after events reach the store (on any thread).
   void on_stored(std::function<void()> f);
-  // The events of the last moments, for the webhooks.
+  // The events of the last moments, for the webhooks; null without webhooks.
   std::shared_ptr<recent_events> recent() const { return recent_; }
   // Stores what is waiting (trying for at most `patience`), then stops the thread.
   void stop(std::chrono::seconds patience = std::chrono::seconds(5));
@@ -48,7 +51,7 @@ class publisher final : public sink {
   std::shared_ptr<store::event_store> store_;
   journal journal_;
   bool headers_;
-  std::shared_ptr<recent_events> recent_ = std::make_shared<recent_events>();
+  std::shared_ptr<recent_events> recent_;
   std::atomic<bool> accepting_{true};
   std::mutex mu_;
   std::condition_variable cv_;

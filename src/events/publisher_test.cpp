@@ -71,7 +71,7 @@ TEST(publisher, a_full_event_store_stops_new_mail_until_it_takes_events_again) {
   auto s = store::memory::open();
   auto log = std::make_shared<fillable_store>(s.events);
   {
-    events::publisher p(log, dir / "events.jsonl", false);
+    events::publisher p(log, dir / "events.jsonl", false, true);
     std::atomic<int> told{0};
     p.on_stored([&] { ++told; });
     p.emit(reject("one"));
@@ -92,5 +92,22 @@ TEST(publisher, a_full_event_store_stops_new_mail_until_it_takes_events_again) {
   int lines = 0;
   while (std::getline(in, line)) ++lines;
   EXPECT_EQ(lines, 2) << "the journal has both at once";
+  std::filesystem::remove_all(dir);
+}
+
+TEST(publisher, keeps_recent_events_only_for_webhooks) {
+  char tmpl[] = "/tmp/smtpsd-publisher-XXXXXX";
+  std::filesystem::path dir = mkdtemp(tmpl);
+  auto s = store::memory::open();
+  {
+    events::publisher without(s.events, dir / "a.jsonl", false, false);
+    EXPECT_EQ(without.recent(), nullptr) << "nothing would read them";
+    without.emit(reject("one"));
+    events::publisher with(s.events, dir / "b.jsonl", false, true);
+    auto e = reject("two");
+    with.stored(std::span<const events::event>(&e, 1));
+    ASSERT_NE(with.recent(), nullptr);
+    EXPECT_NE(with.recent()->find("two"), nullptr);
+  }
   std::filesystem::remove_all(dir);
 }

@@ -1,6 +1,7 @@
 #include "submission/group_committer.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 #include "base/log.hpp"
 #include "base/metrics.hpp"
@@ -113,6 +114,27 @@ std::chrono::nanoseconds group_committer::gather_limit() const {
   return std::clamp(scaled, gathering_.least, gathering_.most);
 }
 
+// Consecutive requests for the same sink go together (there is one sink in
+// a server; tests may have several).
+void group_committer::publish(std::vector<request>& batch, const std::vector<commit_result>& results) {
+  std::vector<events::event> together;
+  events::sink* sink = nullptr;
+  auto flush = [&] {
+    if (sink && !together.empty()) sink->stored(together);
+    together.clear();
+  };
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    auto& r = batch[i];
+    if (results[i] || !r.publish_to || r.published.empty()) continue;
+    if (r.publish_to != sink) {
+      flush();
+      sink = r.publish_to;
+    }
+    std::move(r.published.begin(), r.published.end(), std::back_inserter(together));
+  }
+  flush();
+}
+
 void group_committer::commit(std::vector<request>& batch) {
   static auto log = base::logger("submission");
   auto& batches = commit_batch_metric();
@@ -153,6 +175,7 @@ void group_committer::commit(std::vector<request>& batch) {
   latency.observe(std::chrono::duration<double>(took).count());
   const auto took_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(took);
   commit_time_ = commit_time_.count() == 0 ? took_ns : commit_time_ + (took_ns - commit_time_) / 8;
+  publish(batch, results);
   for (std::size_t i = 0; i < batch.size(); ++i) {
     auto& r = batch[i];
     r.body.reset();  // closes the file

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <future>
 
@@ -62,24 +64,61 @@ class gated_spool final : public store::spool {
   std::atomic<bool> fail_{false};
 };
 
+// Records each stored() call: the ids of its events.
+class recording_sink final : public events::sink {
+ public:
+  void emit(events::event) override {}
+  void stored(std::span<const events::event> evs) override {
+    std::vector<std::string> ids;
+    for (const auto& e : evs) ids.push_back(e.id);
+    std::lock_guard l(mu_);
+    calls_.push_back(std::move(ids));
+  }
+  std::vector<std::vector<std::string>> calls() {
+    std::lock_guard l(mu_);
+    return calls_;
+  }
+  bool has(const std::string& id) {
+    std::lock_guard l(mu_);
+    for (const auto& c : calls_)
+      if (std::find(c.begin(), c.end(), id) != c.end()) return true;
+    return false;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::vector<std::string>> calls_;
+};
+
 struct committer_fixture {
   explicit committer_fixture(submission::gathering g = {}) : committer{spool, s.queue, g} {}
   store::stores s = store::memory::open();
   std::shared_ptr<gated_spool> spool = std::make_shared<gated_spool>(s.bodies);
   submission::group_committer committer;
   int serial = 0;
+  std::atomic<bool> replied_before_published{false};  // written on the committer thread
 
-  std::future<submission::commit_result> submit(submission::group_committer::arrival a = {}) {
+  // With a sink: the message has one event (its id the queue id), and the
+  // reply records whether the sink had it by then.
+  std::future<submission::commit_result> submit(submission::group_committer::arrival a = {},
+                                                recording_sink* sink = nullptr) {
     auto done = std::make_shared<std::promise<submission::commit_result>>();
     auto result = done->get_future();
     submission::group_committer::request r;
     r.meta.id = base::make_queue_id(base::from_unix_seconds(1'800'000'000), static_cast<std::uint32_t>(++serial));
+    if (sink) {
+      r.publish_to = sink;
+      r.published.emplace_back().id = r.meta.id;
+    }
     r.meta.from = "alice@example.com";
     r.meta.recipients.push_back({"bob@example.org", "", {}, store::rcpt_status::queued, 0, std::nullopt, "", std::nullopt});
     r.body = spool->create(r.meta.id);
     r.body->write_body("body\r\n");
     r.body->finish("Subject: x\r\n");
-    r.done = [done](const submission::commit_result& c) { done->set_value(c); };
+    r.done = [this, done, sink, id = r.meta.id](const submission::commit_result& c) {
+      if (sink && !sink->has(id)) replied_before_published = true;
+      done->set_value(c);
+    };
     r.expected = std::move(a);
     committer.submit(std::move(r));
     return result;
@@ -100,6 +139,28 @@ TEST(group_committer, what_arrives_during_a_sync_shares_the_next_one) {
   for (auto& m : more) EXPECT_FALSE(m.get()) << "committed";
   EXPECT_EQ(f.spool->batches(), (std::vector<std::size_t>{1, 10}));
   EXPECT_EQ(f.s.queue->count(), 11u);
+}
+
+TEST(group_committer, a_batch_publishes_its_events_in_one_call_before_any_reply) {
+  committer_fixture f;
+  recording_sink sink;
+  f.spool->hold();
+  auto first = f.submit({}, &sink);
+  f.spool->wait_batches(1);
+  std::vector<std::future<submission::commit_result>> more;
+  for (int i = 0; i < 5; ++i) more.push_back(f.submit({}, &sink));
+  f.spool->release();
+  EXPECT_FALSE(first.get());
+  for (auto& m : more) EXPECT_FALSE(m.get());
+  const auto calls = sink.calls();
+  ASSERT_EQ(calls.size(), 2u) << "one call per batch";
+  EXPECT_EQ(calls[0].size(), 1u);
+  EXPECT_EQ(calls[1].size(), 5u);
+  EXPECT_FALSE(f.replied_before_published) << "a client's 250 follows its event";
+
+  f.spool->fail();  // a batch that is not committed publishes nothing
+  EXPECT_TRUE(f.submit({}, &sink).get());
+  EXPECT_EQ(sink.calls().size(), 2u);
 }
 
 TEST(group_committer, the_reply_comes_only_after_the_sync) {

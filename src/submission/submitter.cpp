@@ -223,15 +223,14 @@ void submitter::commit(std::unique_ptr<message_builder> m, std::function<void(co
   r.meta = m->meta();
   r.expected = m->take_arrival();
   m->committed();
-  std::vector<events::event> sent;
   if (events_) {
-    sent.push_back(send_event(r.meta, m->header_section()));
-    r.events.push_back(events::to_stored(sent.back()));
+    r.published.push_back(send_event(r.meta, m->header_section()));
+    r.events.push_back(events::to_stored(r.published.back()));
+    r.publish_to = events_;
   }
-  r.done = [this, sent = std::move(sent), done = std::move(done)](const commit_result& failed) {
+  r.done = [this, done = std::move(done)](const commit_result& failed) {
     if (!failed) {
       accepted_metric().inc();
-      if (events_) events_->stored(sent);
       committed();
     }
     done(failed);  // last: the session (and in tests the submitter) may be gone right after
