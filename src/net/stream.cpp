@@ -21,7 +21,8 @@ const error_code& timeout_error() {
   return e;
 }
 
-stream::stream(tcp::socket s) : sock_(std::move(s)), timer_(sock_.get_executor()) {
+stream::stream(tcp::socket s)
+    : sock_(std::move(s)), timer_(sock_.get_executor()), self_(std::make_shared<stream*>(this)) {
   error_code ec;
   remote_ = sock_.remote_endpoint(ec);
   sock_.set_option(tcp::no_delay(true), ec);
@@ -31,20 +32,33 @@ stream::~stream() = default;
 
 void stream::arm(duration timeout) {
   expired_ = false;
-  const auto gen = ++generation_;
-  timer_.expires_after(timeout);
-  timer_.async_wait([this, gen](const error_code& ec) {
-    if (ec || gen != generation_) return;  // cancelled, or left over from an earlier operation
-    expired_ = true;
-    error_code ignored;
-    sock_.cancel(ignored);
-  });
+  armed_ = true;
+  deadline_ = std::chrono::steady_clock::now() + timeout;
+  if (!timer_waiting_ || deadline_ < timer_expiry_) start_timer();
 }
 
 bool stream::disarm() {
-  ++generation_;
-  timer_.cancel();
+  armed_ = false;
   return expired_;
+}
+
+void stream::start_timer() {
+  timer_expiry_ = deadline_;
+  timer_waiting_ = true;
+  const auto gen = ++generation_;
+  timer_.expires_at(deadline_);  // a wait still pending ends with operation_aborted
+  timer_.async_wait([weak = std::weak_ptr<stream*>(self_), gen](const error_code& ec) {
+    auto self = weak.lock();
+    if (ec || !self) return;  // cancelled (closed, or set again), or the stream is gone
+    stream& s = **self;
+    if (gen != s.generation_) return;  // fired, then set again before this ran
+    s.timer_waiting_ = false;
+    if (!s.armed_) return;  // nothing in progress: the next operation sets it again
+    if (std::chrono::steady_clock::now() < s.deadline_) return s.start_timer();  // a later operation's deadline
+    s.expired_ = true;
+    error_code ignored;
+    s.sock_.cancel(ignored);
+  });
 }
 
 template <class Op>
@@ -294,6 +308,7 @@ awaitable<void> stream::close(duration timeout) {
 void stream::close_now() {
   error_code ec;
   timer_.cancel();
+  timer_waiting_ = false;
   sock_.shutdown(tcp::socket::shutdown_both, ec);
   sock_.close(ec);
 }

@@ -73,6 +73,7 @@ class stream {
   auto with_deadline(duration timeout, Op op) -> decltype(op());
   void arm(duration timeout);
   bool disarm();  // true when the deadline had passed
+  void start_timer();
 
   enum class tls_op { handshake, read, write, shutdown };
   // One OpenSSL call, repeated after each readiness wait it asks for.
@@ -83,9 +84,19 @@ class stream {
   };
 
   tcp::socket sock_;
+  // The deadline of the operation in progress. One timer per stream, set
+  // lazily: an operation only records its deadline, and the timer is re-set
+  // when it fires before that deadline or a nearer one comes; so an
+  // operation that finishes in time costs no timer call at all (a session
+  // makes about eight per message).
   asio::steady_timer timer_;
-  std::uint64_t generation_ = 0;
+  std::chrono::steady_clock::time_point deadline_{};
+  std::chrono::steady_clock::time_point timer_expiry_{};
+  std::uint64_t generation_ = 0;  // the timer wait that counts
+  bool armed_ = false;            // an operation is in progress
+  bool timer_waiting_ = false;
   bool expired_ = false;
+  std::shared_ptr<stream*> self_;  // the timer's handler holds it weakly: it may run after the stream is gone
   std::unique_ptr<SSL, ssl_free> tls_;
   tcp::endpoint remote_;
 };

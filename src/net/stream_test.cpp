@@ -1,0 +1,89 @@
+// net::stream's deadlines. The timer is set lazily (an operation records its
+// deadline; the timer is set again only when it fires early or a nearer
+// deadline comes), so these check what that must keep: an operation past its
+// deadline ends with timeout_error, a nearer deadline after a farther one
+// still holds, a timer left from operations that finished in time does not
+// end a later one, and a stream may go while its timer is still set.
+#include "net/stream.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+
+#include "net/coro.hpp"
+
+using namespace smtpsd;
+using namespace std::chrono_literals;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+struct stream_pair {
+  net::asio::io_context io;
+  net::tcp::acceptor acceptor{io, net::tcp::endpoint(net::asio::ip::make_address("127.0.0.1"), 0)};
+  net::tcp::socket client{io};
+  std::unique_ptr<net::stream> server;
+  stream_pair() {
+    client.connect(acceptor.local_endpoint());
+    server = std::make_unique<net::stream>(acceptor.accept());
+  }
+  void client_sends(std::string_view s) { net::asio::write(client, net::asio::buffer(s)); }
+};
+
+struct read_outcome {
+  net::error_code ec;
+  std::size_t n = 0;
+  steady::duration took{};
+};
+
+net::awaitable<read_outcome> timed_read(net::stream& s, net::duration timeout) {
+  char buf[64];
+  const auto t0 = steady::now();
+  auto r = co_await s.read_some(buf, sizeof buf, timeout);
+  co_return read_outcome{r.ec, r.n, steady::now() - t0};
+}
+
+}  // namespace
+
+TEST(stream, deadlines_hold_though_the_timer_is_set_lazily) {
+  stream_pair p;
+  std::vector<read_outcome> seen;
+  net::asio::steady_timer later(p.io);
+  net::asio::co_spawn(
+      p.io,
+      [&]() -> net::awaitable<void> {
+        p.client_sends("a");
+        auto first = co_await timed_read(*p.server, 5s);  // sets the timer for 5 s
+        seen.push_back(first);
+        auto nearer = co_await timed_read(*p.server, 100ms);  // nothing comes
+        seen.push_back(nearer);
+        for (int i = 0; i < 20; ++i) {  // finish in time; the timer stays set for about 50 ms
+          auto ec = co_await p.server->write("x", 50ms);
+          if (ec) ADD_FAILURE() << ec.message();
+        }
+        later.expires_after(300ms);
+        later.async_wait([&](const net::error_code&) { p.client_sends("b"); });
+        auto in_time = co_await timed_read(*p.server, 2s);  // outlives the 50 ms timer
+        seen.push_back(in_time);
+        p.client_sends("c");
+        auto last = co_await timed_read(*p.server, 10s);  // sets the timer for 10 s ...
+        seen.push_back(last);
+      },
+      net::asio::detached);
+  const auto limit = steady::now() + 5s;
+  while (seen.size() < 4 && steady::now() < limit) p.io.run_one_for(100ms);
+  p.server.reset();  // ... and the stream goes while it is set
+  p.io.run_for(50ms);
+
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_FALSE(seen[0].ec);
+  EXPECT_EQ(seen[0].n, 1u);
+  EXPECT_EQ(seen[1].ec, net::timeout_error()) << "a nearer deadline after a farther one";
+  EXPECT_GE(seen[1].took, 90ms);
+  EXPECT_LT(seen[1].took, 2s);
+  EXPECT_FALSE(seen[2].ec) << "the timer of the writes did not end the read: " << seen[2].ec.message();
+  EXPECT_EQ(seen[2].n, 1u);
+  EXPECT_GE(seen[2].took, 250ms);
+  EXPECT_FALSE(seen[3].ec);
+}
