@@ -34,7 +34,7 @@ void stream::arm(duration timeout) {
   expired_ = false;
   armed_ = true;
   deadline_ = std::chrono::steady_clock::now() + timeout;
-  if (!timer_waiting_ || deadline_ < timer_expiry_) start_timer();
+  if (!timer_waiting_ || deadline_ < timer_.expiry()) start_timer();
 }
 
 bool stream::disarm() {
@@ -43,7 +43,6 @@ bool stream::disarm() {
 }
 
 void stream::start_timer() {
-  timer_expiry_ = deadline_;
   timer_waiting_ = true;
   const auto gen = ++generation_;
   timer_.expires_at(deadline_);  // a wait still pending ends with operation_aborted

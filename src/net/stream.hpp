@@ -91,7 +91,6 @@ class stream {
   // makes about eight per message).
   asio::steady_timer timer_;
   std::chrono::steady_clock::time_point deadline_{};
-  std::chrono::steady_clock::time_point timer_expiry_{};
   std::uint64_t generation_ = 0;  // the timer wait that counts
   bool armed_ = false;            // an operation is in progress
   bool timer_waiting_ = false;
