@@ -223,37 +223,46 @@ awaitable<error_code> stream::connect_tls(ssl::context& ctx, const std::string& 
   co_return std::get<0>(r);
 }
 
+// read_some, wait_readable and write run once or more per command, so they
+// set the deadline themselves instead of through with_deadline: two
+// coroutine frames fewer per call, and two fewer held by an idle session.
 awaitable<io_result> stream::read_some(char* buf, std::size_t n, duration timeout) {
-  auto r = co_await with_deadline(timeout, [&]() -> awaitable<std::tuple<error_code, std::size_t>> {
-    if (tls_) {
-      auto got = co_await tls_io(tls_op::read, buf, n);
-      co_return std::tuple<error_code, std::size_t>{got.ec, got.n};
-    }
-    co_return co_await sock_.async_read_some(asio::buffer(buf, n), as_tuple_awaitable);
-  });
-  co_return io_result{std::get<0>(r), std::get<1>(r)};
+  arm(timeout);
+  io_result out;
+  if (tls_) {
+    out = co_await tls_io(tls_op::read, buf, n);
+  } else {
+    auto got = co_await sock_.async_read_some(asio::buffer(buf, n), as_tuple_awaitable);
+    out = io_result{std::get<0>(got), std::get<1>(got)};
+  }
+  if (disarm()) out.ec = timeout_error();
+  co_return out;
 }
 
 awaitable<error_code> stream::wait_readable(duration timeout) {
   if (tls_ && SSL_has_pending(tls_.get())) co_return error_code{};  // OpenSSL holds bytes already
-  auto r = co_await with_deadline(timeout, [&]() -> awaitable<std::tuple<error_code>> {
-    co_return co_await sock_.async_wait(tcp::socket::wait_read, as_tuple_awaitable);
-  });
-  co_return std::get<0>(r);
+  arm(timeout);
+  auto waited = co_await sock_.async_wait(tcp::socket::wait_read, as_tuple_awaitable);
+  error_code ec = std::get<0>(waited);
+  if (disarm()) ec = timeout_error();
+  co_return ec;
 }
 
 awaitable<error_code> stream::write(std::string_view data, duration timeout) {
-  auto r = co_await with_deadline(timeout, [&]() -> awaitable<std::tuple<error_code, std::size_t>> {
-    if (tls_) {
-      const char* octets = data.begin();
-      const std::size_t count = data.size();
-      if (count == 0) co_return std::tuple<error_code, std::size_t>{error_code{}, 0};
-      auto sent = co_await tls_io(tls_op::write, octets, count);
-      co_return std::tuple<error_code, std::size_t>{sent.ec, sent.n};
-    }
-    co_return co_await asio::async_write(sock_, asio::buffer(data), as_tuple_awaitable);
-  });
-  co_return std::get<0>(r);
+  if (data.empty()) co_return error_code{};
+  arm(timeout);
+  error_code ec;
+  if (tls_) {
+    const char* octets = data.data();
+    const std::size_t count = data.size();
+    auto sent = co_await tls_io(tls_op::write, octets, count);
+    ec = sent.ec;
+  } else {
+    auto sent = co_await asio::async_write(sock_, asio::buffer(data), as_tuple_awaitable);
+    ec = std::get<0>(sent);
+  }
+  if (disarm()) ec = timeout_error();
+  co_return ec;
 }
 
 awaitable<exact_read> stream::read_exactly(std::size_t n, duration timeout) {
