@@ -147,25 +147,35 @@ error_code stream::start_tls(ssl::context& ctx) {
   return {};
 }
 
-awaitable<io_result> stream::tls_io(tls_op op, const char* data, std::size_t n) {
+stream::tls_step stream::tls_try(tls_op op, const char* data, std::size_t n) {
   SSL* s = tls_.get();
+  ERR_clear_error();
+  errno = 0;
+  std::size_t done = 0;
+  int r = 0;
+  switch (op) {
+    case tls_op::handshake: r = SSL_do_handshake(s); break;
+    case tls_op::read: r = SSL_read_ex(s, const_cast<char*>(data), n, &done); break;  // read_some's buffer
+    case tls_op::write: r = SSL_write_ex(s, data, n, &done); break;
+    case tls_op::shutdown: r = SSL_shutdown(s) >= 0 ? 1 : -1; break;  // ours sent; theirs not awaited
+  }
+  if (r > 0) return tls_step{{{}, done}, std::nullopt};
+  const int code = SSL_get_error(s, r);
+  if (code == SSL_ERROR_WANT_READ) return tls_step{{}, tcp::socket::wait_read};
+  if (code == SSL_ERROR_WANT_WRITE) return tls_step{{}, tcp::socket::wait_write};
+  return tls_step{{tls_error(code, r), 0}, std::nullopt};
+}
+
+awaitable<io_result> stream::tls_io(tls_op op, const char* data, std::size_t n, std::optional<tcp::socket::wait_type> want) {
   for (;;) {
-    ERR_clear_error();
-    errno = 0;
-    std::size_t done = 0;
-    int r = 0;
-    switch (op) {
-      case tls_op::handshake: r = SSL_do_handshake(s); break;
-      case tls_op::read: r = SSL_read_ex(s, const_cast<char*>(data), n, &done); break;  // read_some's buffer
-      case tls_op::write: r = SSL_write_ex(s, data, n, &done); break;
-      case tls_op::shutdown: r = SSL_shutdown(s) >= 0 ? 1 : -1; break;  // ours sent; theirs not awaited
+    if (!want) {
+      auto step = tls_try(op, data, n);
+      if (!step.want) co_return step.r;
+      want = step.want;
     }
-    if (r > 0) co_return io_result{{}, done};
-    const int code = SSL_get_error(s, r);
-    if (code != SSL_ERROR_WANT_READ && code != SSL_ERROR_WANT_WRITE) co_return io_result{tls_error(code, r), 0};
-    const auto want = code == SSL_ERROR_WANT_READ ? tcp::socket::wait_read : tcp::socket::wait_write;
-    auto waited = co_await sock_.async_wait(want, as_tuple_awaitable);
+    auto waited = co_await sock_.async_wait(*want, as_tuple_awaitable);
     if (std::get<0>(waited)) co_return io_result{std::get<0>(waited), 0};
+    want.reset();
   }
 }
 
@@ -230,7 +240,14 @@ awaitable<io_result> stream::read_some(char* buf, std::size_t n, duration timeou
   arm(timeout);
   io_result out;
   if (tls_) {
-    out = co_await tls_io(tls_op::read, buf, n);
+    // Most calls find their record (or room to write) at once: no coroutine
+    // frame for tls_io unless OpenSSL has to wait.
+    auto step = tls_try(tls_op::read, buf, n);
+    if (step.want) {
+      out = co_await tls_io(tls_op::read, buf, n, step.want);
+    } else {
+      out = step.r;
+    }
   } else {
     auto got = co_await sock_.async_read_some(asio::buffer(buf, n), as_tuple_awaitable);
     out = io_result{std::get<0>(got), std::get<1>(got)};
@@ -255,8 +272,13 @@ awaitable<error_code> stream::write(std::string_view data, duration timeout) {
   if (tls_) {
     const char* octets = data.data();
     const std::size_t count = data.size();
-    auto sent = co_await tls_io(tls_op::write, octets, count);
-    ec = sent.ec;
+    auto step = tls_try(tls_op::write, octets, count);
+    if (step.want) {
+      auto sent = co_await tls_io(tls_op::write, octets, count, step.want);
+      ec = sent.ec;
+    } else {
+      ec = step.r.ec;
+    }
   } else {
     auto sent = co_await asio::async_write(sock_, asio::buffer(data), as_tuple_awaitable);
     ec = std::get<0>(sent);

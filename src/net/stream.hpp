@@ -76,8 +76,16 @@ class stream {
   void start_timer();
 
   enum class tls_op { handshake, read, write, shutdown };
-  // One OpenSSL call, repeated after each readiness wait it asks for.
-  awaitable<io_result> tls_io(tls_op op, const char* data, std::size_t n);  // data: written, or read into
+  // One OpenSSL call: its result, or the readiness it waits for first.
+  struct tls_step {
+    io_result r;
+    std::optional<tcp::socket::wait_type> want;
+  };
+  tls_step tls_try(tls_op op, const char* data, std::size_t n);  // data: written, or read into
+  // The call repeated after each readiness wait it asks for; `want`: wait
+  // for that first (tls_try asked for it already).
+  awaitable<io_result> tls_io(tls_op op, const char* data, std::size_t n,
+                              std::optional<tcp::socket::wait_type> want = std::nullopt);
   error_code start_tls(ssl::context& ctx);
   struct ssl_free {
     void operator()(SSL* s) const { SSL_free(s); }
