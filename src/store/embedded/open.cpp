@@ -12,7 +12,7 @@ stores open(const std::filesystem::path& data_dir) {
   std::filesystem::create_directories(data_dir, ec);
   if (ec) throw store_error(fmt::format("cannot create {}: {}", data_dir.string(), ec.message()), false);
   ::chmod(data_dir.c_str(), 0700);
-  auto db = std::make_shared<database>(data_dir / "smtpsd.db", 4);
+  auto db = std::make_shared<database>(data_dir / "smtpsd.db", 3);  // and the writer
   stores s;
   s.accounts = std::make_shared<sqlite_account_store>(db);
   s.queue = std::make_shared<sqlite_queue_store>(db);

@@ -135,19 +135,33 @@ void connection::exec(const char* sql) {
   }
 }
 
-transaction::transaction(connection& c) : c_(c) { c_.exec("BEGIN IMMEDIATE"); }
+transaction::transaction(connection& c, durability d) : c_(c), relaxed_(d == durability::relaxed) {
+  if (relaxed_) c_.exec("PRAGMA synchronous=NORMAL");
+  try {
+    c_.exec("BEGIN IMMEDIATE");
+  } catch (...) {
+    restore();
+    throw;
+  }
+}
 transaction::~transaction() {
   if (!done_) sqlite3_exec(c_.raw(), "ROLLBACK", nullptr, nullptr, nullptr);
+  restore();
 }
 void transaction::commit() {
   c_.exec("COMMIT");
   done_ = true;
 }
+void transaction::restore() {
+  if (relaxed_) sqlite3_exec(c_.raw(), "PRAGMA synchronous=FULL", nullptr, nullptr, nullptr);
+  relaxed_ = false;
+}
 
-database::database(const std::filesystem::path& file, std::size_t pool_size) {
-  for (std::size_t i = 0; i < std::max<std::size_t>(1, pool_size); ++i) {
+database::database(const std::filesystem::path& file, std::size_t readers) {
+  writer_ = std::make_unique<connection>(file);
+  migrate(*writer_);
+  for (std::size_t i = 0; i < std::max<std::size_t>(1, readers); ++i) {
     all_.push_back(std::make_unique<connection>(file));
-    if (i == 0) migrate(*all_.back());
     free_.push_back(all_.back().get());
   }
 }

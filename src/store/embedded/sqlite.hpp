@@ -1,7 +1,7 @@
 #pragma once
-// A thin RAII layer over SQLite: connections with cached statements, a small
-// pool so readers never wait behind the writer (WAL), and versioned
-// migrations. Errors become store_error.
+// A thin RAII layer over SQLite: connections with cached statements, one
+// writer connection and a small pool of readers that never wait behind it
+// (WAL), and versioned migrations. Errors become store_error.
 #include <sqlite3.h>
 
 #include <condition_variable>
@@ -73,22 +73,43 @@ class connection {
   std::unordered_map<const char*, sqlite3_stmt*> cache_;
 };
 
+// Whether a transaction's commit waits for the disk (synchronous=FULL), or
+// may be lost in a crash because nothing depends on it: delivery leases,
+// which start-up releases anyway. The next durable commit's sync covers a
+// relaxed one's frames too.
+enum class durability { full, relaxed };
+
 class transaction {
  public:
-  explicit transaction(connection& c);  // BEGIN IMMEDIATE
-  ~transaction();                       // rolls back unless committed
+  explicit transaction(connection& c, durability d = durability::full);  // BEGIN IMMEDIATE
+  ~transaction();                                                       // rolls back unless committed
   void commit();
 
  private:
+  void restore();
   connection& c_;
+  bool relaxed_ = false;
   bool done_ = false;
 };
 
 class database {
  public:
-  // Opens (creating) the file and applies pending migrations.
-  database(const std::filesystem::path& file, std::size_t pool_size);
+  // Opens (creating) the file and applies pending migrations: one writer
+  // connection and `readers` more.
+  database(const std::filesystem::path& file, std::size_t readers);
 
+  // Everything that writes goes through the one writer connection, in turn.
+  // Its page cache stays valid from one transaction to the next (SQLite
+  // drops a connection's whole cache when another connection has written),
+  // and writers queue on a mutex instead of SQLite's busy handler, which
+  // sleeps a millisecond or more between tries.
+  template <class F>
+  auto write(F&& f) {
+    std::lock_guard lock(writer_mu_);
+    return f(*writer_);
+  }
+
+  // Reads: any free reader connection.
   template <class F>
   auto with(F&& f) {
     auto c = acquire();
@@ -105,6 +126,8 @@ class database {
   void give_back(connection* c);
   void migrate(connection& c);
 
+  std::mutex writer_mu_;
+  std::unique_ptr<connection> writer_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::unique_ptr<connection>> all_;

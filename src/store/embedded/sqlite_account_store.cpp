@@ -55,7 +55,7 @@ std::optional<account> find(connection& c, std::string_view name) {
 }  // namespace
 
 std::optional<account> sqlite_account_store::create_account(const account& a) {
-  return db_->with([&](connection& c) -> std::optional<account> {
+  return db_->write([&](connection& c) -> std::optional<account> {
     transaction t(c);
     if (find(c, a.name)) return std::nullopt;
     c.prepare("INSERT INTO accounts(name, max_send_rate, max_24h, max_message_bytes, suspended, created, configuration_set, "
@@ -104,7 +104,7 @@ std::vector<account> sqlite_account_store::list_accounts() {
 }
 
 bool sqlite_account_store::update_account(const account& a) {
-  return db_->with([&](connection& c) {
+  return db_->write([&](connection& c) {
     transaction t(c);
     c.prepare("UPDATE accounts SET max_send_rate = ?, max_24h = ?, max_message_bytes = ?, suspended = ?, "
               "configuration_set = ?, sandbox = ?, allowed_recipients = ?, paused = ?, reputation_warning = ?, "
@@ -129,7 +129,7 @@ bool sqlite_account_store::update_account(const account& a) {
 }
 
 bool sqlite_account_store::remove_account(std::string_view name) {
-  return db_->with([&](connection& c) {
+  return db_->write([&](connection& c) {
     transaction t(c);
     c.prepare("DELETE FROM accounts WHERE name = ?").bind(1, name).run();
     bool changed = c.changes() > 0;
@@ -142,7 +142,7 @@ bool sqlite_account_store::remove_account(std::string_view name) {
 std::optional<credential> sqlite_account_store::create_credential(std::int64_t account_id, std::string_view username,
                                                                   std::string_view hash,
                                                                   std::string_view scram) {
-  return db_->with([&](connection& c) -> std::optional<credential> {
+  return db_->write([&](connection& c) -> std::optional<credential> {
     transaction t(c);
     auto exists = c.prepare("SELECT 1 FROM credentials WHERE username = ?");
     exists.bind(1, username);
@@ -185,7 +185,7 @@ std::vector<credential> sqlite_account_store::list_credentials(std::int64_t acco
 }
 
 bool sqlite_account_store::revoke_credential(std::string_view username) {
-  return db_->with([&](connection& c) {
+  return db_->write([&](connection& c) {
     transaction t(c);
     c.prepare("DELETE FROM credentials WHERE username = ?").bind(1, username).run();
     bool changed = c.changes() > 0;
@@ -197,7 +197,7 @@ bool sqlite_account_store::revoke_credential(std::string_view username) {
 
 std::optional<identity> sqlite_account_store::add_identity(std::int64_t account_id, std::string_view value,
                                                           identity_kind kind) {
-  return db_->with([&](connection& c) -> std::optional<identity> {
+  return db_->write([&](connection& c) -> std::optional<identity> {
     transaction t(c);
     auto exists = c.prepare("SELECT 1 FROM identities WHERE account_id = ? AND value = ?");
     exists.bind(1, account_id).bind(2, value);
@@ -229,7 +229,7 @@ std::vector<identity> sqlite_account_store::list_identities(std::int64_t account
 }
 
 bool sqlite_account_store::remove_identity(std::int64_t account_id, std::string_view value) {
-  return db_->with([&](connection& c) {
+  return db_->write([&](connection& c) {
     transaction t(c);
     c.prepare("DELETE FROM identities WHERE account_id = ? AND value = ?").bind(1, account_id).bind(2, value).run();
     bool changed = c.changes() > 0;
@@ -240,7 +240,7 @@ bool sqlite_account_store::remove_identity(std::int64_t account_id, std::string_
 }
 
 bool sqlite_account_store::create_token(const api_token& tk) {
-  return db_->with([&](connection& c) {
+  return db_->write([&](connection& c) {
     transaction t(c);
     auto s = c.prepare("SELECT 1 FROM api_tokens WHERE name = ?");
     s.bind(1, tk.name);
@@ -276,7 +276,7 @@ std::vector<api_token> sqlite_account_store::list_tokens() {
 }
 
 bool sqlite_account_store::revoke_token(std::string_view name) {
-  return db_->with([&](connection& c) {
+  return db_->write([&](connection& c) {
     transaction t(c);
     c.prepare("DELETE FROM api_tokens WHERE name = ?").bind(1, name).run();
     const bool gone = c.changes() > 0;
@@ -295,7 +295,7 @@ std::uint64_t sqlite_account_store::generation() {
 }
 
 std::string sqlite_account_store::installation_secret() {
-  return db_->with([&](connection& c) {
+  return db_->write([&](connection& c) {
     const auto fresh = base::random_bytes(32);
     c.prepare("INSERT INTO secrets(name, value) VALUES ('installation', ?) ON CONFLICT(name) DO NOTHING")
         .bind_blob(1, fresh)
@@ -307,7 +307,7 @@ std::string sqlite_account_store::installation_secret() {
 }
 
 void sqlite_account_store::add_reputation(std::span<const reputation_delta> deltas) {
-  db_->with([&](connection& c) {
+  db_->write([&](connection& c) {
     transaction t(c);
     for (auto& d : deltas)
       c.prepare("INSERT INTO reputation(account_id, hour, recipients, bounces, complaints) VALUES (?,?,?,?,?) "
@@ -346,7 +346,7 @@ std::optional<std::string> sqlite_account_store::read_shared_file(std::string_vi
 }
 
 void sqlite_account_store::write_shared_file(std::string_view path, std::string_view data) {
-  db_->with([&](connection& c) {
+  db_->write([&](connection& c) {
     transaction t(c);
     c.prepare("INSERT INTO shared_files(path, data) VALUES (?, ?) ON CONFLICT(path) DO UPDATE SET data = excluded.data")
         .bind(1, path)
@@ -358,7 +358,7 @@ void sqlite_account_store::write_shared_file(std::string_view path, std::string_
 }
 
 void sqlite_account_store::remove_shared_file(std::string_view path) {
-  db_->with([&](connection& c) {
+  db_->write([&](connection& c) {
     transaction t(c);
     c.prepare("DELETE FROM shared_files WHERE path = ?").bind(1, path).run();
     bump_generation(c);

@@ -50,7 +50,7 @@ std::vector<std::int64_t> append_events(connection& c, std::span<const stored_ev
 }
 
 std::vector<std::int64_t> sqlite_event_store::append(std::span<const stored_event> events) {
-  return db_->with([&](connection& c) {
+  return db_->write([&](connection& c) {
     transaction t(c);
     auto seqs = append_events(c, events);
     t.commit();
@@ -105,7 +105,7 @@ std::optional<std::int64_t> sqlite_event_store::cursor(std::string_view consumer
 }
 
 void sqlite_event_store::set_cursor(std::string_view consumer, std::int64_t seq) {
-  db_->with([&](connection& c) {
+  db_->write([&](connection& c) {
     c.prepare("INSERT INTO event_cursors(consumer, seq) VALUES (?,?) ON CONFLICT(consumer) DO UPDATE SET seq = excluded.seq")
         .bind(1, consumer)
         .bind(2, seq)
@@ -115,7 +115,7 @@ void sqlite_event_store::set_cursor(std::string_view consumer, std::int64_t seq)
 
 void sqlite_event_store::add_dead_letter(std::string_view consumer, std::int64_t seq, std::string_view reason,
                                          time_point when) {
-  db_->with([&](connection& c) {
+  db_->write([&](connection& c) {
     c.prepare("INSERT INTO event_dead_letters(consumer, seq, reason, time, redeliver) VALUES (?,?,?,?,0) "
               "ON CONFLICT(consumer, seq) DO UPDATE SET reason = excluded.reason, time = excluded.time, redeliver = 0")
         .bind(1, consumer)
@@ -148,7 +148,7 @@ std::vector<dead_letter> sqlite_event_store::dead_letters(std::string_view consu
 }
 
 std::size_t sqlite_event_store::request_redelivery(std::string_view consumer, std::string_view event_id) {
-  return db_->with([&](connection& c) {
+  return db_->write([&](connection& c) {
     c.prepare("UPDATE event_dead_letters SET redeliver = 1 WHERE (?1 = '' OR consumer = ?1) "
               "AND (?2 = '' OR seq IN (SELECT seq FROM events WHERE id = ?2))")
         .bind(1, consumer)
@@ -159,13 +159,13 @@ std::size_t sqlite_event_store::request_redelivery(std::string_view consumer, st
 }
 
 void sqlite_event_store::remove_dead_letter(std::string_view consumer, std::int64_t seq) {
-  db_->with([&](connection& c) {
+  db_->write([&](connection& c) {
     c.prepare("DELETE FROM event_dead_letters WHERE consumer = ? AND seq = ?").bind(1, consumer).bind(2, seq).run();
   });
 }
 
 std::size_t sqlite_event_store::prune(time_point before) {
-  return db_->with([&](connection& c) {
+  return db_->write([&](connection& c) {
     c.prepare(
          "DELETE FROM events WHERE time < ? AND seq <= (SELECT COALESCE(MIN(seq), 9223372036854775807) FROM event_cursors) "
          "AND seq NOT IN (SELECT seq FROM event_dead_letters)")
@@ -176,7 +176,7 @@ std::size_t sqlite_event_store::prune(time_point before) {
 }
 
 void sqlite_event_store::prune_statistics(time_point before) {
-  db_->with([&](connection& c) {
+  db_->write([&](connection& c) {
     c.prepare("DELETE FROM event_stats WHERE bucket < ?").bind(1, ms(before) / 1000).run();
   });
 }

@@ -50,7 +50,7 @@ void load_recipients(connection& c, queued_message& m) {
 }  // namespace
 
 void sqlite_queue_store::enqueue(std::span<const queued_message> batch, std::span<const stored_event> events) {
-  db_->with([&](connection& c) {
+  db_->write([&](connection& c) {
     transaction t(c);
     for (const auto& m : batch) {
       c.prepare(
@@ -166,7 +166,7 @@ std::vector<queued_message> sqlite_queue_store::list(const queue_query& q) {
 }
 
 bool sqlite_queue_store::remove(std::string_view id) {
-  return db_->with([&](connection& c) {
+  return db_->write([&](connection& c) {
     c.prepare("DELETE FROM messages WHERE id = ?").bind(1, id).run();
     return c.changes() > 0;
   });
@@ -190,7 +190,7 @@ std::vector<std::string> sqlite_queue_store::ids() {
 }
 
 std::size_t sqlite_queue_store::retry(std::string_view id, time_point now) {
-  return db_->with([&](connection& c) {
+  return db_->write([&](connection& c) {
     if (id.empty())
       c.prepare("UPDATE recipients SET next_attempt = ? WHERE status IN (0, 1)").bind(1, base::unix_seconds(now)).run();
     else
@@ -203,7 +203,7 @@ std::size_t sqlite_queue_store::retry(std::string_view id, time_point now) {
 }
 
 std::vector<queued_message> sqlite_queue_store::claim_due(time_point now, time_point lease_until, std::size_t limit) {
-  return db_->with([&](connection& c) {
+  return db_->write([&](connection& c) {
     const auto t = base::unix_seconds(now);
     auto due = [&](bool retried, std::size_t n) {
       std::vector<std::string> ids;
@@ -227,7 +227,7 @@ std::vector<queued_message> sqlite_queue_store::claim_due(time_point now, time_p
     ids.insert(ids.end(), retried.begin(), retried.begin() + static_cast<std::ptrdiff_t>(retry_share));
 
     std::vector<queued_message> out;
-    transaction tx(c);
+    transaction tx(c, durability::relaxed);  // a lease lost in a crash is released at start-up anyway
     for (const auto& id : ids) {
       c.prepare("UPDATE meta SET value = value + 1 WHERE key = 'lease_token'").run();
       c.prepare("UPDATE messages SET lease_until = ?, lease_token = (SELECT value FROM meta WHERE key = 'lease_token') "
@@ -250,8 +250,8 @@ std::vector<queued_message> sqlite_queue_store::claim_due(time_point now, time_p
 }
 
 std::vector<bool> sqlite_queue_store::renew_leases(std::span<const lease_ref> held, time_point lease_until) {
-  return db_->with([&](connection& c) {
-    transaction tx(c);
+  return db_->write([&](connection& c) {
+    transaction tx(c, durability::relaxed);
     std::vector<bool> out;
     for (const auto& h : held) {
       c.prepare("UPDATE messages SET lease_until = ? WHERE id = ? AND lease_token = ?")
@@ -268,7 +268,7 @@ std::vector<bool> sqlite_queue_store::renew_leases(std::span<const lease_ref> he
 
 std::vector<recorded> sqlite_queue_store::record_attempts(std::span<const queued_message> batch,
                                                           std::span<const std::vector<stored_event>> events) {
-  return db_->with([&](connection& c) {
+  return db_->write([&](connection& c) {
     transaction tx(c);
     std::vector<recorded> out;
     for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -315,7 +315,7 @@ std::vector<recorded> sqlite_queue_store::record_attempts(std::span<const queued
 }
 
 void sqlite_queue_store::release_leases() {
-  db_->with([&](connection& c) { c.prepare("UPDATE messages SET lease_until = 0 WHERE lease_until <> 0").run(); });
+  db_->write([&](connection& c) { c.prepare("UPDATE messages SET lease_until = 0 WHERE lease_until <> 0").run(); });
 }
 
 }  // namespace smtpsd::store::embedded
