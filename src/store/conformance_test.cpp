@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -394,6 +395,27 @@ TEST_P(store_conformance, leases_renew_and_fence) {
             recorded::lost);
   EXPECT_TRUE(q.get(m.id)) << "the fenced-off outcome changed nothing";
   EXPECT_TRUE(s_.events->read_after(0, 10).empty());
+}
+
+TEST_P(store_conformance, one_claim_gives_each_message_its_own_token) {
+  auto& q = *s_.queue;
+  const auto t0 = base::from_unix_seconds(1'800'000'000);
+  std::vector<queued_message> batch;
+  for (int i = 1; i <= 4; ++i) batch.push_back(sample(base::make_queue_id(t0, static_cast<std::uint32_t>(i)), 1));
+  q.enqueue(batch);
+  auto first = q.claim_due(t0, t0 + std::chrono::seconds(60), 2);
+  auto second = q.claim_due(t0, t0 + std::chrono::seconds(60), 10);
+  ASSERT_EQ(first.size(), 2u);
+  ASSERT_EQ(second.size(), 2u);
+  std::set<std::int64_t> tokens;
+  for (const auto& m : first) tokens.insert(m.lease_token);
+  for (const auto& m : second) {
+    EXPECT_GT(m.lease_token, std::max(first[0].lease_token, first[1].lease_token)) << "a later claim, larger tokens";
+    tokens.insert(m.lease_token);
+  }
+  EXPECT_EQ(tokens.size(), 4u) << "no two claimed messages share a fencing token";
+  EXPECT_EQ(tokens.count(0), 0u);
+  for (const auto& m : second) EXPECT_EQ(q.get(m.id)->lease_token, m.lease_token) << "the stored token is the one handed out";
 }
 
 TEST_P(store_conformance, claim_shares_between_new_and_retried) {
