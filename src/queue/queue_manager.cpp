@@ -60,7 +60,7 @@ queue_manager::~queue_manager() {
 
 void queue_manager::start() {
   size_gauge_ = queue_size_gauge([this] { return static_cast<double>(queue_size_.load()); });
-  svc_.writer->on_committed([this] { wake(); });
+  svc_.writer->on_committed(this);
   net::spawn(io_->get_executor(), run(), "queue manager");
   net::spawn(io_->get_executor(), housekeeping(), "queue housekeeping");
   thread_ = std::thread([this] { io_->run(); });
@@ -69,7 +69,7 @@ void queue_manager::start() {
 void queue_manager::stop(std::chrono::seconds drain) {
   if (stopped_.exchange(true)) return;
   if (!thread_.joinable()) return;
-  svc_.writer->on_committed({});
+  svc_.writer->on_committed(nullptr);  // no hand-over after this, nor one in progress
   drain_ = drain;
   post([this] { scheduler_.stop(); });
   thread_.join();
@@ -80,6 +80,23 @@ void queue_manager::post(std::function<void()> f) { net::asio::post(*io_, std::m
 
 void queue_manager::wake() {
   post([this] { scheduler_.wake(); });
+}
+
+submission::committed_mail::room queue_manager::reserve(std::size_t wanted) {
+  room r;
+  r.count = scheduler_.reserve(wanted);
+  if (r.count > 0) r.lease_until = svc_.clock->now() + settings_.lease;
+  return r;
+}
+
+void queue_manager::taken(std::vector<store::queued_message> leased, std::size_t unused, bool others) {
+  scheduler_.release(unused);
+  if (leased.empty() && !others) return;
+  auto batch = std::make_shared<std::vector<store::queued_message>>(std::move(leased));
+  post([this, batch, others] {
+    scheduler_.take(std::move(*batch));
+    if (others) scheduler_.wake();  // left in the queue: claim them now
+  });
 }
 
 void queue_manager::replace_deliverer(std::unique_ptr<delivery::deliverer> d) {

@@ -1,6 +1,7 @@
 #pragma once
 // Turns the durable queue into delivered mail (Postfix's qmgr): on its own
-// I/O thread, the scheduler claims due messages; for each, the body is loaded
+// I/O thread, the scheduler claims due messages, and takes new mail straight
+// from the committer, leased as it was queued; for each, the body is loaded
 // (body.hpp), the recipients go to the deliverer grouped by next hop
 // (attempt.hpp), the outcomes are recorded in batches (recorder.hpp) and
 // followed by events, suppression and DSNs (bounces.hpp). Time and
@@ -49,7 +50,7 @@ struct manager_services {
   policy::reputation_monitor* reputation = nullptr;  // counts ended deliveries and hard bounces
 };
 
-class queue_manager {
+class queue_manager final : public submission::committed_mail {
  public:
   queue_manager(store::stores stores, std::unique_ptr<delivery::deliverer> d, manager_settings ms,
                 manager_services svc);
@@ -59,8 +60,11 @@ class queue_manager {
   // Stops claiming, lets deliveries in flight finish within `drain`, records
   // their outcomes, closes connections, joins the thread.
   void stop(std::chrono::seconds drain);
-  // New mail was queued: look now instead of at the next tick.
+  // Look at the queue now instead of at the next tick.
   void wake();
+  // submission::committed_mail: new mail from the committer (any thread).
+  room reserve(std::size_t wanted) override;
+  void taken(std::vector<store::queued_message> leased, std::size_t unused, bool others) override;
   // A reloaded configuration's deliverer; deliveries in progress finish with
   // the old one.
   void replace_deliverer(std::unique_ptr<delivery::deliverer> d);

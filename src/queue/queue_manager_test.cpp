@@ -80,9 +80,9 @@ class recording_writer final : public submission::queue_writer {
     all_.push_back(m);
     if (done) done("GENERATED");
   }
-  void on_committed(std::function<void()> f) override {
+  void on_committed(submission::committed_mail* to) override {
     std::lock_guard l(mu_);
-    on_committed_ = std::move(f);
+    on_committed_ = to;
   }
   std::vector<submission::generated_message> all() {
     std::lock_guard l(mu_);
@@ -90,13 +90,13 @@ class recording_writer final : public submission::queue_writer {
   }
   bool listening() {
     std::lock_guard l(mu_);
-    return static_cast<bool>(on_committed_);
+    return on_committed_ != nullptr;
   }
 
  private:
   std::mutex mu_;
   std::vector<submission::generated_message> all_;
-  std::function<void()> on_committed_;
+  submission::committed_mail* on_committed_ = nullptr;
 };
 
 // Always the middle of the range: no jitter.
@@ -115,6 +115,7 @@ struct manager_fixture {
   fake_deliverer* d = nullptr;
   std::unique_ptr<queue::queue_manager> qm;
   int serial = 0;
+  std::int64_t last_token = 0;  // of the last message enqueue() leased
 
   explicit manager_fixture(std::chrono::seconds max_age = 5 * 24h, std::chrono::seconds delay_warning = 0s) {
     auto fake = std::make_unique<fake_deliverer>();
@@ -132,7 +133,7 @@ struct manager_fixture {
   }
 
   std::string enqueue(const std::vector<std::string>& rcpts, std::string body = "Hello.\r\n", std::string from = "alice@example.com",
-                      base::dsn_notify notify = {}, bool with_body = true) {
+                      base::dsn_notify notify = {}, bool with_body = true, store::enqueue_lease lease = {}) {
     store::queued_message m;
     m.id = base::make_queue_id(clock.now(), static_cast<std::uint32_t>(++serial));
     m.account = "acme";
@@ -152,7 +153,8 @@ struct manager_fixture {
       w->finish("Subject: test\r\nMessage-ID: " + m.message_id + "\r\n");
       m.size = w->size();
     }
-    s.queue->enqueue(std::span(&m, 1));
+    const auto tokens = s.queue->enqueue(std::span(&m, 1), {}, lease);
+    last_token = tokens.empty() ? 0 : tokens.front();
     return m.id;
   }
 
@@ -344,6 +346,32 @@ TEST(queue_manager, a_large_body_streams_from_the_spool) {
   f.wait_empty();
   ASSERT_EQ(f.d->contents.size(), 2u);
   for (auto& c : f.d->contents) EXPECT_TRUE(c == as_spooled(id, big)) << "content differs; size " << c.size();
+}
+
+TEST(queue_manager, new_mail_handed_over_leased_is_delivered_without_a_claim) {
+  manager_fixture f;
+  f.qm->start();
+  std::size_t room = 0;
+  f.wait_for([&] { return (room = f.qm->reserve(1000).count) > 0; }, "room once the stale leases are released");
+  EXPECT_EQ(room, 100u) << "the whole window, and no more";
+  EXPECT_EQ(f.qm->reserve(1).count, 0u) << "all of it reserved";
+  const auto until = f.clock.now() + 60s;
+  auto id = f.enqueue({"bob@a.test"}, "Hello.\r\n", "alice@example.com", {}, true, store::enqueue_lease{1, until});
+  ASSERT_NE(f.last_token, 0);
+  auto m = *f.s.queue->get(id);
+  EXPECT_EQ(m.lease_token, f.last_token);
+  EXPECT_TRUE(f.s.queue->claim_due(f.clock.now(), until, 10).empty()) << "leased as it was queued";
+  f.qm->taken({m}, room - 1, false);
+  f.wait_empty();  // recorded under the enqueue's lease: a lost lease would leave it queued
+  ASSERT_EQ(f.d->jobs_seen().size(), 1u);
+  EXPECT_EQ(f.d->jobs_seen()[0].rcpts[0].address, "bob@a.test");
+  f.wait_for(
+      [&] {
+        const auto r = f.qm->reserve(1000).count;
+        f.qm->taken({}, r, false);
+        return r == 100;
+      },
+      "the room back when the delivery ended");
 }
 
 TEST(queue_manager, listens_for_new_mail_only_while_running) {

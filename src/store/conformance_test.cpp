@@ -418,6 +418,37 @@ TEST_P(store_conformance, one_claim_gives_each_message_its_own_token) {
   for (const auto& m : second) EXPECT_EQ(q.get(m.id)->lease_token, m.lease_token) << "the stored token is the one handed out";
 }
 
+TEST_P(store_conformance, enqueue_can_lease_what_it_queues) {
+  auto& q = *s_.queue;
+  const auto t0 = base::from_unix_seconds(1'800'000'000);
+  q.enqueue(std::vector<queued_message>{sample(base::make_queue_id(t0, 9), 1)});
+  auto claimed = q.claim_due(t0, t0 + std::chrono::seconds(60), 10);  // an earlier claim's token, to compare with
+  ASSERT_EQ(claimed.size(), 1u);
+  std::vector<queued_message> batch;
+  for (int i = 1; i <= 3; ++i) batch.push_back(sample(base::make_queue_id(t0, static_cast<std::uint32_t>(i)), 1));
+  const auto tokens = q.enqueue(batch, {}, enqueue_lease{2, t0 + std::chrono::seconds(60)});
+  ASSERT_EQ(tokens.size(), 2u) << "one token per leased message";
+  EXPECT_GT(tokens[0], claimed[0].lease_token) << "larger than an earlier claim's";
+  EXPECT_GT(tokens[1], tokens[0]);
+  EXPECT_EQ(q.get(batch[0].id)->lease_token, tokens[0]) << "the stored token is the one handed out";
+  EXPECT_EQ(q.get(batch[1].id)->lease_token, tokens[1]);
+  auto rest = q.claim_due(t0, t0 + std::chrono::seconds(60), 10);
+  ASSERT_EQ(rest.size(), 1u) << "the leased ones are not claimed again";
+  EXPECT_EQ(rest[0].id, batch[2].id);
+  EXPECT_GT(rest[0].lease_token, tokens[1]);
+
+  auto done = batch[0];
+  done.lease_token = tokens[0];
+  for (auto& r : done.recipients) r.status = rcpt_status::delivered;
+  EXPECT_EQ(q.record_attempt(done), recorded::finished) << "an outcome under the enqueue's lease is recorded";
+  const lease_ref held{batch[1].id, tokens[1]};
+  EXPECT_EQ(q.renew_leases(std::span(&held, 1), t0 + std::chrono::seconds(120)), std::vector<bool>{true});
+  auto after = q.claim_due(t0 + std::chrono::seconds(61), t0 + std::chrono::seconds(180), 10);
+  for (const auto& m : after) EXPECT_NE(m.id, batch[1].id) << "a renewed enqueue lease holds";
+  EXPECT_TRUE(q.enqueue(std::vector<queued_message>{sample(base::make_queue_id(t0, 7), 1)}).empty())
+      << "no lease asked, no tokens";
+}
+
 TEST_P(store_conformance, claim_shares_between_new_and_retried) {
   auto& q = *s_.queue;
   const auto t0 = base::from_unix_seconds(1'800'000'000);

@@ -30,6 +30,15 @@ struct lease_ref {
   std::int64_t token = 0;
 };
 
+// A lease taken as messages are queued (enqueue): the first `count` of the
+// batch are leased to this node until `until`, each with a new fencing token,
+// in the transaction that queues them. Delivery then starts on them at once,
+// as if claim_due had returned them, with no claim of its own.
+struct enqueue_lease {
+  std::size_t count = 0;
+  time_point until{};
+};
+
 class queue_store {
  public:
   virtual ~queue_store() = default;
@@ -37,8 +46,10 @@ class queue_store {
   // All messages in one transaction: every one is committed, or none. Each
   // message's recipients count toward its account's 24-hour usage in the
   // same transaction, so the quota survives a restart; `events` (their send
-  // events) are appended to the event log in it too.
-  virtual void enqueue(std::span<const queued_message> batch, std::span<const stored_event> events = {}) = 0;
+  // events) are appended to the event log in it too. Returns the fencing
+  // tokens of the messages `lease` leased, in batch order (none without one).
+  virtual std::vector<std::int64_t> enqueue(std::span<const queued_message> batch,
+                                            std::span<const stored_event> events = {}, enqueue_lease lease = {}) = 0;
   // Per-minute recipient counts of an account since `since`, oldest first.
   virtual std::vector<usage_bucket> usage(std::int64_t account_id, time_point since) = 0;
   virtual std::optional<queued_message> get(std::string_view id) = 0;

@@ -77,6 +77,11 @@ void group_committer::submit(request r) {
   cv_.notify_one();
 }
 
+void group_committer::hand_to(committed_mail* to) {
+  std::lock_guard l(mail_mu_);
+  mail_ = to;
+}
+
 void group_committer::stop() {
   {
     std::lock_guard l(mu_);
@@ -159,15 +164,20 @@ void group_committer::commit(std::vector<request>& batch) {
     metas.push_back(r.meta);
     for (auto& e : r.events) events.push_back(e);
   }
+  std::lock_guard hand(mail_mu_);
+  committed_mail::room room;
+  std::vector<std::int64_t> tokens;
   if (!writers.empty()) {
+    if (mail_) room = mail_->reserve(metas.size());
     try {
       spool_->sync(writers);  // bodies first: metadata never points at a body that is not on disk
-      queue_->enqueue(metas, events);
+      tokens = queue_->enqueue(metas, events, store::enqueue_lease{room.count, room.lease_until});
     } catch (const std::exception& e) {
       log->error("commit of {} messages failed: {}", writers.size(), e.what());
       auto failed = policy::storage_failure(e);
       for (auto& res : results)
         if (!res) res = failed;
+      metas.clear();
     }
   }
   batches.observe(static_cast<double>(batch.size()));
@@ -176,6 +186,7 @@ void group_committer::commit(std::vector<request>& batch) {
   const auto took_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(took);
   commit_time_ = commit_time_.count() == 0 ? took_ns : commit_time_ + (took_ns - commit_time_) / 8;
   publish(batch, results);
+  hand_over(metas, tokens, room);  // after the send events: a delivery's come later
   for (std::size_t i = 0; i < batch.size(); ++i) {
     auto& r = batch[i];
     r.body.reset();  // closes the file
@@ -188,6 +199,23 @@ void group_committer::commit(std::vector<request>& batch) {
     }
     r.done(results[i]);
   }
+}
+
+// What was committed goes to delivery: the leased messages to start, the
+// room they did not use, and whether others wait in the queue to be claimed.
+void group_committer::hand_over(std::vector<store::queued_message>& metas, const std::vector<std::int64_t>& tokens,
+                                const committed_mail::room& room) {
+  if (!mail_) return;
+  std::vector<store::queued_message> leased;
+  leased.reserve(tokens.size());
+  for (std::size_t i = 0; i < tokens.size() && i < metas.size(); ++i) {
+    metas[i].lease_token = tokens[i];
+    leased.push_back(std::move(metas[i]));
+  }
+  const bool others = metas.size() > leased.size();
+  const std::size_t unused = room.count - leased.size();
+  if (leased.empty() && unused == 0 && !others) return;
+  mail_->taken(std::move(leased), unused, others);
 }
 
 }  // namespace smtpsd::submission

@@ -21,6 +21,7 @@
 #include "events/event.hpp"
 #include "policy/rejection.hpp"
 #include "store/stores.hpp"
+#include "submission/queue_writer.hpp"
 
 namespace smtpsd::submission {
 
@@ -82,6 +83,8 @@ class group_committer {
   // Announces a message that will be submitted (or dropped) soon.
   arrival expect();
   void submit(request r);
+  // Where each committed batch goes into delivery (queue_writer::on_committed).
+  void hand_to(committed_mail* to);
   // Commits what is waiting, then stops the thread.
   void stop();
 
@@ -89,11 +92,15 @@ class group_committer {
   void run();
   void commit(std::vector<request>& batch);
   void publish(std::vector<request>& batch, const std::vector<commit_result>& results);
+  void hand_over(std::vector<store::queued_message>& metas, const std::vector<std::int64_t>& tokens,
+                 const committed_mail::room& room);
   std::chrono::nanoseconds gather_limit() const;
 
   std::shared_ptr<store::spool> spool_;
   std::shared_ptr<store::queue_store> queue_;
   gathering gathering_;
+  std::mutex mail_mu_;  // held through each commit, so hand_to() waits for the one running
+  committed_mail* mail_ = nullptr;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<request> pending_;

@@ -236,3 +236,69 @@ TEST(group_committer, without_announcements_a_batch_does_not_wait) {
   ASSERT_EQ(r.wait_for(std::chrono::seconds(30)), std::future_status::ready);
   EXPECT_FALSE(r.get());
 }
+
+namespace {
+// Grants room for `room` messages and records what comes back.
+class recording_mail final : public submission::committed_mail {
+ public:
+  explicit recording_mail(std::size_t room) : room_(room) {}
+  room reserve(std::size_t wanted) override {
+    std::lock_guard l(mu_);
+    asked.push_back(wanted);
+    return {std::min(wanted, room_), base::from_unix_seconds(1'800'000'060)};
+  }
+  void taken(std::vector<store::queued_message> l, std::size_t u, bool o) override {
+    std::lock_guard g(mu_);
+    leased = std::move(l);
+    unused = u;
+    others = o;
+  }
+  std::mutex mu_;
+  std::size_t room_;
+  std::vector<std::size_t> asked;
+  std::vector<store::queued_message> leased;
+  std::size_t unused = 99;
+  bool others = false;
+};
+}  // namespace
+
+TEST(group_committer, a_batch_is_leased_and_handed_over_as_far_as_delivery_has_room) {
+  committer_fixture f;
+  recording_mail mail(1);
+  f.committer.hand_to(&mail);
+  f.spool->hold();
+  auto first = f.submit();
+  f.spool->wait_batches(1);  // the first batch is syncing (held); the next two go together
+  auto a = f.submit();
+  auto b = f.submit();
+  f.spool->release();
+  EXPECT_FALSE(first.get());
+  EXPECT_FALSE(a.get());
+  EXPECT_FALSE(b.get());
+  f.committer.hand_to(nullptr);  // waits for a commit in progress
+  std::lock_guard l(mail.mu_);
+  EXPECT_EQ(mail.asked, (std::vector<std::size_t>{1, 2})) << "one reservation per batch";
+  ASSERT_EQ(mail.leased.size(), 1u) << "as many as there was room for";
+  const auto stored = f.s.queue->get(mail.leased[0].id);
+  ASSERT_TRUE(stored);
+  EXPECT_NE(mail.leased[0].lease_token, 0);
+  EXPECT_EQ(stored->lease_token, mail.leased[0].lease_token) << "leased in the transaction that queued it";
+  EXPECT_EQ(mail.unused, 0u);
+  EXPECT_TRUE(mail.others) << "the other one waits in the queue, to be claimed";
+  std::size_t unleased = 0;
+  for (const auto& m : f.s.queue->list(0)) unleased += m.lease_token == 0;
+  EXPECT_EQ(unleased, 1u) << "of three queued, one has no lease";
+}
+
+TEST(group_committer, a_failed_commit_gives_the_room_back) {
+  committer_fixture f;
+  recording_mail mail(5);
+  f.committer.hand_to(&mail);
+  f.spool->fail();
+  EXPECT_TRUE(f.submit().get());
+  f.committer.hand_to(nullptr);
+  std::lock_guard l(mail.mu_);
+  EXPECT_TRUE(mail.leased.empty());
+  EXPECT_EQ(mail.unused, 1u);
+  EXPECT_FALSE(mail.others);
+}

@@ -229,10 +229,7 @@ void submitter::commit(std::unique_ptr<message_builder> m, std::function<void(co
     r.publish_to = events_;
   }
   r.done = [this, done = std::move(done)](const commit_result& failed) {
-    if (!failed) {
-      accepted_metric().inc();
-      committed();
-    }
+    if (!failed) accepted_metric().inc();
     done(failed);  // last: the session (and in tests the submitter) may be gone right after
   };
   committer_.submit(std::move(r));
@@ -247,10 +244,7 @@ events::event submitter::send_event(const store::queued_message& m, const std::s
   return e;
 }
 
-void submitter::on_committed(std::function<void()> f) {
-  std::lock_guard l(committed_mu_);
-  on_committed_ = std::move(f);
-}
+void submitter::on_committed(committed_mail* to) { committer_.hand_to(to); }
 
 std::optional<std::string> submitter::first_submission(const std::string& key) {
   std::lock_guard l(recent_mu_);
@@ -271,11 +265,6 @@ void submitter::remember(const std::string& key, const std::string& queue_id) {
   }
   recent_[key] = {queue_id, now};
   recent_order_.emplace_back(now, key);
-}
-
-void submitter::committed() {
-  std::lock_guard l(committed_mu_);
-  if (on_committed_) on_committed_();
 }
 
 void submitter::enqueue_generated(const generated_message& m, std::function<void(const std::string&)> done) {
@@ -312,7 +301,6 @@ void submitter::enqueue_generated(const generated_message& m, std::function<void
   r.done = [this, id, done = std::move(done)](const commit_result& failed) {
     if (!failed) {
       log()->info("queue_id={} generated message queued", id);
-      committed();
     } else {
       log()->error("queue_id={} generated message could not be queued: {}", id, failed->detail);
     }

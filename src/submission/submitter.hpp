@@ -134,17 +134,14 @@ class submitter final : public queue_writer {
   void remember(const std::string& key, const std::string& queue_id);
 
   void enqueue_generated(const generated_message& m, std::function<void(const std::string&)> done = {}) override;
-  void on_committed(std::function<void()> f) override;
+  void on_committed(committed_mail* to) override;
 
   const settings& config() const { return settings_; }
 
  private:
-  void committed();
   events::event send_event(const store::queued_message& m, const std::string& header_section);
 
   events::sink* events_;
-  std::mutex committed_mu_;
-  std::function<void()> on_committed_;
   store::stores stores_;
   group_committer& committer_;
   settings settings_;

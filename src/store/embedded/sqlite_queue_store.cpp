@@ -49,13 +49,25 @@ void load_recipients(connection& c, queued_message& m) {
 
 }  // namespace
 
-void sqlite_queue_store::enqueue(std::span<const queued_message> batch, std::span<const stored_event> events) {
-  db_->write([&](connection& c) {
+std::vector<std::int64_t> sqlite_queue_store::enqueue(std::span<const queued_message> batch,
+                                                      std::span<const stored_event> events, enqueue_lease lease) {
+  return db_->write([&](connection& c) {
     transaction t(c);
-    for (const auto& m : batch) {
+    const std::size_t leased = std::min(lease.count, batch.size());
+    std::vector<std::int64_t> tokens;
+    if (leased > 0) {
+      // One draw from the counter for all of them: the last token, the others just below it.
+      auto s = c.prepare("UPDATE meta SET value = value + ? WHERE key = 'lease_token' RETURNING value");
+      s.bind(1, static_cast<std::int64_t>(leased));
+      if (!s.step()) throw store_error("the lease_token counter is missing", false);
+      const auto last = s.int64(0);
+      for (std::size_t i = 0; i < leased; ++i) tokens.push_back(last - static_cast<std::int64_t>(leased - 1 - i));
+    }
+    for (std::size_t n = 0; n < batch.size(); ++n) {
+      const auto& m = batch[n];
       c.prepare(
            "INSERT INTO messages(id, account_id, account, sender, size, created, message_id, envid, ret, body, smtputf8, "
-           "configuration_set, tags, client_ip, tls) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+           "configuration_set, tags, client_ip, tls, lease_until, lease_token) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
           .bind(1, m.id)
           .bind(2, m.account_id)
           .bind(3, m.account)
@@ -71,6 +83,8 @@ void sqlite_queue_store::enqueue(std::span<const queued_message> batch, std::spa
           .bind(13, encode_tags(m.tags))
           .bind(14, m.client_ip)
           .bind(15, static_cast<int>(m.tls))
+          .bind(16, n < leased ? base::unix_seconds(lease.until) : std::int64_t{0})
+          .bind(17, n < leased ? tokens[n] : std::int64_t{0})
           .run();
       int idx = 0;
       for (const auto& r : m.recipients) {
@@ -105,6 +119,7 @@ void sqlite_queue_store::enqueue(std::span<const queued_message> batch, std::spa
     }
     append_events(c, events);
     t.commit();
+    return tokens;
   });
 }
 

@@ -71,7 +71,8 @@ class sqlite_event_store final : public event_store {
 class sqlite_queue_store final : public queue_store {
  public:
   explicit sqlite_queue_store(std::shared_ptr<database> db) : db_(std::move(db)) {}
-  void enqueue(std::span<const queued_message> batch, std::span<const stored_event> events) override;
+  std::vector<std::int64_t> enqueue(std::span<const queued_message> batch, std::span<const stored_event> events,
+                                    enqueue_lease lease) override;
   std::vector<usage_bucket> usage(std::int64_t account_id, time_point since) override;
   std::optional<queued_message> get(std::string_view id) override;
   std::vector<queued_message> list(const queue_query& q) override;

@@ -348,18 +348,26 @@ class events final : public event_store {
 class queue final : public queue_store {
  public:
   explicit queue(std::shared_ptr<events> log) : log_(std::move(log)) {}
-  void enqueue(std::span<const queued_message> batch, std::span<const stored_event> evs) override {
+  std::vector<std::int64_t> enqueue(std::span<const queued_message> batch, std::span<const stored_event> evs,
+                                    enqueue_lease lease) override {
+    std::vector<std::int64_t> tokens;
     {
       std::lock_guard l(mu_);
       for (auto& m : batch)
         if (messages_.count(m.id)) throw store_error("duplicate queue id " + m.id, false);
       for (auto& m : batch) {
-        messages_[m.id] = m;
+        auto& stored = messages_[m.id] = m;
+        stored.lease_token = 0;
+        if (tokens.size() < lease.count) {
+          leases_[m.id] = lease.until;
+          tokens.push_back(stored.lease_token = ++last_token_);
+        }
         auto minute = base::from_unix_seconds(base::unix_seconds(m.created) / 60 * 60);
         usage_[m.account_id][minute] += m.recipients.size();
       }
     }
     log_->append(evs);
+    return tokens;
   }
   std::vector<usage_bucket> usage(std::int64_t account_id, time_point since) override {
     std::lock_guard l(mu_);

@@ -119,7 +119,8 @@ std::int64_t limit_of(std::size_t n) { return n > static_cast<std::size_t>(INT64
 
 }  // namespace
 
-void pg_queue_store::enqueue(std::span<const queued_message> batch, std::span<const stored_event> events) {
+std::vector<std::int64_t> pg_queue_store::enqueue(std::span<const queued_message> batch,
+                                                  std::span<const stored_event> events, enqueue_lease lease) {
   column id, account_id, account, sender, size, created, message_id, envid, ret, body, smtputf8, set, tags, ip, due,
       retried, tls;
   recipient_rows rs;
@@ -154,7 +155,8 @@ void pg_queue_store::enqueue(std::span<const queued_message> batch, std::span<co
     u_count.push_back(std::to_string(n));
     newest = std::max(newest, k.second);
   }
-  db_->with([&](connection& c) {
+  column leased_ids(id.begin(), id.begin() + static_cast<std::ptrdiff_t>(std::min(lease.count, id.size())));
+  return db_->with([&](connection& c) {
     transaction t(c);
     c.exec(
         "INSERT INTO messages(id, account_id, account, sender, size, created, message_id, envid, ret, body, smtputf8, "
@@ -178,7 +180,18 @@ void pg_queue_store::enqueue(std::span<const queued_message> batch, std::span<co
         array_literal(u_account), array_literal(u_minute), array_literal(u_count));
     c.exec("DELETE FROM usage WHERE minute < $1", newest - 2 * 86400);
     append_events(c, events);
+    std::vector<std::int64_t> tokens;
+    if (!leased_ids.empty()) {
+      auto r = c.exec(
+          "UPDATE messages SET lease_until = $2, lease_node = $3, lease_token = nextval('lease_tokens') "
+          "WHERE id = ANY($1::text[]) RETURNING id, lease_token",
+          array_literal(leased_ids), base::unix_seconds(lease.until), node_);
+      std::map<std::string, std::int64_t> by_id;
+      for (int i = 0; i < r.rows(); ++i) by_id[r.text(i, 0)] = r.int64(i, 1);
+      for (const auto& i : leased_ids) tokens.push_back(by_id[*i]);
+    }
     t.commit();
+    return tokens;
   });
 }
 
