@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "base/strings.hpp"
 #include "base/time_format.hpp"
 #include "store/embedded/sqlite_stores.hpp"
@@ -298,13 +300,13 @@ std::vector<recorded> sqlite_queue_store::record_attempts(std::span<const queued
         out.push_back(recorded::lost);
         continue;
       }
-      bool open = false;
+      const bool open = std::any_of(m.recipients.begin(), m.recipients.end(), [](const auto& r) { return pending(r.status); });
       int idx = 0;
-      for (const auto& r : m.recipients) {
+      // A finished message goes with its recipients: nothing of them to update first.
+      for (const auto& r : open ? std::span(m.recipients) : std::span<const queued_recipient>{}) {
         std::optional<std::int64_t> next, warned;
         if (r.next_attempt && pending(r.status)) next = base::unix_seconds(*r.next_attempt);
         if (r.delay_warned) warned = base::unix_seconds(*r.delay_warned);
-        open = open || pending(r.status);
         c.prepare(
              "UPDATE recipients SET status = ?, attempts = ?, next_attempt = ?, last_response = ?, delay_warned = ? "
              "WHERE message_id = ? AND idx = ?")
