@@ -77,12 +77,17 @@ net::awaitable<loaded_body> body_loader::load(const store::queued_message& m) {
     out.problem = e.what();
     co_return out;
   }
+  if (got.whole) co_return in_memory(std::move(got.headers), std::move(got.whole));
   out.headers = std::move(got.headers);
-  if (got.whole)
-    out.open = [whole = got.whole] { return std::make_unique<memory_source>(whole); };
-  else
-    out.open = [spool = spool_, &pool = pool_, id = m.id] { return std::make_unique<spool_source>(spool, pool, id); };
+  out.open = [spool = spool_, &pool = pool_, id = m.id] { return std::make_unique<spool_source>(spool, pool, id); };
   co_return out;
+}
+
+loaded_body body_loader::in_memory(std::string headers, std::shared_ptr<const std::string> whole) {
+  loaded_body out;
+  out.headers = std::move(headers);
+  out.open = [whole = std::move(whole)] { return std::make_unique<memory_source>(whole); };
+  return out;
 }
 
 net::awaitable<void> body_loader::quarantine(store::queue_store& queue, const std::string& id) {

@@ -34,6 +34,8 @@ class body_loader {
 
   body_loader(std::shared_ptr<store::spool> spool, net::worker_pool& pool) : spool_(std::move(spool)), pool_(pool) {}
   net::awaitable<loaded_body> load(const store::queued_message& m);
+  // A message already in memory (handed over by the committer).
+  static loaded_body in_memory(std::string headers, std::shared_ptr<const std::string> whole);
   // Moves a corrupt entry aside (the body kept for inspection, the queue entry dropped).
   net::awaitable<void> quarantine(store::queue_store& queue, const std::string& id);
 

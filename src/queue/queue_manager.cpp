@@ -89,12 +89,18 @@ submission::committed_mail::room queue_manager::reserve(std::size_t wanted) {
   return r;
 }
 
-void queue_manager::taken(std::vector<store::queued_message> leased, std::size_t unused, bool others) {
+void queue_manager::taken(std::vector<submission::committed_message> leased, std::size_t unused, bool others) {
   scheduler_.release(unused);
   if (leased.empty() && !others) return;
-  auto batch = std::make_shared<std::vector<store::queued_message>>(std::move(leased));
+  auto batch = std::make_shared<std::vector<submission::committed_message>>(std::move(leased));
   post([this, batch, others] {
-    scheduler_.take(std::move(*batch));
+    std::vector<store::queued_message> metas;
+    metas.reserve(batch->size());
+    for (auto& c : *batch) {
+      if (c.content) preloaded_.emplace(c.meta.id, body_loader::in_memory(std::move(c.headers), std::move(c.content)));
+      metas.push_back(std::move(c.meta));
+    }
+    scheduler_.take(std::move(metas));
     if (others) scheduler_.wake();  // left in the queue: claim them now
   });
 }
@@ -169,7 +175,13 @@ net::awaitable<void> queue_manager::deliver(store::queued_message m) {
   } guard{scheduler_, m.id};
   const auto started = svc_.clock->now();
 
-  auto body = co_await bodies_.load(m);
+  loaded_body body;
+  if (auto it = preloaded_.find(m.id); it != preloaded_.end()) {
+    body = std::move(it->second);  // handed over by the committer: nothing to read back
+    preloaded_.erase(it);
+  } else {
+    body = co_await bodies_.load(m);
+  }
   if (body.st == loaded_body::state::unavailable) {
     log()->warn("queue_id={} cannot read the message now: {}", m.id, body.problem);
     co_return;  // the lease runs out and it is tried again

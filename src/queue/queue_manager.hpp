@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "base/clock.hpp"
@@ -64,7 +65,7 @@ class queue_manager final : public submission::committed_mail {
   void wake();
   // submission::committed_mail: new mail from the committer (any thread).
   room reserve(std::size_t wanted) override;
-  void taken(std::vector<store::queued_message> leased, std::size_t unused, bool others) override;
+  void taken(std::vector<submission::committed_message> leased, std::size_t unused, bool others) override;
   // A reloaded configuration's deliverer; deliveries in progress finish with
   // the old one.
   void replace_deliverer(std::unique_ptr<delivery::deliverer> d);
@@ -83,6 +84,8 @@ class queue_manager final : public submission::committed_mail {
   std::unique_ptr<delivery::deliverer> deliverer_;
   std::vector<std::unique_ptr<delivery::deliverer>> retired_;  // after reloads, until the process ends
   body_loader bodies_;
+  // Handed over with the message by the committer, until its delivery starts (io thread only).
+  std::unordered_map<std::string, loaded_body> preloaded_;
   bounces bounces_;
   recorder recorder_;
   scheduler scheduler_;

@@ -361,10 +361,16 @@ TEST(queue_manager, new_mail_handed_over_leased_is_delivered_without_a_claim) {
   auto m = *f.s.queue->get(id);
   EXPECT_EQ(m.lease_token, f.last_token);
   EXPECT_TRUE(f.s.queue->claim_due(f.clock.now(), until, 10).empty()) << "leased as it was queued";
-  f.qm->taken({m}, room - 1, false);
+  // The committer hands the content over when the spool kept it in memory: not read back.
+  const auto handed = std::make_shared<const std::string>(as_spooled(id, "From memory.\r\n"));
+  std::vector<submission::committed_message> leased;
+  leased.push_back({m, "Subject: test\r\n", handed});
+  f.qm->taken(std::move(leased), room - 1, false);
   f.wait_empty();  // recorded under the enqueue's lease: a lost lease would leave it queued
   ASSERT_EQ(f.d->jobs_seen().size(), 1u);
   EXPECT_EQ(f.d->jobs_seen()[0].rcpts[0].address, "bob@a.test");
+  ASSERT_EQ(f.d->contents.size(), 1u);
+  EXPECT_EQ(f.d->contents[0], *handed) << "the content handed over, not the spool's";
   f.wait_for(
       [&] {
         const auto r = f.qm->reserve(1000).count;

@@ -21,6 +21,10 @@ class spool_writer {
   virtual void finish(std::string_view header_section) = 0;
   virtual const std::string& id() const = 0;
   virtual std::uint64_t size() const = 0;  // header + body octets
+  // Between finish() and sync(): the whole message (header section, blank
+  // line, body) when the writer holds all of it in memory anyway (a small
+  // message), so that delivery need not read it back; else nullptr.
+  virtual std::shared_ptr<const std::string> content() const { return nullptr; }
 };
 
 class spool_reader {

@@ -92,8 +92,9 @@ class group_committer {
   void run();
   void commit(std::vector<request>& batch);
   void publish(std::vector<request>& batch, const std::vector<commit_result>& results);
-  void hand_over(std::vector<store::queued_message>& metas, const std::vector<std::int64_t>& tokens,
-                 const committed_mail::room& room);
+  void hand_over(std::vector<request>& batch, std::vector<store::queued_message>& metas,
+                 const std::vector<std::size_t>& in_batch, std::vector<std::shared_ptr<const std::string>>& contents,
+                 const std::vector<std::int64_t>& tokens, const committed_mail::room& room);
   std::chrono::nanoseconds gather_limit() const;
 
   std::shared_ptr<store::spool> spool_;

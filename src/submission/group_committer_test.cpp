@@ -247,7 +247,7 @@ class recording_mail final : public submission::committed_mail {
     asked.push_back(wanted);
     return {std::min(wanted, room_), base::from_unix_seconds(1'800'000'060)};
   }
-  void taken(std::vector<store::queued_message> l, std::size_t u, bool o) override {
+  void taken(std::vector<submission::committed_message> l, std::size_t u, bool o) override {
     std::lock_guard g(mu_);
     leased = std::move(l);
     unused = u;
@@ -256,7 +256,7 @@ class recording_mail final : public submission::committed_mail {
   std::mutex mu_;
   std::size_t room_;
   std::vector<std::size_t> asked;
-  std::vector<store::queued_message> leased;
+  std::vector<submission::committed_message> leased;
   std::size_t unused = 99;
   bool others = false;
 };
@@ -279,10 +279,11 @@ TEST(group_committer, a_batch_is_leased_and_handed_over_as_far_as_delivery_has_r
   std::lock_guard l(mail.mu_);
   EXPECT_EQ(mail.asked, (std::vector<std::size_t>{1, 2})) << "one reservation per batch";
   ASSERT_EQ(mail.leased.size(), 1u) << "as many as there was room for";
-  const auto stored = f.s.queue->get(mail.leased[0].id);
+  const auto& handed = mail.leased[0];
+  const auto stored = f.s.queue->get(handed.meta.id);
   ASSERT_TRUE(stored);
-  EXPECT_NE(mail.leased[0].lease_token, 0);
-  EXPECT_EQ(stored->lease_token, mail.leased[0].lease_token) << "leased in the transaction that queued it";
+  EXPECT_NE(handed.meta.lease_token, 0);
+  EXPECT_EQ(stored->lease_token, handed.meta.lease_token) << "leased in the transaction that queued it";
   EXPECT_EQ(mail.unused, 0u);
   EXPECT_TRUE(mail.others) << "the other one waits in the queue, to be claimed";
   std::size_t unleased = 0;

@@ -5,6 +5,7 @@
 // straight into delivery.
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,15 @@ struct generated_message {
   std::string from;     // "" for a DSN
   std::string to;
   std::string content;  // header section, blank line, body; CRLF
+};
+
+// A message committed under a lease, as delivery gets it.
+struct committed_message {
+  store::queued_message meta;  // lease_token set
+  std::string headers;         // the header section
+  // The whole message when the spool held it in memory anyway; nullptr: read
+  // it from the spool.
+  std::shared_ptr<const std::string> content;
 };
 
 // The queue manager's side of each commit. Before it, the committer asks
@@ -37,7 +47,7 @@ class committed_mail {
   // After the commit: the messages committed under a lease (lease_token
   // set), the reserved room left unused, and whether messages were committed
   // without a lease.
-  virtual void taken(std::vector<store::queued_message> leased, std::size_t unused, bool others) = 0;
+  virtual void taken(std::vector<committed_message> leased, std::size_t unused, bool others) = 0;
 };
 
 class queue_writer {

@@ -602,6 +602,14 @@ class seg_writer final : public spool_writer {
 
   const std::string& id() const override { return id_; }
   std::uint64_t size() const override { return body_ + head_.header; }
+  std::shared_ptr<const std::string> content() const override {
+    if (fd_ >= 0 || !finished_ || buf_.size() < record_header + id_.size() + body_ + head_.header) return nullptr;  // synced: handed back
+    const std::size_t body_at = record_header + id_.size();
+    auto out = std::make_shared<std::string>();
+    out->reserve(head_.header + 2 + body_);
+    out->append(buf_, body_at + body_, head_.header).append("\r\n").append(buf_, body_at, body_);
+    return out;
+  }
 
   bool spilled() const { return fd_ >= 0; }
   bool finished() const { return finished_; }

@@ -283,5 +283,25 @@ TEST_F(segment_spool_test, writes_torn_at_random_offsets_lose_only_the_unsynced_
   }
 }
 
+TEST_F(segment_spool_test, a_small_message_is_handed_over_from_memory_a_large_one_is_not) {
+  segment_spool sp(dir_, small());
+  auto w = sp.create(next_id());
+  w->write_body("Hello,\r\n");
+  w->write_body("world.\r\n");
+  EXPECT_EQ(w->content(), nullptr) << "not before it is finished";
+  w->finish("Subject: small\r\n");
+  auto big = sp.create(next_id());
+  big->write_body(std::string(small().spill_bytes + 1, 'x'));
+  big->finish("Subject: big\r\n");
+  const auto content = w->content();
+  EXPECT_EQ(big->content(), nullptr) << "a message spilled to its own file is read from there";
+  spool_writer* e[] = {w.get(), big.get()};
+  sp.sync(e);
+  ASSERT_NE(content, nullptr);
+  EXPECT_EQ(*content, "Subject: small\r\n\r\nHello,\r\nworld.\r\n");
+  EXPECT_EQ(*content, read(sp, w->id())) << "what delivery would read back";
+  EXPECT_EQ(w->content(), nullptr) << "its buffer went back to the spool at the sync";
+}
+
 }  // namespace
 }  // namespace smtpsd::store::embedded
