@@ -147,7 +147,7 @@ void group_committer::commit(std::vector<request>& batch) {
   auto t0 = std::chrono::steady_clock::now();
   std::vector<store::spool_writer*> writers;
   std::vector<store::queued_message> metas;
-  std::vector<std::size_t> in_batch;  // metas[i] is batch[in_batch[i]]'s
+  std::vector<std::string*> headers;  // of metas[i]'s request
   std::vector<store::stored_event> events;
   std::vector<commit_result> results(batch.size());
   writers.reserve(batch.size());
@@ -163,16 +163,17 @@ void group_committer::commit(std::vector<request>& batch) {
     }
     writers.push_back(r.body.get());
     metas.push_back(r.meta);
-    in_batch.push_back(i);
+    headers.push_back(&r.header_section);
     for (auto& e : r.events) events.push_back(e);
   }
   std::lock_guard hand(mail_mu_);
   committed_mail::room room;
-  std::vector<std::shared_ptr<const std::string>> contents;  // of the messages delivery has room for
+  std::vector<committed_message> handing;  // what delivery has room for, the first of the batch
   std::vector<std::int64_t> tokens;
   if (!writers.empty()) {
     if (mail_) room = mail_->reserve(metas.size());
-    for (std::size_t i = 0; i < room.count; ++i) contents.push_back(writers[i]->content());  // before the sync frees it
+    for (std::size_t i = 0; i < room.count; ++i)  // the content before the sync frees it; the header is written
+      handing.push_back({{}, std::move(*headers[i]), writers[i]->content()});
     try {
       spool_->sync(writers);  // bodies first: metadata never points at a body that is not on disk
       tokens = queue_->enqueue(metas, events, store::enqueue_lease{room.count, room.lease_until});
@@ -190,7 +191,7 @@ void group_committer::commit(std::vector<request>& batch) {
   const auto took_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(took);
   commit_time_ = commit_time_.count() == 0 ? took_ns : commit_time_ + (took_ns - commit_time_) / 8;
   publish(batch, results);
-  hand_over(batch, metas, in_batch, contents, tokens, room);  // after the send events: a delivery's come later
+  hand_over(std::move(handing), metas, tokens, room);  // after the send events: a delivery's come later
   for (std::size_t i = 0; i < batch.size(); ++i) {
     auto& r = batch[i];
     r.body.reset();  // closes the file
@@ -207,17 +208,13 @@ void group_committer::commit(std::vector<request>& batch) {
 
 // What was committed goes to delivery: the leased messages to start, the
 // room they did not use, and whether others wait in the queue to be claimed.
-void group_committer::hand_over(std::vector<request>& batch, std::vector<store::queued_message>& metas,
-                                const std::vector<std::size_t>& in_batch,
-                                std::vector<std::shared_ptr<const std::string>>& contents,
+void group_committer::hand_over(std::vector<committed_message> leased, std::vector<store::queued_message>& metas,
                                 const std::vector<std::int64_t>& tokens, const committed_mail::room& room) {
   if (!mail_) return;
-  std::vector<committed_message> leased;
-  leased.reserve(tokens.size());
-  for (std::size_t i = 0; i < tokens.size() && i < metas.size(); ++i) {
-    auto& r = batch[in_batch[i]];
-    metas[i].lease_token = tokens[i];
-    leased.push_back({std::move(metas[i]), std::move(r.header_section), std::move(contents[i])});
+  leased.resize(std::min(tokens.size(), metas.size()));  // none when the commit failed
+  for (std::size_t i = 0; i < leased.size(); ++i) {
+    leased[i].meta = std::move(metas[i]);
+    leased[i].meta.lease_token = tokens[i];
   }
   const bool others = metas.size() > leased.size();
   const std::size_t unused = room.count - leased.size();

@@ -2,8 +2,9 @@
 // The one writer into the queue. Sessions hand over sealed messages; one
 // thread takes everything waiting, ends each body with its header section,
 // makes the bodies durable together (the embedded spool: one pwritev and one
-// fdatasync for the batch), commits all their metadata in one transaction,
-// and only then reports back. While one batch
+// fdatasync for the batch), commits all their metadata in one transaction
+// (leasing as many as delivery has room for, which then go straight to it:
+// hand_to()), and only then reports back. While one batch
 // syncs, the next one gathers, so under load many messages share each sync;
 // and before a batch starts, the committer waits briefly for messages whose
 // sessions are still receiving them (expect()), so that they share it too.
@@ -92,8 +93,7 @@ class group_committer {
   void run();
   void commit(std::vector<request>& batch);
   void publish(std::vector<request>& batch, const std::vector<commit_result>& results);
-  void hand_over(std::vector<request>& batch, std::vector<store::queued_message>& metas,
-                 const std::vector<std::size_t>& in_batch, std::vector<std::shared_ptr<const std::string>>& contents,
+  void hand_over(std::vector<committed_message> leased, std::vector<store::queued_message>& metas,
                  const std::vector<std::int64_t>& tokens, const committed_mail::room& room);
   std::chrono::nanoseconds gather_limit() const;
 
