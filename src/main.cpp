@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "cli/cli.hpp"
+#include "net/tls.hpp"
 #include "server/server.hpp"
 #include "store/embedded/sqlite_stores.hpp"
 #include "store/postgres/pg_stores.hpp"
@@ -54,6 +55,7 @@ smtpsd::store::stores open_stores(const smtpsd::config::config& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  smtpsd::net::openssl_buffers_from_block_cache();  // before anything uses OpenSSL
   if (sodium_init() < 0) {
     std::fputs("smtpsd: libsodium failed to initialise\n", stderr);
     return 1;

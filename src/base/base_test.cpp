@@ -2,11 +2,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "base/base64.hpp"
+#include "base/block_cache.hpp"
 #include "base/crc32c.hpp"
 #include "base/ids.hpp"
 #include "base/ip.hpp"
@@ -203,4 +205,31 @@ TEST(system_random, a_forked_child_draws_other_words_than_its_parent) {
   ::close(fds[0]);
   ::close(fds[1]);
   EXPECT_NE(real_random().next_u64(), theirs);  // the word the parent hands out next is not the child's
+}
+
+namespace bc = smtpsd::base::block_cache;
+
+TEST(block_cache, a_block_given_back_is_taken_again_on_the_same_thread) {
+  while (bc::spares() > 0) std::free(bc::take());  // start with none
+  void* a = bc::take();
+  ASSERT_NE(a, nullptr);
+  bc::give(a);
+  EXPECT_EQ(bc::spares(), 1);
+  EXPECT_EQ(bc::take(), a);
+  EXPECT_EQ(bc::spares(), 0);
+  bc::give(a);
+  bc::give(nullptr);
+  EXPECT_EQ(bc::spares(), 1);
+}
+
+TEST(block_cache, keeps_only_blocks_of_its_size_and_only_a_few) {
+  while (bc::spares() > 0) std::free(bc::take());
+  bc::give(std::malloc(100));  // another size: freed, not kept
+  bc::give(std::malloc(bc::block_size / 2));
+  EXPECT_EQ(bc::spares(), 0);
+  bc::give(std::malloc(bc::block_size));  // any block of the size counts, not only take()'s
+  EXPECT_EQ(bc::spares(), 1);
+  for (int i = 0; i < bc::spares_per_thread + 3; ++i) bc::give(std::malloc(bc::block_size));
+  EXPECT_EQ(bc::spares(), bc::spares_per_thread);
+  while (bc::spares() > 0) std::free(bc::take());
 }

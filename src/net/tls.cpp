@@ -16,10 +16,12 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <stdexcept>
 
+#include "base/block_cache.hpp"
 #include "base/strings.hpp"
 
 namespace smtpsd::net {
@@ -110,7 +112,23 @@ void apply_server_policy(SSL_CTX* ctx, const std::string& min_version) {
   SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_callback);
 }
 
+// The sizes of OpenSSL 3.0's read and write buffers (ssl3_buffer.c) fall in
+// (record_floor, block_size]; anything else is an ordinary allocation.
+constexpr std::size_t record_floor = 16 * 1024;
+static_assert(base::block_cache::block_size >= 16712, "the read buffer, the larger of the two");
+
+void* openssl_malloc(std::size_t n, const char*, int) {
+  if (n > record_floor && n <= base::block_cache::block_size) return base::block_cache::take();
+  return std::malloc(n);
+}
+void* openssl_realloc(void* p, std::size_t n, const char*, int) { return std::realloc(p, n); }
+void openssl_free(void* p, const char*, int) { base::block_cache::give(p); }
+
 }  // namespace
+
+bool openssl_buffers_from_block_cache() {
+  return CRYPTO_set_mem_functions(openssl_malloc, openssl_realloc, openssl_free) == 1;
+}
 
 std::string openssl_error() {
   std::string out;

@@ -15,6 +15,14 @@
 
 namespace smtpsd::net {
 
+// From here on OpenSSL's record buffers (16.2-16.4 KiB, one per read and one
+// per write under SSL_MODE_RELEASE_BUFFERS) come from and go back to the
+// thread's spares (base/block_cache.hpp); its other allocations go to malloc
+// as before. Call it first thing in main(): OpenSSL takes a new allocator only
+// before its first allocation, and it returns false when that is too late
+// (nothing changes then).
+bool openssl_buffers_from_block_cache();
+
 struct certificate_files {
   std::filesystem::path cert;
   std::filesystem::path key;

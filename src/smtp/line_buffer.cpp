@@ -1,9 +1,15 @@
 #include "smtp/line_buffer.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <new>
+
+#include "base/block_cache.hpp"
 
 namespace smtpsd::smtp {
+
+void line_buffer::give_back::operator()(char* p) const noexcept { base::block_cache::give(p); }
 
 line_buffer::result line_buffer::next_line(std::size_t limit) {
   for (;;) {
@@ -49,8 +55,16 @@ char* line_buffer::prepare(std::size_t n) {
     pos_ = 0;
   }
   if (size_ + n > cap_ || !buf_) {  // never null, even for n == 0: callers memcpy into it
-    const std::size_t cap = std::max({size_ + n, cap_ * 2, std::size_t{1}});
-    auto bigger = std::make_unique_for_overwrite<char[]>(cap);
+    std::size_t cap = std::max({size_ + n, cap_ * 2, std::size_t{1}});
+    void* block = nullptr;
+    if (cap <= base::block_cache::block_size) {
+      cap = base::block_cache::block_size;
+      block = base::block_cache::take();
+    } else {
+      block = std::malloc(cap);
+    }
+    if (!block) throw std::bad_alloc();
+    std::unique_ptr<char, give_back> bigger(static_cast<char*>(block));
     if (size_ > 0) std::memcpy(bigger.get(), buf_.get(), size_);
     buf_ = std::move(bigger);
     cap_ = cap;

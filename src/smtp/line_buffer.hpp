@@ -33,8 +33,13 @@ class line_buffer {
 
  private:
   // Not a std::string: resizing one zeroes the space a read is about to
-  // fill, 16 KiB for every command of a session that went idle.
-  std::unique_ptr<char[]> buf_;
+  // fill, 16 KiB for every command of a session that went idle. malloc'd, and
+  // up to base::block_cache::block_size taken from the thread's spares, as
+  // release() gives it back there.
+  struct give_back {
+    void operator()(char* p) const noexcept;
+  };
+  std::unique_ptr<char, give_back> buf_;
   std::size_t cap_ = 0;
   std::size_t size_ = 0;
   std::size_t pos_ = 0;

@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 
+#include "base/block_cache.hpp"
 #include "smtp/line_buffer.hpp"
 
 using namespace smtpsd::smtp;
@@ -77,4 +79,17 @@ TEST(line_buffer, keeps_partial_lines_across_growth_compaction_and_release) {
   while (b.next_line(512).s == st::line) ++n;
   EXPECT_EQ(n, 2000);
   EXPECT_TRUE(b.empty());
+}
+
+TEST(line_buffer, a_released_block_goes_to_the_threads_spares_and_comes_back) {
+  namespace bc = smtpsd::base::block_cache;
+  while (bc::spares() > 0) std::free(bc::take());
+  line_buffer b;
+  put(b, "NOOP\r\n");
+  EXPECT_EQ(b.next_line(512).line, "NOOP");
+  b.release();
+  EXPECT_EQ(bc::spares(), 1) << "the idle session's buffer is kept for the next command";
+  put(b, "QUIT\r\n");
+  EXPECT_EQ(bc::spares(), 0);
+  EXPECT_EQ(b.next_line(512).line, "QUIT");
 }
