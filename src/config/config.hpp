@@ -151,7 +151,7 @@ struct config {
   std::filesystem::path data_dir;
   std::string user;
   bool allow_root = false;  // serve client traffic as root (when user is empty)
-  unsigned threads = 0;  // I/O threads; 0 = one per core
+  unsigned threads = 0;  // I/O threads; 0 = one per core but one (at least one)
   tls_settings tls;
   std::vector<listener> listeners;
   limits limit;

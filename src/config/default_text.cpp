@@ -23,7 +23,7 @@ std::string default_text(std::string_view hostname, bool as_root, std::string_vi
 hostname = "{0}"                     # banner, EHLO name, Message-ID domain
 data_dir = {2:<20} # store, spool, events
 user = {3:<24} # started as root: bind the listeners, then run as this user
-{1}# threads = 0                        # I/O threads; 0 = one per core
+{1}# threads = 0                        # I/O threads; 0 = one per core but one (at least one)
 
 [tls]
 certificates = [ {{ cert = "tls/cert.pem", key = "tls/key.pem" }} ]   # several: chosen by SNI and key type
