@@ -152,6 +152,7 @@ struct config {
   std::string user;
   bool allow_root = false;  // serve client traffic as root (when user is empty)
   unsigned threads = 0;  // I/O threads; 0 = one per core but one (at least one)
+  bool batch_scheduling = true;  // scheduling = "batch": every thread SCHED_BATCH ("normal": SCHED_OTHER)
   tls_settings tls;
   std::vector<listener> listeners;
   limits limit;

@@ -76,6 +76,16 @@ TEST(config, errors_name_file_line_and_key) {
   auto syntax = error_of("hostname = \n", f);
   EXPECT_EQ(syntax.rfind(f.string() + ":1:", 0), 0u) << syntax;
   EXPECT_NE(error_of("[storage]\nbackend = \"postgres\"\n", f).find("storage.postgres_url: is required"), std::string::npos);
+  EXPECT_EQ(error_of("hostname = \"x\"\nscheduling = \"fifo\"\n", f),
+            f.string() + ":2: scheduling: must be \"batch\" or \"normal\"");
+}
+
+TEST(config, scheduling_is_batch_unless_normal) {
+  temp_dir d;
+  auto f = d.path / "smtpsd.toml";
+  EXPECT_TRUE(parse("hostname = \"x\"\n", f).batch_scheduling);
+  EXPECT_TRUE(parse("scheduling = \"batch\"\n", f).batch_scheduling);
+  EXPECT_FALSE(parse("scheduling = \"normal\"\n", f).batch_scheduling);
 }
 
 TEST(config, routes_and_smarthost) {

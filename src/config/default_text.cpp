@@ -24,6 +24,7 @@ hostname = "{0}"                     # banner, EHLO name, Message-ID domain
 data_dir = {2:<20} # store, spool, events
 user = {3:<24} # started as root: bind the listeners, then run as this user
 {1}# threads = 0                        # I/O threads; 0 = one per core but one (at least one)
+# scheduling = "batch"                # SCHED_BATCH: fewer context switches; "normal" beside latency-sensitive programs
 
 [tls]
 certificates = [ {{ cert = "tls/cert.pem", key = "tls/key.pem" }} ]   # several: chosen by SNI and key type

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
@@ -25,6 +26,7 @@
 #include "delivery/smtp_deliverer.hpp"
 #include "net/coro.hpp"
 #include "net/listener.hpp"
+#include "net/scheduling.hpp"
 #include "net/user.hpp"
 #include "net/worker_pool.hpp"
 #include "policy/authenticator.hpp"
@@ -515,6 +517,13 @@ class server {
 }  // namespace
 
 int serve(const config::config& cfg, store::stores stores) {
+  if (cfg.batch_scheduling) {  // before the server's threads start: they inherit it
+    try {
+      log()->debug("scheduling: SCHED_BATCH for {} threads", net::use_batch_scheduling());
+    } catch (const std::system_error& e) {
+      log()->warn("scheduling = \"batch\": {}; the threads keep the normal policy", e.what());
+    }
+  }
   server s(cfg, std::move(stores));
   return s.run();
 }
