@@ -1,9 +1,12 @@
 #include <gtest/gtest.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <set>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -17,6 +20,7 @@
 #include "base/random.hpp"
 #include "base/secret.hpp"
 #include "base/strings.hpp"
+#include "base/thread.hpp"
 #include "base/time_format.hpp"
 
 using namespace smtpsd::base;
@@ -232,4 +236,30 @@ TEST(block_cache, keeps_only_blocks_of_its_size_and_only_a_few) {
   for (int i = 0; i < bc::spares_per_thread + 3; ++i) bc::give(std::malloc(bc::block_size));
   EXPECT_EQ(bc::spares(), bc::spares_per_thread);
   while (bc::spares() > 0) std::free(bc::take());
+}
+
+TEST(start_thread, named_and_free_to_run_on_the_main_threads_cpus_even_from_a_pinned_thread) {
+  cpu_set_t all;
+  CPU_ZERO(&all);
+  ASSERT_EQ(sched_getaffinity(getpid(), sizeof all, &all), 0);
+  int first = 0;
+  while (!CPU_ISSET(first, &all)) ++first;
+  char name[16] = {};
+  int cpus_seen = -1;
+  std::thread pinned([&] {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+    smtpsd::base::start_thread("smtpsd-a-long-name-cut", [&] {
+      pthread_getname_np(pthread_self(), name, sizeof name);
+      cpu_set_t mine;
+      CPU_ZERO(&mine);
+      sched_getaffinity(0, sizeof mine, &mine);
+      cpus_seen = CPU_EQUAL(&mine, &all) ? 1 : 0;
+    }).join();
+  });
+  pinned.join();
+  EXPECT_STREQ(name, "smtpsd-a-long-n");
+  EXPECT_EQ(cpus_seen, 1) << "not the one CPU of the thread that started it";
 }

@@ -522,7 +522,8 @@ config parse(std::string_view text, const std::filesystem::path& file) {
   const auto dir = std::filesystem::absolute(file).parent_path();
   config c;
   c.file = std::filesystem::absolute(file);
-  r.check_keys(root, "", {"hostname", "data_dir", "user", "allow_root", "threads", "scheduling", "tls", "listeners", "limits", "auth", "delivery",
+  r.check_keys(root, "", {"hostname", "data_dir", "user", "allow_root", "threads", "scheduling", "cpu_affinity",
+                          "tls", "listeners", "limits", "auth", "delivery",
                           "storage", "admin", "events", "configuration_sets", "log", "bounces", "reputation"});
   c.hostname = r.str(root, "", "hostname", "localhost");
   if (c.hostname.empty() || c.hostname.size() > 253 || c.hostname.find_first_of(" \t\r\n;()[]") != std::string::npos)
@@ -535,6 +536,7 @@ config parse(std::string_view text, const std::filesystem::path& file) {
   if (scheduling != "batch" && scheduling != "normal")
     r.fail(root.get("scheduling"), "scheduling", "must be \"batch\" or \"normal\"");
   c.batch_scheduling = scheduling == "batch";
+  c.cpu_affinity = r.boolean(root, "", "cpu_affinity", true);
   parse_tls(r, root, dir, c);
   parse_listeners(r, root, dir, c);
   parse_limits(r, root, dir, c);

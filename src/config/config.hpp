@@ -153,6 +153,7 @@ struct config {
   bool allow_root = false;  // serve client traffic as root (when user is empty)
   unsigned threads = 0;  // I/O threads; 0 = one per core but one (at least one)
   bool batch_scheduling = true;  // scheduling = "batch": every thread SCHED_BATCH ("normal": SCHED_OTHER)
+  bool cpu_affinity = true;  // each I/O thread and the group committer kept on a core of its own, when there are enough
   tls_settings tls;
   std::vector<listener> listeners;
   limits limit;

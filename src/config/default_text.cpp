@@ -25,6 +25,7 @@ data_dir = {2:<20} # store, spool, events
 user = {3:<24} # started as root: bind the listeners, then run as this user
 {1}# threads = 0                        # I/O threads; 0 = one per core but one (at least one)
 # scheduling = "batch"                # SCHED_BATCH: fewer context switches; "normal" beside latency-sensitive programs
+# cpu_affinity = true                 # each I/O thread and the group committer on a core of its own
 
 [tls]
 certificates = [ {{ cert = "tls/cert.pem", key = "tls/key.pem" }} ]   # several: chosen by SNI and key type

@@ -6,6 +6,7 @@
 #include "base/log.hpp"
 #include "base/metrics.hpp"
 #include "net/coro.hpp"
+#include "base/thread.hpp"
 
 namespace smtpsd::events {
 
@@ -38,7 +39,7 @@ dispatcher::~dispatcher() {
 void dispatcher::start() {
   for (auto& h : hooks_) net::spawn(io_.get_executor(), run_hook(*h), "webhook " + h->settings().name);
   net::spawn(io_.get_executor(), prune_loop(), "event log pruning");
-  thread_ = std::thread([this] {
+  thread_ = base::start_thread("smtpsd-webhooks", [this] {
     auto guard = net::asio::make_work_guard(io_);
     io_.run();
   });

@@ -2,6 +2,7 @@
 
 #include "events/log.hpp"
 #include "base/metrics.hpp"
+#include "base/thread.hpp"
 
 namespace smtpsd::events {
 
@@ -15,7 +16,7 @@ publisher::publisher(std::shared_ptr<store::event_store> store, const std::files
       journal_(journal_file),
       headers_(headers),
       recent_(webhooks ? std::make_shared<recent_events>() : nullptr),
-      thread_([this] { run(); }) {}
+      thread_(base::start_thread("smtpsd-events", [this] { run(); })) {}
 
 publisher::~publisher() { stop(); }
 

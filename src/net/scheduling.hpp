@@ -1,6 +1,9 @@
 #pragma once
 // The kernel's scheduling policy for the server's threads.
+#include <pthread.h>
+
 #include <cstddef>
+#include <vector>
 
 namespace smtpsd::net {
 
@@ -15,5 +18,13 @@ namespace smtpsd::net {
 // switch that bought nothing. Returns how many threads it changed; throws
 // std::system_error when the kernel refuses (a seccomp filter, for example).
 std::size_t use_batch_scheduling();
+
+// The CPUs this process may run on (its affinity mask, which a cpuset or
+// taskset may have narrowed), in increasing order.
+std::vector<int> usable_cpus();
+
+// Keeps a thread on one CPU. Threads it starts afterwards inherit that.
+// Returns false when the kernel refuses (the CPU is not in the cpuset).
+bool pin(pthread_t thread, int cpu);
 
 }  // namespace smtpsd::net

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <thread>
+#include <vector>
 
 using namespace smtpsd::net;
 
@@ -36,4 +37,35 @@ TEST(scheduling, batch_for_threads_running_and_threads_started_later) {
 
   const sched_param none{};  // the other tests run as before
   ASSERT_EQ(::sched_setscheduler(0, SCHED_OTHER, &none), 0);
+}
+
+namespace {
+std::vector<int> my_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> out;
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) return out;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+    if (CPU_ISSET(cpu, &set)) out.push_back(cpu);
+  return out;
+}
+}  // namespace
+
+TEST(scheduling, pin_keeps_one_thread_on_one_cpu) {
+  const auto cpus = usable_cpus();
+  ASSERT_FALSE(cpus.empty());
+  ASSERT_EQ(cpus, my_cpus());
+  std::atomic<bool> go{false};
+  std::vector<int> pinned, later;
+  std::thread t([&] {
+    while (!go) std::this_thread::yield();
+    pinned = my_cpus();
+    std::thread([&] { later = my_cpus(); }).join();
+  });
+  EXPECT_TRUE(pin(t.native_handle(), cpus.back()));
+  go = true;
+  t.join();
+  EXPECT_EQ(pinned, std::vector<int>{cpus.back()});
+  EXPECT_EQ(later, std::vector<int>{cpus.back()}) << "a thread it starts inherits the pin";
+  EXPECT_EQ(my_cpus(), cpus) << "the pinning thread is left alone";
 }

@@ -12,6 +12,7 @@
 #include "net/coro.hpp"
 #include "queue/attempt.hpp"
 #include "queue/tls_reports.hpp"
+#include "base/thread.hpp"
 
 namespace smtpsd::queue {
 
@@ -63,7 +64,7 @@ void queue_manager::start() {
   svc_.writer->on_committed(this);
   net::spawn(io_->get_executor(), run(), "queue manager");
   net::spawn(io_->get_executor(), housekeeping(), "queue housekeeping");
-  thread_ = std::thread([this] { io_->run(); });
+  thread_ = base::start_thread("smtpsd-queue", [this] { io_->run(); });
 }
 
 void queue_manager::stop(std::chrono::seconds drain) {

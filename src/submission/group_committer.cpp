@@ -5,6 +5,7 @@
 
 #include "base/log.hpp"
 #include "base/metrics.hpp"
+#include "base/thread.hpp"
 
 namespace smtpsd::submission {
 
@@ -41,7 +42,8 @@ void register_metrics() {
 
 group_committer::group_committer(std::shared_ptr<store::spool> spool, std::shared_ptr<store::queue_store> queue,
                                  gathering g)
-    : spool_(std::move(spool)), queue_(std::move(queue)), gathering_(g), thread_([this] { run(); }) {}
+    : spool_(std::move(spool)), queue_(std::move(queue)), gathering_(g),
+      thread_(base::start_thread("smtpsd-commit", [this] { run(); })) {}
 
 group_committer::~group_committer() { stop(); }
 

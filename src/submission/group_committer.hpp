@@ -88,6 +88,8 @@ class group_committer {
   void hand_to(committed_mail* to);
   // Commits what is waiting, then stops the thread.
   void stop();
+  // The committer's thread, for the server to give it a core of its own.
+  std::thread::native_handle_type thread_handle() { return thread_.native_handle(); }
 
  private:
   void run();

@@ -4,8 +4,10 @@ A/AAAA fallback of a domain without MX, STARTTLS to a receiving MX, and
 NOTIFY=NEVER end to end."""
 import email
 import email.policy
+import os
 import smtplib
 import ssl
+from pathlib import Path
 
 import pytest
 
@@ -133,3 +135,44 @@ def test_notify_never_sends_no_dsn_end_to_end(server_factory, sink_factory):
     assert len(dsns(sink)) == 1, [m["data"][:200] for m in dsns(sink)]
     assert loud.encode() in got[0]["data"]
     assert b"reject-quiet@example.org" not in got[0]["data"]
+
+
+def thread_placement(pid):
+    """Each thread's scheduling policy (field 41 of stat) and the CPUs it may run on."""
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+            policy = int(stat[stat.rindex(")") + 2:].split()[38])
+            out.append((policy, frozenset(os.sched_getaffinity(int(task.name)))))
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # a thread that ended meanwhile
+    return out
+
+
+def test_threads_run_under_sched_batch_and_the_io_thread_and_committer_get_a_core_each(server_factory):
+    SCHED_OTHER, SCHED_BATCH = 0, 3
+    usable = sorted(os.sched_getaffinity(0))
+    srv = server_factory(start=False)
+    srv.config.write_text(srv.config.read_text().replace("threads = 2\n", "threads = 1\n"))
+    srv.start()
+    placed = thread_placement(srv.proc.pid)
+    assert len(placed) >= 4, placed
+    assert all(policy == SCHED_BATCH for policy, _ in placed), placed
+    pinned = sorted(next(iter(cpus)) for _, cpus in placed if len(cpus) == 1)
+    if len(usable) >= 2:
+        assert pinned == usable[:2], f"the I/O thread on {usable[0]}, the committer on {usable[1]}: {placed}"
+        assert f"cpu_affinity: I/O threads on CPU {usable[0]}, the group committer on CPU {usable[1]}" in srv.log()
+    others = [cpus for _, cpus in placed if len(cpus) > 1]
+    assert others and all(cpus == frozenset(usable) for cpus in others), "the rest float"
+    submit(srv, ["x@example.org"])
+    assert len(queue(srv)) == 1, "and mail goes through"
+    srv.stop()
+
+    normal = server_factory(name="normal", start=False)
+    normal.config.write_text(normal.config.read_text().replace(
+        "threads = 2\n", 'threads = 1\nscheduling = "normal"\ncpu_affinity = false\n'))
+    normal.start()
+    placed = thread_placement(normal.proc.pid)
+    assert all(policy == SCHED_OTHER for policy, _ in placed), placed
+    assert all(cpus == frozenset(usable) for _, cpus in placed), placed

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "store/postgres/pg_stores.hpp"
+#include "base/thread.hpp"
 
 namespace smtpsd::store::postgres {
 
@@ -44,7 +45,7 @@ std::string from_hex_bytea(std::string_view text) {
 // session's I/O thread, which must not wait for PostgreSQL.
 class chunk_uploader {
  public:
-  chunk_uploader() : thread_([this] { loop(); }) {}
+  chunk_uploader() : thread_(base::start_thread("smtpsd-pg-spool", [this] { loop(); })) {}
   ~chunk_uploader() {
     {
       std::lock_guard l(mu_);

@@ -1,4 +1,5 @@
 #include "store/redis/redis_counters.hpp"
+#include "base/thread.hpp"
 
 #include <boost/url/parse.hpp>
 #include <fmt/format.h>
@@ -116,7 +117,7 @@ redis_counters::redis_counters(redis_address a) : a_(std::move(a)) {
   } catch (const store_error& e) {
     throw store_error(e.what(), false);
   }
-  returner_ = std::thread([this] { give_back_loop(); });
+  returner_ = base::start_thread("smtpsd-redis", [this] { give_back_loop(); });
 }
 
 redis_counters::~redis_counters() {
