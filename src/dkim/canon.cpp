@@ -43,7 +43,48 @@ void relaxed_body::end_line() {
   line_.clear();
 }
 
+namespace {
+// A line (without its CRLF) that relaxed canonicalization leaves as it is:
+// not empty, no tab, no CR, no run of spaces, no space at the end.
+bool unchanged_by_relaxed(std::string_view line) {
+  if (line.empty() || line.back() == ' ') return false;
+  char prev = 0;
+  for (char c : line) {
+    if (c == '\t' || c == '\r' || (c == ' ' && prev == ' ')) return false;
+    prev = c;
+  }
+  return true;
+}
+}  // namespace
+
 void relaxed_body::update(std::string_view content) {
+  while (!content.empty()) {
+    // Between lines, the lines that stay as they are go out as one span of
+    // the input; the others, byte by byte, below.
+    if (!cr_ && !wsp_ && line_.empty()) {
+      std::size_t run = 0;
+      for (;;) {
+        const auto nl = content.find('\n', run);
+        if (nl == std::string_view::npos || nl == run || content[nl - 1] != '\r' ||
+            !unchanged_by_relaxed(content.substr(run, nl - 1 - run)))
+          break;
+        run = nl + 1;
+      }
+      if (run > 0) {
+        for (; blank_lines_ > 0; --blank_lines_) out_("\r\n");
+        out_(content.substr(0, run));
+        content.remove_prefix(run);
+        continue;
+      }
+    }
+    const auto nl = content.find('\n');
+    const auto upto = nl == std::string_view::npos ? content.size() : nl + 1;
+    update_bytes(content.substr(0, upto));
+    content.remove_prefix(upto);
+  }
+}
+
+void relaxed_body::update_bytes(std::string_view content) {
   for (char c : content) {
     if (cr_) {
       cr_ = false;
@@ -51,7 +92,7 @@ void relaxed_body::update(std::string_view content) {
         end_line();
         continue;
       }
-      line_ += '\r';  // a CR that does not end a line is content
+      content_cr();
     }
     if (c == '\r') {
       cr_ = true;
@@ -67,8 +108,16 @@ void relaxed_body::update(std::string_view content) {
   }
 }
 
+// A CR that does not end a line is content like any other: it ends a run of
+// whitespace, which becomes one space before it.
+void relaxed_body::content_cr() {
+  if (wsp_) line_ += ' ';
+  wsp_ = false;
+  line_ += '\r';
+}
+
 void relaxed_body::finish() {
-  if (cr_) line_ += '\r';
+  if (cr_) content_cr();
   cr_ = false;
   if (!line_.empty()) end_line();
   blank_lines_ = 0;

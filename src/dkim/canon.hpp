@@ -19,6 +19,8 @@ class relaxed_body {
 
  private:
   void end_line();
+  void update_bytes(std::string_view content);
+  void content_cr();
   std::function<void(std::string_view)> out_;
   std::string line_;
   bool wsp_ = false;
