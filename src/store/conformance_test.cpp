@@ -320,6 +320,27 @@ TEST_P(store_conformance, enqueue_counts_usage_per_minute) {
   EXPECT_TRUE(q.usage(7, t).empty());
 }
 
+TEST_P(store_conformance, one_enqueue_counts_each_account_and_minute) {
+  auto& q = *s_.queue;
+  auto t = base::from_unix_seconds(1'800'000'000 / 60 * 60);
+  std::vector<queued_message> batch;
+  for (int i = 0; i < 5; ++i) {
+    auto m = sample(base::make_queue_id(t, 10 + static_cast<unsigned>(i)), i % 2 ? 7 : 42);
+    m.created = t + std::chrono::seconds(i * 20);  // minutes t, t, t, t+1, t+1 (accounts 42, 7, 42, 7, 42)
+    batch.push_back(m);
+  }
+  q.enqueue(batch);
+  auto u42 = q.usage(42, t - std::chrono::hours(1));
+  ASSERT_EQ(u42.size(), 2u);
+  EXPECT_EQ(u42[0].minute, t);
+  EXPECT_EQ(u42[0].count, 4u) << "two messages of two recipients";
+  EXPECT_EQ(u42[1].count, 2u);
+  auto u7 = q.usage(7, t - std::chrono::hours(1));
+  ASSERT_EQ(u7.size(), 2u);
+  EXPECT_EQ(u7[0].count, 2u);
+  EXPECT_EQ(u7[1].count, 2u);
+}
+
 TEST_P(store_conformance, claim_lease_record) {
   auto& q = *s_.queue;
   const auto t0 = base::from_unix_seconds(1'800'000'000);

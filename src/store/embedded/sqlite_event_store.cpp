@@ -1,5 +1,8 @@
 #include "store/embedded/sqlite_stores.hpp"
 
+#include <map>
+#include <tuple>
+
 namespace smtpsd::store::embedded {
 
 namespace {
@@ -28,6 +31,9 @@ stored_event read_event(const statement& s, int base = 0) {
 std::vector<std::int64_t> append_events(connection& c, std::span<const stored_event> events) {
   std::vector<std::int64_t> seqs;
   seqs.reserve(events.size());
+  // The statistics of a batch are summed first: one upsert per bucket,
+  // account and type, where a batch of one kind of event had one per event.
+  std::map<std::tuple<std::int64_t, std::string_view, std::string_view>, std::pair<std::int64_t, std::int64_t>> stats;
   for (const auto& e : events) {
     c.prepare("INSERT INTO events(id, time, type, account, configuration_set, record) VALUES (?,?,?,?,?,?)")
         .bind(1, e.id)
@@ -38,14 +44,20 @@ std::vector<std::int64_t> append_events(connection& c, std::span<const stored_ev
         .bind(6, e.record)
         .run();
     seqs.push_back(c.last_insert_id());
-    c.prepare("INSERT INTO event_stats(bucket, account, type, events, recipients) VALUES (?,?,?,1,?) "
-              "ON CONFLICT(bucket, account, type) DO UPDATE SET events = events + 1, recipients = recipients + excluded.recipients")
-        .bind(1, ms(e.time) / 900000 * 900)
-        .bind(2, e.account)
-        .bind(3, e.type)
-        .bind(4, static_cast<std::int64_t>(e.recipients))
-        .run();
+    auto& [count, recipients] = stats[{ms(e.time) / 900000 * 900, e.account, e.type}];
+    ++count;
+    recipients += static_cast<std::int64_t>(e.recipients);
   }
+  for (const auto& [key, sums] : stats)
+    c.prepare("INSERT INTO event_stats(bucket, account, type, events, recipients) VALUES (?,?,?,?,?) "
+              "ON CONFLICT(bucket, account, type) DO UPDATE SET events = events + excluded.events, "
+              "recipients = recipients + excluded.recipients")
+        .bind(1, std::get<0>(key))
+        .bind(2, std::get<1>(key))
+        .bind(3, std::get<2>(key))
+        .bind(4, sums.first)
+        .bind(5, sums.second)
+        .run();
   return seqs;
 }
 

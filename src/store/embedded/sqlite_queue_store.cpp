@@ -1,4 +1,6 @@
 #include <algorithm>
+#include <map>
+#include <utility>
 
 #include "base/strings.hpp"
 #include "base/time_format.hpp"
@@ -65,6 +67,7 @@ std::vector<std::int64_t> sqlite_queue_store::enqueue(std::span<const queued_mes
       const auto last = s.int64(0);
       for (std::size_t i = 0; i < leased; ++i) tokens.push_back(last - static_cast<std::int64_t>(leased - 1 - i));
     }
+    std::map<std::pair<std::int64_t, std::int64_t>, std::int64_t> usage;  // (account, minute) -> recipients
     for (std::size_t n = 0; n < batch.size(); ++n) {
       const auto& m = batch[n];
       c.prepare(
@@ -106,19 +109,23 @@ std::vector<std::int64_t> sqlite_queue_store::enqueue(std::span<const queued_mes
             .bind(9, r.last_response)
             .run();
       }
-      const auto minute = base::unix_seconds(m.created) / 60 * 60;
+      usage[{m.account_id, base::unix_seconds(m.created) / 60 * 60}] += static_cast<std::int64_t>(m.recipients.size());
+    }
+    // Summed over the batch: one upsert per account and minute, and one
+    // deletion of what is older than two days per account.
+    std::map<std::int64_t, std::int64_t> latest;  // account -> its latest minute in the batch
+    for (const auto& [key, count] : usage) {
       c.prepare(
            "INSERT INTO usage(account_id, minute, count) VALUES (?,?,?) "
            "ON CONFLICT(account_id, minute) DO UPDATE SET count = count + excluded.count")
-          .bind(1, m.account_id)
-          .bind(2, minute)
-          .bind(3, static_cast<std::int64_t>(m.recipients.size()))
+          .bind(1, key.first)
+          .bind(2, key.second)
+          .bind(3, count)
           .run();
-      c.prepare("DELETE FROM usage WHERE account_id = ? AND minute < ?")
-          .bind(1, m.account_id)
-          .bind(2, minute - 2 * 86400)
-          .run();
+      latest[key.first] = key.second;  // ascending: the last one is the latest
     }
+    for (const auto& [account_id, minute] : latest)
+      c.prepare("DELETE FROM usage WHERE account_id = ? AND minute < ?").bind(1, account_id).bind(2, minute - 2 * 86400).run();
     append_events(c, events);
     t.commit();
     return tokens;
