@@ -24,6 +24,7 @@
 #include "events/publisher.hpp"
 #include "server/log.hpp"
 #include "base/metrics.hpp"
+#include "base/thread.hpp"
 #include "delivery/smtp_deliverer.hpp"
 #include "net/coro.hpp"
 #include "net/listener.hpp"
@@ -43,7 +44,6 @@
 #include "submission/group_committer.hpp"
 #include "submission/recovery.hpp"
 #include "submission/submitter.hpp"
-#include "base/thread.hpp"
 
 namespace smtpsd::server {
 
@@ -196,9 +196,9 @@ class server {
   // committer on the next, when the process may use enough cores; the worker
   // pool and the other threads go wherever the kernel puts them. On 2 cores,
   // the I/O thread and the committer then stop trading places (under send,
-  // 2 to 6 % less CPU per message and 4 % more messages a second). Returns the I/O threads' CPUs (none: they
-  // float); each I/O thread pins itself as it starts (base::start_thread lets
-  // a new thread float first).
+  // 2 to 6 % less CPU per message and 4 % more messages a second). Pins the
+  // committer and returns the CPUs of the I/O threads, which pin themselves
+  // as they start (none: everything floats).
   std::vector<int> place_committer() {
     if (!cfg_.cpu_affinity) return {};
     auto cpus = net::usable_cpus();
@@ -410,6 +410,9 @@ class server {
     const auto& now = current();
     if (next->listeners.size() != now.listeners.size())
       log()->warn("SIGHUP: listeners were added or removed; that needs a restart");
+    if (next->threads != now.threads || next->batch_scheduling != now.batch_scheduling ||
+        next->cpu_affinity != now.cpu_affinity)
+      log()->warn("SIGHUP: threads, scheduling and cpu_affinity are read at start; a change needs a restart");
     for (std::size_t i = 0; i < next->listeners.size() && i < now.listeners.size(); ++i)
       if (next->listeners[i].address.to_string() != now.listeners[i].address.to_string() ||
           next->listeners[i].mode != now.listeners[i].mode)
