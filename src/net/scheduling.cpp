@@ -2,6 +2,7 @@
 
 #include <sched.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
@@ -34,7 +35,7 @@ std::vector<int> usable_cpus() {
   cpu_set_t set;
   CPU_ZERO(&set);
   std::vector<int> out;
-  if (::sched_getaffinity(0, sizeof set, &set) != 0) return out;
+  if (::sched_getaffinity(::getpid(), sizeof set, &set) != 0) return out;  // the main thread's, never pinned
   for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
     if (CPU_ISSET(cpu, &set)) out.push_back(cpu);
   return out;

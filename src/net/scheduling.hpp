@@ -19,8 +19,8 @@ namespace smtpsd::net {
 // std::system_error when the kernel refuses (a seccomp filter, for example).
 std::size_t use_batch_scheduling();
 
-// The CPUs this process may run on (its affinity mask, which a cpuset or
-// taskset may have narrowed), in increasing order.
+// The CPUs this process may run on (the main thread's affinity mask, which a
+// cpuset or taskset may have narrowed), in increasing order.
 std::vector<int> usable_cpus();
 
 // Keeps a thread on one CPU. Threads it starts afterwards inherit that.
