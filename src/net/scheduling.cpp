@@ -10,6 +10,8 @@
 #include <string>
 #include <system_error>
 
+#include "base/thread.hpp"
+
 namespace smtpsd::net {
 
 std::size_t use_batch_scheduling() {
@@ -32,10 +34,8 @@ std::size_t use_batch_scheduling() {
 }
 
 std::vector<int> usable_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
+  const auto set = base::process_cpus();
   std::vector<int> out;
-  if (::sched_getaffinity(::getpid(), sizeof set, &set) != 0) return out;  // the main thread's, never pinned
   for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
     if (CPU_ISSET(cpu, &set)) out.push_back(cpu);
   return out;

@@ -19,8 +19,7 @@ namespace smtpsd::net {
 // std::system_error when the kernel refuses (a seccomp filter, for example).
 std::size_t use_batch_scheduling();
 
-// The CPUs this process may run on (the main thread's affinity mask, which a
-// cpuset or taskset may have narrowed), in increasing order.
+// base::process_cpus() as a list, in increasing order.
 std::vector<int> usable_cpus();
 
 // Keeps a thread on one CPU. Threads it starts afterwards inherit that.
