@@ -18,10 +18,11 @@ const char* data_rule(smtp::data_reader::error e) {
 }
 
 intake::intake(smtp::data_reader::mode mode, std::uint64_t max_bytes, submission::submitter& submit,
-               const smtp::envelope& env, const submission::session_facts& facts, submission::header_check check)
+               const smtp::envelope& env, const submission::session_facts& facts, submission::header_check check,
+               submission::group_committer::arrival announced)
     : reader_(mode, max_bytes), max_bytes_(max_bytes), submit_(&submit) {
   try {
-    message_ = submit_->begin(env, facts, std::move(check));
+    message_ = submit_->begin(env, facts, std::move(check), std::move(announced));
   } catch (const std::exception& e) {
     failure_ = policy::storage_failure(e);
   }

@@ -112,6 +112,7 @@ net::awaitable<void> session::run() {
   }
   message_.reset();  // aborts an unfinished message
   txn_.reset();      // gives back the recipients of an unfinished transaction
+  announced_ = {};
   co_await stream_.close();
   log()->info("session={} disconnect after {:.3f}s", id_,
               std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
@@ -268,7 +269,9 @@ net::awaitable<void> session::serve() {
 // Recipients reserved for a transaction that ended without a queued message
 // (RSET, a new EHLO, a refused message) go back to the account.
 void session::end_transaction_if_over() {
-  if (!fsm_.in_transaction()) txn_.reset();
+  if (fsm_.in_transaction()) return;
+  txn_.reset();
+  announced_ = {};
 }
 
 net::awaitable<smtp::action> session::perform(smtp::action a) {
@@ -416,6 +419,7 @@ net::awaitable<smtp::action> session::check_mail() {
     co_return fsm_.on_mail_verdict({full.reply, false}, out_);
   }
   txn_ = std::make_unique<policy::reservation>(*svc_.policy, std::move(std::get<policy::sender_profile>(r)));
+  if (svc_.submit) announced_ = svc_.submit->announce();
   fsm_.set_max_message_bytes(txn_->profile().max_message_bytes);
   co_return fsm_.on_mail_verdict({}, out_);
 }
@@ -481,7 +485,7 @@ std::unique_ptr<intake> session::start_message(smtp::data_reader::mode mode) {
     return p->check_headers(profile, fields);
   };
   return std::make_unique<intake>(mode, fsm_.max_message_bytes(), *svc_.submit, fsm_.transaction(), facts(),
-                                  std::move(check));
+                                  std::move(check), std::move(announced_));
 }
 
 net::awaitable<std::optional<smtp::reply>> session::receive_data() {

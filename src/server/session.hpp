@@ -106,6 +106,9 @@ class session : public std::enable_shared_from_this<session> {
   // of those held open) carries neither inline (about 550 octets).
   std::unique_ptr<const store::account> account_;
   std::unique_ptr<policy::reservation> txn_;  // the transaction in progress: its profile and recipients
+  // Its message, announced to the group committer from MAIL on (so batches
+  // wait for it) until DATA or BDAT hands it over or the transaction ends.
+  submission::group_committer::arrival announced_;
   std::unique_ptr<intake> message_;         // the message being received
   bool stop_requested_ = false;
   bool waiting_for_command_ = false;

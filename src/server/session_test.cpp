@@ -39,7 +39,7 @@ struct server_side {
   policy::authenticator auth{s.accounts, base::real_clock(), 5min, &throttle};
   policy::submission_policy policy{s.accounts, s.suppressions, s.queue, base::real_clock(), {}};
   policy::connection_limits connections{100, 100};
-  submission::group_committer committer{s.bodies, s.queue};
+  submission::group_committer committer;
   submission::submitter submit{s, committer, {"mail.test", 1024 * 1024, nullptr, {}}, base::real_clock(),
                                base::real_random(), &events};
   asio::io_context io{1};
@@ -47,7 +47,8 @@ struct server_side {
   std::shared_ptr<server::session_settings> settings = std::make_shared<server::session_settings>();
   std::thread thread;
 
-  explicit server_side(std::optional<std::uint64_t> max_24h = std::nullopt) {
+  explicit server_side(std::optional<std::uint64_t> max_24h = std::nullopt, submission::gathering g = {})
+      : committer(s.bodies, s.queue, g) {
     store::account a;
     a.name = "acme";
     a.max_24h = max_24h;
@@ -218,6 +219,75 @@ TEST(session, recipients_of_an_abandoned_transaction_go_back_to_the_quota) {
   EXPECT_EQ(c.cmd("MAIL FROM:<alice@example.com>"), "250 2.1.0 Ok");
   EXPECT_EQ(c.cmd("RCPT TO:<dave@example.org>"), "454 4.7.0 Throttling failure: Daily message quota exceeded.")
       << "a queued message's recipients stay counted";
+}
+
+// The committer's wait made long: only a transaction's message (or its end)
+// can end it, so a session that failed to announce its message, or to drop
+// the announcement, would hold the other's reply for a minute.
+constexpr submission::gathering wait_long{2.0, std::chrono::seconds(60), std::chrono::seconds(60)};
+
+// Polls until the queue holds n messages, for at most 10 s.
+bool queue_reaches(store::stores& s, std::size_t n) {
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (s.queue->count() < n) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(2ms);
+  }
+  return true;
+}
+
+TEST(session, a_batch_waits_for_a_transaction_begun_and_not_for_one_ended) {
+  server_side srv(std::nullopt, wait_long);
+  auto& batches = submission::commit_batch_metric();
+  client a(srv.acceptor.local_endpoint().port());
+  client b(srv.acceptor.local_endpoint().port());
+  for (auto* c : {&a, &b}) {
+    c->reply();
+    c->login();
+  }
+  EXPECT_EQ(a.cmd("MAIL FROM:<alice@example.com>"), "250 2.1.0 Ok");  // a's message is on its way from here
+  EXPECT_EQ(b.cmd("MAIL FROM:<alice@example.com>"), "250 2.1.0 Ok");
+  b.cmd("RCPT TO:<bob@example.org>");
+  EXPECT_EQ(b.cmd("DATA").substr(0, 3), "354");
+  const auto batches_before = batches.count();
+  b.send("From: alice@example.com\r\n\r\nfrom b\r\n.\r\n");
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(srv.s.queue->count(), 0u) << "b's message waits for a's, announced at MAIL";
+  a.cmd("RCPT TO:<carol@example.org>");
+  EXPECT_EQ(a.cmd("DATA").substr(0, 3), "354");
+  EXPECT_EQ(a.cmd("From: alice@example.com\r\n\r\nfrom a\r\n.").substr(0, 3), "250");
+  EXPECT_EQ(b.reply().substr(0, 3), "250");
+  EXPECT_EQ(batches.count(), batches_before + 1) << "one batch, one sync for both";
+  EXPECT_EQ(srv.s.queue->count(), 2u);
+
+  // A transaction that ends without a message (RSET) stops counting at once.
+  EXPECT_EQ(a.cmd("MAIL FROM:<alice@example.com>"), "250 2.1.0 Ok");
+  b.cmd("MAIL FROM:<alice@example.com>");
+  b.cmd("RCPT TO:<bob@example.org>");
+  EXPECT_EQ(b.cmd("DATA").substr(0, 3), "354");
+  b.send("From: alice@example.com\r\n\r\nagain\r\n.\r\n");
+  EXPECT_EQ(a.cmd("RSET").substr(0, 3), "250");
+  EXPECT_TRUE(queue_reaches(srv.s, 3)) << "b's message was held for a transaction that had ended";
+  EXPECT_EQ(b.reply().substr(0, 3), "250");
+}
+
+TEST(session, a_client_gone_mid_transaction_holds_no_batch) {
+  server_side srv(std::nullopt, wait_long);
+  client b(srv.acceptor.local_endpoint().port());
+  b.reply();
+  b.login();
+  {
+    client a(srv.acceptor.local_endpoint().port());
+    a.reply();
+    a.login();
+    EXPECT_EQ(a.cmd("MAIL FROM:<alice@example.com>"), "250 2.1.0 Ok");
+    b.cmd("MAIL FROM:<alice@example.com>");
+    b.cmd("RCPT TO:<bob@example.org>");
+    EXPECT_EQ(b.cmd("DATA").substr(0, 3), "354");
+    b.send("From: alice@example.com\r\n\r\nx\r\n.\r\n");
+  }  // a disconnects
+  EXPECT_TRUE(queue_reaches(srv.s, 1)) << "b's message was held for a session that had gone";
+  EXPECT_EQ(b.reply().substr(0, 3), "250");
 }
 
 TEST(session, a_message_refused_after_the_data_leaves_nothing_queued) {

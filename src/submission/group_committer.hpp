@@ -7,7 +7,8 @@
 // hand_to()), and only then reports back. While one batch
 // syncs, the next one gathers, so under load many messages share each sync;
 // and before a batch starts, the committer waits briefly for messages whose
-// sessions are still receiving them (expect()), so that they share it too.
+// sessions have begun a transaction (expect(): from MAIL on), so that they
+// share it too.
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -47,9 +48,12 @@ struct gathering {
 
 class group_committer {
  public:
-  // A message whose session has started receiving it: before a batch syncs,
-  // the committer waits a little for such messages (see run()), so that
-  // under load they share the sync instead of each paying for one.
+  // A message on its way: its session's transaction has begun (MAIL was
+  // accepted), and its content will be submitted, or the transaction will
+  // end without it. Before a batch syncs, the committer waits a little for
+  // such messages (see run()), so that under load they share the sync
+  // instead of each paying for one. Moved from the session into the message
+  // at DATA or BDAT, so the count never drops in between.
   class arrival {
    public:
     arrival() = default;
@@ -57,6 +61,7 @@ class group_committer {
     arrival(arrival&& o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
     arrival& operator=(arrival&& o) noexcept;
     ~arrival();
+    explicit operator bool() const { return c_ != nullptr; }
 
    private:
     friend class group_committer;

@@ -208,11 +208,11 @@ submitter::submitter(store::stores stores, group_committer& committer, settings 
       random_(random) {}
 
 std::unique_ptr<message_builder> submitter::begin(const smtp::envelope& env, const session_facts& facts,
-                                                  header_check check) {
+                                                  header_check check, group_committer::arrival announced) {
   const auto now = clock_.now();
   auto id = base::make_queue_id(now, static_cast<std::uint32_t>(random_.next_u64()));
   auto m = std::make_unique<message_builder>(id, stores_.bodies, env, facts, settings_, now, std::move(check));
-  m->set_arrival(committer_.expect());
+  m->set_arrival(announced ? std::move(announced) : committer_.expect());
   return m;
 }
 

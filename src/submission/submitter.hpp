@@ -120,10 +120,14 @@ class submitter final : public queue_writer {
   submitter(store::stores stores, group_committer& committer, settings s, const base::clock& clock,
             base::random_source& random, events::sink* events = nullptr);
 
-  // Starts a message for the transaction. Throws store_error when the spool
-  // cannot take it (the session answers 451/452).
+  // A transaction has begun (MAIL accepted): the committer counts on its
+  // message until the arrival is handed to begin() or dropped.
+  group_committer::arrival announce() { return committer_.expect(); }
+  // Starts a message for the transaction, announced by `announced` (else
+  // announced now). Throws store_error when the spool cannot take it (the
+  // session answers 451/452).
   std::unique_ptr<message_builder> begin(const smtp::envelope& env, const session_facts& facts,
-                                         header_check check = {});
+                                         header_check check = {}, group_committer::arrival announced = {});
   // Queues a sealed message. done(nullopt) runs on the committer thread once
   // the message is durable, done(why not) when it could not be committed.
   void commit(std::unique_ptr<message_builder> m, std::function<void(const commit_result&)> done);
