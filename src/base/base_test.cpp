@@ -16,6 +16,7 @@
 #include "base/ids.hpp"
 #include "base/ip.hpp"
 #include "base/json_out.hpp"
+#include "base/log.hpp"
 #include "base/metrics.hpp"
 #include "base/random.hpp"
 #include "base/secret.hpp"
@@ -261,4 +262,33 @@ TEST(start_thread, named_and_free_to_run_on_the_main_threads_cpus_even_from_a_pi
   pinned.join();
   EXPECT_STREQ(name, "smtpsd-a-long-n");
   EXPECT_EQ(cpus_seen, 1) << "not the one CPU of the thread that started it";
+}
+
+namespace {
+std::string json_line(spdlog::formatter& f, std::chrono::system_clock::time_point t, spdlog::level::level_enum level,
+                      std::string_view module, std::string_view text) {
+  spdlog::details::log_msg msg(t, spdlog::source_loc{}, spdlog::string_view_t(module.data(), module.size()), level,
+                               spdlog::string_view_t(text.data(), text.size()));
+  spdlog::memory_buf_t out;
+  f.format(msg, out);
+  return std::string(out.data(), out.size());
+}
+}  // namespace
+
+TEST(log, json_lines_are_exact_and_escaped) {
+  auto f = smtpsd::base::make_json_formatter();
+  const auto t = std::chrono::system_clock::time_point(std::chrono::milliseconds(1'796'023'418'007));
+  EXPECT_EQ(json_line(*f, t, spdlog::level::info, "server", "session=ab queued"),
+            R"({"time":"2026-11-30T07:23:38.007Z","level":"info","module":"server","msg":"session=ab queued"})" "\n");
+  // Milliseconds to the end of a second, and over into the next.
+  EXPECT_EQ(json_line(*f, t + std::chrono::milliseconds(990), spdlog::level::warn, "queue", "a \"b\" c\\d"),
+            R"({"time":"2026-11-30T07:23:38.997Z","level":"warning","module":"queue","msg":"a \"b\" c\\d"})" "\n");
+  EXPECT_EQ(json_line(*f, t + std::chrono::milliseconds(993), spdlog::level::err, "x", std::string("\t\r\n\x01\x7f\xc3\xa9", 7)),
+            "{\"time\":\"2026-11-30T07:23:39.000Z\",\"level\":\"error\",\"module\":\"x\",\"msg\":\"\\t\\r\\n\\u0001\x7f\xc3\xa9\"}\n");
+  EXPECT_EQ(json_line(*f, t - std::chrono::hours(24), spdlog::level::info, "m", ""),
+            R"({"time":"2026-11-29T07:23:38.007Z","level":"info","module":"m","msg":""})" "\n");
+  // Every line parses as JSON and gives back the text.
+  const std::string text = "q\"\\\x1f end";
+  auto j = nlohmann::json::parse(json_line(*f, t, spdlog::level::info, "m", text));
+  EXPECT_EQ(j["msg"], text);
 }

@@ -46,6 +46,12 @@ class json_formatter final : public spdlog::formatter {
   std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<json_formatter>(); }
 };
 
+}  // namespace
+
+std::unique_ptr<spdlog::formatter> make_json_formatter() { return std::make_unique<json_formatter>(); }
+
+namespace {
+
 std::mutex mu;
 spdlog::sink_ptr shared_sink;
 spdlog::level::level_enum current_level = spdlog::level::info;
