@@ -20,9 +20,10 @@ namespace smtpsd::server {
 class intake {
  public:
   // The message ends with <CRLF>.<CRLF> (DATA) or with BDAT LAST.
+  // `announced`: the session's announcement of it to the group committer.
   intake(smtp::data_reader::mode mode, std::uint64_t max_bytes, submission::submitter& submit,
          const smtp::envelope& env, const submission::session_facts& facts, submission::header_check check,
-         submission::group_committer::arrival announced = {});
+         submission::group_committer::arrival announced);
   // The inbound listener: the first `keep` octets of the content are handed
   // to `read` on the worker pool (a report's parts that matter come first;
   // the rest is received and dropped, so a session holds at most `keep`),

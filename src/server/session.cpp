@@ -111,8 +111,7 @@ net::awaitable<void> session::run() {
     log()->error("session={} ended by an unexpected error: {}", id_, e.what());
   }
   message_.reset();  // aborts an unfinished message
-  txn_.reset();      // gives back the recipients of an unfinished transaction
-  announced_ = {};
+  drop_transaction();
   co_await stream_.close();
   log()->info("session={} disconnect after {:.3f}s", id_,
               std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
@@ -269,7 +268,12 @@ net::awaitable<void> session::serve() {
 // Recipients reserved for a transaction that ended without a queued message
 // (RSET, a new EHLO, a refused message) go back to the account.
 void session::end_transaction_if_over() {
-  if (fsm_.in_transaction()) return;
+  if (!fsm_.in_transaction()) drop_transaction();
+}
+
+// Gives back the recipients of an unfinished transaction, and tells the
+// group committer its message is not coming.
+void session::drop_transaction() {
   txn_.reset();
   announced_ = {};
 }

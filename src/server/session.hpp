@@ -80,6 +80,7 @@ class session : public std::enable_shared_from_this<session> {
   net::awaitable<smtp::reply> finish_message();
   std::unique_ptr<intake> start_message(smtp::data_reader::mode mode);
   void end_transaction_if_over();
+  void drop_transaction();
   submission::session_facts facts() const;
   // What a refusal refused, for its reject event: the sender at MAIL, one
   // recipient at RCPT, the whole envelope after the data.
