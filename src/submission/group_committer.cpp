@@ -55,13 +55,18 @@ group_committer::arrival& group_committer::arrival::operator=(arrival&& o) noexc
   return *this;
 }
 
+// The committer is woken only when what it waits for has come: the first
+// message of a batch, or the last one a gathering batch expects. Waking it
+// for each arrival in between cost a futex wake and two context switches
+// each, for it to find the count not yet zero and sleep again.
 group_committer::arrival::~arrival() {
   if (!c_) return;
+  bool wake = false;
   {
     std::lock_guard l(c_->mu_);
-    --c_->expected_;
+    wake = --c_->expected_ == 0 && !c_->pending_.empty();
   }
-  c_->cv_.notify_one();
+  if (wake) c_->cv_.notify_one();
 }
 
 group_committer::arrival group_committer::expect() {
@@ -71,12 +76,14 @@ group_committer::arrival group_committer::expect() {
 }
 
 void group_committer::submit(request r) {
+  bool wake = false;
   {
     std::lock_guard l(mu_);
     if (std::exchange(r.expected.c_, nullptr)) --expected_;
+    wake = pending_.empty() || expected_ == 0;
     pending_.push_back(std::move(r));
   }
-  cv_.notify_one();
+  if (wake) cv_.notify_one();
 }
 
 void group_committer::hand_to(committed_mail* to) {

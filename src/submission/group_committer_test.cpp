@@ -220,6 +220,23 @@ TEST(group_committer, a_batch_waits_for_a_message_still_arriving) {
   EXPECT_GT(waits.sum() - waited_before, 0.01) << "and how long it was";
 }
 
+// The committer is woken only by the last of the messages it waits for (not
+// by each): the one before it must leave the batch waiting, the last one end it.
+TEST(group_committer, a_batch_waits_for_every_message_still_arriving) {
+  committer_fixture f(wait_long);
+  auto coming = f.committer.expect();
+  auto also_coming = f.committer.expect();
+  auto first = f.submit();
+  auto second = f.submit(std::move(coming));
+  EXPECT_EQ(first.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout) << "one is still on its way";
+  auto third = f.submit(std::move(also_coming));
+  ASSERT_EQ(first.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  EXPECT_FALSE(first.get());
+  EXPECT_FALSE(second.get());
+  EXPECT_FALSE(third.get());
+  EXPECT_EQ(f.spool->batches(), (std::vector<std::size_t>{3})) << "one sync for all three";
+}
+
 TEST(group_committer, a_dropped_message_ends_the_wait) {
   committer_fixture f(wait_long);
   auto coming = f.committer.expect();
