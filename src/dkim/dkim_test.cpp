@@ -122,7 +122,7 @@ TEST(dkim, relaxed_body_matches_the_rfc_for_random_text_and_chunks) {
       at += len;
     }
     b.finish();
-    ASSERT_EQ(out, relaxed_body_reference(body)) << testing::PrintToString(body);
+    ASSERT_EQ(out, relaxed_body_reference(body)) << ::testing::PrintToString(body);
   }
 }
 

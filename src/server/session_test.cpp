@@ -224,7 +224,7 @@ TEST(session, recipients_of_an_abandoned_transaction_go_back_to_the_quota) {
 // The committer's wait made long: only a transaction's message (or its end)
 // can end it, so a session that failed to announce its message, or to drop
 // the announcement, would hold the other's reply for a minute.
-constexpr submission::gathering wait_long{2.0, std::chrono::seconds(60), std::chrono::seconds(60)};
+constexpr submission::gathering committer_waits_long{2.0, std::chrono::seconds(60), std::chrono::seconds(60)};
 
 // Polls until the queue holds n messages, for at most 10 s.
 bool queue_reaches(store::stores& s, std::size_t n) {
@@ -237,7 +237,7 @@ bool queue_reaches(store::stores& s, std::size_t n) {
 }
 
 TEST(session, a_batch_waits_for_a_transaction_begun_and_not_for_one_ended) {
-  server_side srv(std::nullopt, wait_long);
+  server_side srv(std::nullopt, committer_waits_long);
   auto& batches = submission::commit_batch_metric();
   client a(srv.acceptor.local_endpoint().port());
   client b(srv.acceptor.local_endpoint().port());
@@ -272,7 +272,7 @@ TEST(session, a_batch_waits_for_a_transaction_begun_and_not_for_one_ended) {
 }
 
 TEST(session, a_client_gone_mid_transaction_holds_no_batch) {
-  server_side srv(std::nullopt, wait_long);
+  server_side srv(std::nullopt, committer_waits_long);
   client b(srv.acceptor.local_endpoint().port());
   b.reply();
   b.login();
