@@ -2,6 +2,7 @@
 // Message bodies, apart from metadata. An entry is written once (body
 // streamed, then the final header section), made durable by sync(), and read
 // by delivery. A reader refuses an entry that was not completely written.
+#include <compare>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -25,6 +26,25 @@ class spool_writer {
   // line, body) when the writer holds all of it in memory anyway (a small
   // message), so that delivery need not read it back; else nullptr.
   virtual std::shared_ptr<const std::string> content() const { return nullptr; }
+  // After finish(), before sync(): what re-creates the entry's queue row and
+  // events (store/replay.hpp), kept with the entry where the spool can (a
+  // segment record). False when it cannot (a spool without records, a large
+  // message in a file of its own): the queue must then make the row durable
+  // itself.
+  virtual bool keep_replay(std::string_view /*data*/) { return false; }
+};
+
+// A point in a spool that writes its entries in order (segment, offset).
+struct spool_position {
+  std::uint64_t segment = 0;
+  std::uint64_t offset = 0;
+  friend auto operator<=>(const spool_position&, const spool_position&) = default;
+};
+
+// An entry written past a position, and the replay data it kept.
+struct replayable {
+  std::string id;
+  std::string data;
 };
 
 class spool_reader {
@@ -59,6 +79,16 @@ class spool {
   // throws store_error when another process already is. (Writing claims it
   // too; a process that never writes only reads.)
   virtual void open_for_writing() {}
+  // Where the last sync() ended: every entry it wrote lies before this
+  // position. nullopt for a spool that keeps no order.
+  virtual std::optional<spool_position> synced_through() const { return std::nullopt; }
+  // The entries still in the spool written after `after` that kept replay
+  // data, in the order written (start-up re-queues those the queue lost).
+  virtual std::vector<replayable> replay_after(spool_position /*after*/) { return {}; }
+  // Spoils the replay data of entries whose queue commit failed (their
+  // clients were refused), durably, so that no replay queues them (a segment
+  // zeroes its first five octets, which replay data never starts with).
+  virtual void forget_replay(std::span<const std::string> /*ids*/) {}
 };
 
 }  // namespace smtpsd::store

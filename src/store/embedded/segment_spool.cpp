@@ -30,6 +30,9 @@ namespace {
 
 constexpr char segment_magic[8] = {'S', 'M', 'T', 'P', 'S', 'D', 'S', 'G'};
 constexpr char record_magic[8] = {'S', 'M', 'T', 'P', 'S', 'D', 'R', '1'};
+// A record that ends with replay data (an older smtpsd stops its scan there).
+constexpr char replay_magic[8] = {'S', 'M', 'T', 'P', 'S', 'D', 'R', '2'};
+constexpr std::uint32_t max_replay = 16u << 20;
 constexpr std::uint64_t segment_header = 4096;
 constexpr std::size_t record_header = 48;
 constexpr std::size_t id_size = 16;
@@ -71,14 +74,18 @@ std::uint64_t get_u64(const char* p) {
 // Named, not anonymous: segment_spool::impl holds them.
 namespace segment_parts {
 
-// [magic 8][seq 8][body 8][header 8][id length 4][data crc 4][zero 4][head crc 4]
+// [magic 8][seq 8][body 8][header 8][id length 4][data crc 4][replay length 4][head crc 4]
+// The data CRC covers the id, body and header section; the replay data that
+// may follow them carries a CRC of its own (store/replay.hpp).
 struct record_head {
   std::uint64_t seq = 0;
   std::uint64_t body = 0;
   std::uint64_t header = 0;
   std::uint32_t id_len = 0;
   std::uint32_t data_crc = 0;
-  std::uint64_t length() const { return record_header + id_len + body + header; }
+  std::uint32_t replay = 0;
+  std::uint64_t replay_at() const { return record_header + id_len + body + header; }
+  std::uint64_t length() const { return replay_at() + replay; }
 };
 
 }  // namespace segment_parts
@@ -88,24 +95,27 @@ namespace {
 using segment_parts::record_head;
 
 void encode(char* p, const record_head& h) {
-  std::memcpy(p, record_magic, 8);
+  std::memcpy(p, h.replay ? replay_magic : record_magic, 8);
   put_u64(p + 8, h.seq);
   put_u64(p + 16, h.body);
   put_u64(p + 24, h.header);
   put_u32(p + 32, h.id_len);
   put_u32(p + 36, h.data_crc);
-  put_u32(p + 40, 0);
+  put_u32(p + 40, h.replay);
   put_u32(p + 44, base::crc32c({p, 44}));
 }
 
 std::optional<record_head> decode(const char* p) {
-  if (std::memcmp(p, record_magic, 8) != 0 || get_u32(p + 44) != base::crc32c({p, 44})) return std::nullopt;
+  const bool plain = std::memcmp(p, record_magic, 8) == 0;
+  if ((!plain && std::memcmp(p, replay_magic, 8) != 0) || get_u32(p + 44) != base::crc32c({p, 44})) return std::nullopt;
   record_head h;
   h.seq = get_u64(p + 8);
   h.body = get_u64(p + 16);
   h.header = get_u64(p + 24);
   h.id_len = get_u32(p + 32);
   h.data_crc = get_u32(p + 36);
+  h.replay = get_u32(p + 40);
+  if (plain != (h.replay == 0) || h.replay > max_replay) return std::nullopt;
   if (h.id_len != id_size || h.body > (1ull << 40) || h.header > (1ull << 32)) return std::nullopt;
   return h;
 }
@@ -208,6 +218,7 @@ struct segment_spool::impl {
   std::vector<std::shared_ptr<segment>> free;
   std::uint64_t max_seq = 0;
   std::uint32_t next_slot = 1;
+  std::optional<spool_position> through;  // where the last sync() ended
 
   std::size_t large_files = 0;     // in the index, and
   std::uint64_t large_bytes = 0;   // their octets (kept by put and drop)
@@ -485,7 +496,11 @@ struct segment_spool::impl {
       m.from = old;
       m.from_offset = loc.offset;
       m.head = loc.head;
-      m.raw.resize(loc.head.length());
+      // Without its replay data: the queue row of a record this old is long
+      // durable (any later commit that synced, or a WAL checkpoint, made it
+      // so), and the copy must not bring back a message delivered meanwhile.
+      m.head.replay = 0;
+      m.raw.resize(loc.head.replay_at());
       pread_all(old->fd, m.raw.data(), m.raw.size(), loc.offset, old->path);
       out.push_back(std::move(m));
     }
@@ -598,6 +613,13 @@ class seg_writer final : public spool_writer {
       pwrite_all(fd_, head, sizeof head, 0, path_);
     }
     finished_ = true;
+  }
+
+  bool keep_replay(std::string_view data) override {
+    if (fd_ >= 0 || !finished_ || head_.replay != 0 || data.empty() || data.size() > max_replay) return false;
+    buf_.append(data);
+    head_.replay = static_cast<std::uint32_t>(data.size());
+    return true;
   }
 
   const std::string& id() const override { return id_; }
@@ -864,6 +886,7 @@ void segment_spool::sync(std::span<spool_writer* const> entries) {
     if (it != d.index.end() && it->second.seg == m.from && it->second.offset == m.from_offset)
       d.put(m.id, location{m.to, m.offset, m.head});  // else removed meanwhile: the copy is just unused
   }
+  if (auto cur = d.current()) d.through = spool_position{cur->seq, cur->end};
   if (!moves.empty()) {
     static auto& compactions = base::metrics().get_counter(
         "smtpsd_spool_compactions_total", "Spool segments whose last records were copied forward");
@@ -930,6 +953,57 @@ std::vector<std::string> segment_spool::ids() {
   out.insert(out.end(), d.broken.begin(), d.broken.end());
   std::sort(out.begin(), out.end());
   return out;
+}
+
+std::optional<spool_position> segment_spool::synced_through() const {
+  std::lock_guard l(impl_->mu);
+  return impl_->through;
+}
+
+std::vector<replayable> segment_spool::replay_after(spool_position after) {
+  auto& d = *impl_;
+  std::lock_guard l(d.mu);
+  d.ensure_scanned();
+  std::vector<std::pair<spool_position, const std::pair<const std::string, location>*>> found;
+  for (auto& entry : d.index) {
+    const auto& loc = entry.second;
+    if (loc.seg->large || loc.head.replay == 0) continue;
+    const spool_position at{loc.seg->seq, loc.offset};
+    if (at >= after) found.emplace_back(at, &entry);
+  }
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<replayable> out;
+  out.reserve(found.size());
+  for (auto& [at, entry] : found) {
+    const auto& loc = entry->second;
+    replayable r{entry->first, std::string(loc.head.replay, '\0')};
+    pread_all(loc.seg->fd, r.data.data(), r.data.size(), loc.offset + loc.head.replay_at(), loc.seg->path);
+    if (r.data.size() >= 5 && r.data.compare(0, 5, std::string_view("\0\0\0\0\0", 5)) == 0) continue;  // forgotten
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+void segment_spool::forget_replay(std::span<const std::string> ids) {
+  auto& d = *impl_;
+  std::lock_guard w(d.write_mu);
+  std::vector<std::shared_ptr<segment>> touched;
+  {
+    std::lock_guard l(d.mu);
+    d.ensure_scanned();
+    for (const auto& id : ids) {
+      auto it = d.index.find(id);
+      if (it == d.index.end() || it->second.seg->large || it->second.head.replay == 0) continue;
+      const auto& loc = it->second;
+      const char zero[5] = {};  // the replay data's CRC and version: it no longer checks out
+      pwrite_all(loc.seg->fd, zero, sizeof zero, loc.offset + loc.head.replay_at(), loc.seg->path);
+      if (std::find(touched.begin(), touched.end(), loc.seg) == touched.end()) touched.push_back(loc.seg);
+    }
+  }
+  for (auto& s : touched) {
+    if (::fdatasync(s->fd) != 0) io_error("fdatasync", s->path);
+    fsyncs("spool_segment").inc();
+  }
 }
 
 void segment_spool::quarantine(std::string_view id) {

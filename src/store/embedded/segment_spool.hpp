@@ -5,6 +5,7 @@
 //   spool/seg-00000001   4 KiB segment header (magic, sequence number, CRC)
 //                        then records, back to back:
 //                        [48-octet record header][queue id][body][header section]
+//                        [replay data: the queue row and events, if kept]
 //   spool/l-QUEUEID      one record of its own: a message too large to hold
 //                        in memory until its commit (over spill_bytes)
 //
@@ -23,6 +24,11 @@
 // past its end, and the tail is cut there. A record that got 250 was synced
 // before its metadata was committed, so it lies before any torn tail. Every
 // record's data CRC is checked when it is read.
+//
+// synced_through() is where the last sync ended, (segment sequence, offset):
+// the queue records it with each commit that skips its own sync, and
+// replay_after() lists the replay data of the records written after it.
+// Compaction's copies drop their replay data (spool.hpp, store/replay.hpp).
 //
 // One process writes (the server; flock on the folder). Any other process
 // (the CLI while the server runs) only reads: its remove() leaves the record
@@ -53,6 +59,9 @@ class segment_spool final : public spool {
   std::vector<std::string> ids() override;
   void quarantine(std::string_view id) override;
   void open_for_writing() override;
+  std::optional<spool_position> synced_through() const override;
+  std::vector<replayable> replay_after(spool_position after) override;
+  void forget_replay(std::span<const std::string> ids) override;
 
   struct usage_figures {
     std::size_t segments = 0;       // in use (the current one included)

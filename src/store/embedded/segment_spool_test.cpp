@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
 #include <map>
 #include <random>
 #include <set>
@@ -43,7 +44,9 @@ class segment_spool_test : public ::testing::Test {
   std::string next_id() { return base::make_queue_id(base::from_unix_seconds(1'800'000'000), ++n_); }
 
   // Writes and syncs a batch; returns the ids with their whole message.
-  std::map<std::string, std::string> write_batch(spool& sp, int count, std::mt19937& rng, std::size_t max_body) {
+  // With `replay`, each record keeps "replay:ID" as its replay data.
+  std::map<std::string, std::string> write_batch(spool& sp, int count, std::mt19937& rng, std::size_t max_body,
+                                                 bool replay = false) {
     std::map<std::string, std::string> out;
     std::vector<std::unique_ptr<spool_writer>> ws;
     std::vector<spool_writer*> raw;
@@ -57,6 +60,9 @@ class segment_spool_test : public ::testing::Test {
       // In pieces, as a session streams it.
       for (std::size_t at = 0; at < body.size(); at += 700) w->write_body(std::string_view(body).substr(at, 700));
       w->finish(header);
+      if (replay) {
+        EXPECT_TRUE(w->keep_replay("replay:" + id));
+      }
       out[id] = header + "\r\n" + body;
       raw.push_back(w.get());
       ws.push_back(std::move(w));
@@ -73,6 +79,16 @@ class segment_spool_test : public ::testing::Test {
   fs::path dir_;
   std::uint32_t n_ = 0;
 };
+
+// The ids replay_after lists, each checked to carry the data write_batch gave it.
+std::vector<std::string> replayed_ids(spool& sp, spool_position after) {
+  std::vector<std::string> out;
+  for (auto& r : sp.replay_after(after)) {
+    EXPECT_EQ(r.data, "replay:" + r.id);
+    out.push_back(r.id);
+  }
+  return out;
+}
 
 TEST_F(segment_spool_test, many_messages_share_segments_which_are_reused_once_emptied) {
   std::mt19937 rng(1);
@@ -110,7 +126,7 @@ TEST_F(segment_spool_test, the_few_survivors_of_old_segments_are_copied_forward)
   {
     segment_spool sp(dir_, small());
     for (int b = 0; b < 60; ++b) {
-      auto batch = write_batch(sp, 8, rng, 3000);
+      auto batch = write_batch(sp, 8, rng, 3000, true);
       bool first = true;
       for (auto& [id, text] : batch) {
         if (first && b % 3 == 0) kept.insert({id, text});  // a deferred message now and then
@@ -129,6 +145,74 @@ TEST_F(segment_spool_test, the_few_survivors_of_old_segments_are_copied_forward)
   auto ids = sp.ids();
   EXPECT_GE(ids.size(), kept.size()) << "removals are not written: records removed from live segments come back, unqueued";
   for (auto& [id, text] : kept) EXPECT_EQ(read(sp, id), text);
+  // A copy keeps no replay data (its queue row is long durable, and it must
+  // not bring back a message delivered meanwhile): the first survivor, copied
+  // forward long ago, is not listed.
+  auto replayed = replayed_ids(sp, {});
+  EXPECT_EQ(std::count(replayed.begin(), replayed.end(), kept.begin()->first), 0);
+  EXPECT_FALSE(replayed.empty()) << "the records not copied keep theirs";
+}
+
+TEST_F(segment_spool_test, replay_data_rides_with_its_record_and_is_found_past_a_position) {
+  std::mt19937 rng(5);
+  std::map<std::string, std::string> first, second;
+  spool_position after_first, after_second;
+  {
+    segment_spool sp(dir_, small());
+    EXPECT_FALSE(sp.synced_through()) << "nothing synced yet";
+    first = write_batch(sp, 3, rng, 2000, true);
+    ASSERT_TRUE(sp.synced_through());
+    after_first = *sp.synced_through();
+    second = write_batch(sp, 2, rng, 2000, true);
+    after_second = *sp.synced_through();
+    EXPECT_LT(after_first, after_second);
+  }
+  segment_spool sp(dir_, small());  // as after a restart
+  std::vector<std::string> all, later;
+  for (auto& m : {first, second})
+    for (auto& [id, text] : m) {
+      all.push_back(id);
+      EXPECT_EQ(read(sp, id), text) << "the body reads as before: the replay data is not part of it";
+    }
+  later.reserve(second.size());
+  for (auto& [id, text] : second) later.push_back(id);
+  EXPECT_EQ(replayed_ids(sp, {}), all) << "every one, in the order written";
+  EXPECT_EQ(replayed_ids(sp, after_first), later);
+  EXPECT_TRUE(replayed_ids(sp, after_second).empty());
+  // And records go on after them.
+  auto more = write_batch(sp, 2, rng, 2000);
+  for (auto& [id, text] : more) EXPECT_EQ(read(sp, id), text);
+  EXPECT_EQ(replayed_ids(sp, after_first), later) << "records without replay data are not listed";
+}
+
+TEST_F(segment_spool_test, forgotten_replay_data_is_not_replayed_and_the_body_still_reads) {
+  std::mt19937 rng(6);
+  std::map<std::string, std::string> batch;
+  std::string refused;
+  {
+    segment_spool sp(dir_, small());
+    batch = write_batch(sp, 3, rng, 2000, true);
+    refused = std::next(batch.begin())->first;
+    const std::vector<std::string> ids{refused};
+    sp.forget_replay(ids);
+  }
+  segment_spool sp(dir_, small());
+  std::vector<std::string> expect;
+  for (auto& [id, text] : batch) {
+    EXPECT_EQ(read(sp, id), text);
+    if (id != refused) expect.push_back(id);
+  }
+  EXPECT_EQ(replayed_ids(sp, {}), expect);
+}
+
+TEST_F(segment_spool_test, a_large_message_keeps_no_replay_data) {
+  segment_spool sp(dir_, small());
+  auto w = sp.create(next_id());
+  w->write_body(std::string(small().spill_bytes + 1, 'x'));  // streams to a file of its own
+  w->finish("Subject: big\r\n");
+  EXPECT_FALSE(w->keep_replay("replay")) << "the queue must make its row durable itself";
+  auto small_one = sp.create(next_id());
+  EXPECT_FALSE(small_one->keep_replay("replay")) << "not before finish()";
 }
 
 TEST_F(segment_spool_test, a_reopened_spool_has_every_synced_record_once) {
