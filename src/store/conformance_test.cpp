@@ -188,6 +188,28 @@ TEST_P(store_conformance, queue_enqueue_get_list_remove) {
   EXPECT_EQ(q.count(), 1u);
 }
 
+// A store whose commits may skip their sync (the embedded one) records how
+// far the spool holds replay data for them; the others record nothing.
+TEST_P(store_conformance, a_covered_enqueue_records_its_spool_position_where_the_store_keeps_one) {
+  auto& q = *s_.queue;
+  auto id1 = base::make_queue_id(base::from_unix_seconds(1'800'000'000), 21);
+  auto id2 = base::make_queue_id(base::from_unix_seconds(1'800'000'000), 22);
+  const spool_position at{3, 8192};
+  q.enqueue(std::vector<queued_message>{sample(id1, 1)}, {}, {}, spool_cover{at, true});
+  EXPECT_TRUE(q.get(id1)) << "queued either way";
+  if (GetParam().name != "embedded") {
+    EXPECT_FALSE(q.replayed_through()) << "its commits are durable on their own";
+    return;
+  }
+  ASSERT_TRUE(q.replayed_through());
+  EXPECT_EQ(*q.replayed_through(), at);
+  q.enqueue(std::vector<queued_message>{sample(id2, 1)});
+  EXPECT_EQ(*q.replayed_through(), at) << "an enqueue without a cover leaves it";
+  auto again = reopen();
+  EXPECT_EQ(*again.queue->replayed_through(), at);
+  EXPECT_TRUE(again.queue->get(id1));
+}
+
 TEST_P(store_conformance, enqueue_is_all_or_nothing) {
   auto& q = *s_.queue;
   auto id = base::make_queue_id(base::from_unix_seconds(1'800'000'000), 9);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "store/event_store.hpp"
+#include "store/spool.hpp"
 #include "store/types.hpp"
 
 namespace smtpsd::store {
@@ -39,6 +40,14 @@ struct enqueue_lease {
   time_point until{};
 };
 
+// What the spool kept of a batch just synced: where its writes ended
+// (spool::synced_through), and whether every message of the batch kept its
+// replay data there (spool_writer::keep_replay).
+struct spool_cover {
+  spool_position through;
+  bool replayable = false;
+};
+
 class queue_store {
  public:
   virtual ~queue_store() = default;
@@ -48,8 +57,16 @@ class queue_store {
   // same transaction, so the quota survives a restart; `events` (their send
   // events) are appended to the event log in it too. Returns the fencing
   // tokens of the messages `lease` leased, in batch order (none without one).
+  // With a `cover`, a store that keeps spool positions records its `through`
+  // in the same transaction, and when the batch is `replayable` may commit
+  // it without a sync of its own: after a power cut, start-up re-queues what
+  // the spool kept past the position recorded (replayed_through).
   virtual std::vector<std::int64_t> enqueue(std::span<const queued_message> batch,
-                                            std::span<const stored_event> events = {}, enqueue_lease lease = {}) = 0;
+                                            std::span<const stored_event> events = {}, enqueue_lease lease = {},
+                                            std::optional<spool_cover> cover = std::nullopt) = 0;
+  // The spool position the last covered enqueue recorded; nullopt for a
+  // store that records none (its every commit is durable on its own).
+  virtual std::optional<spool_position> replayed_through() { return std::nullopt; }
   // Per-minute recipient counts of an account since `since`, oldest first.
   virtual std::vector<usage_bucket> usage(std::int64_t account_id, time_point since) = 0;
   virtual std::optional<queued_message> get(std::string_view id) = 0;

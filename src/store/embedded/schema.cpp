@@ -161,6 +161,12 @@ CREATE TABLE reputation(
       R"sql(
 INSERT INTO meta VALUES ('suppressions', 0);
 )sql",
+      // 15: the spool position through which queue rows are committed (the
+      // replay after a power cut starts there)
+      R"sql(
+INSERT INTO meta VALUES ('spool_segment', 0);
+INSERT INTO meta VALUES ('spool_offset', 0);
+)sql",
   };
   return m;
 }

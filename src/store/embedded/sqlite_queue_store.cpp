@@ -54,9 +54,21 @@ void load_recipients(connection& c, queued_message& m) {
 }  // namespace
 
 std::vector<std::int64_t> sqlite_queue_store::enqueue(std::span<const queued_message> batch,
-                                                      std::span<const stored_event> events, enqueue_lease lease) {
+                                                      std::span<const stored_event> events, enqueue_lease lease,
+                                                      std::optional<spool_cover> cover) {
   return db_->write([&](connection& c) {
-    transaction t(c);
+    // A replayable batch's rows are kept in the spool as well: the commit
+    // need not wait for the WAL's sync (the next synced commit or checkpoint
+    // makes it durable; until then a power cut leaves them to the replay).
+    transaction t(c, cover && cover->replayable ? durability::relaxed : durability::full);
+    if (cover) {
+      c.prepare("UPDATE meta SET value = ? WHERE key = 'spool_segment'")
+          .bind(1, static_cast<std::int64_t>(cover->through.segment))
+          .run();
+      c.prepare("UPDATE meta SET value = ? WHERE key = 'spool_offset'")
+          .bind(1, static_cast<std::int64_t>(cover->through.offset))
+          .run();
+    }
     const std::size_t leased = std::min(lease.count, batch.size());
     std::vector<std::int64_t> tokens;
     if (leased > 0) {
@@ -129,6 +141,16 @@ std::vector<std::int64_t> sqlite_queue_store::enqueue(std::span<const queued_mes
     append_events(c, events);
     t.commit();
     return tokens;
+  });
+}
+
+std::optional<spool_position> sqlite_queue_store::replayed_through() {
+  return db_->with([&](connection& c) {
+    spool_position at;
+    auto s = c.prepare("SELECT key, value FROM meta WHERE key IN ('spool_segment', 'spool_offset')");
+    while (s.step())
+      (s.text(0) == "spool_segment" ? at.segment : at.offset) = static_cast<std::uint64_t>(s.int64(1));
+    return at;
   });
 }
 

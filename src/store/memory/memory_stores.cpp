@@ -349,7 +349,7 @@ class queue final : public queue_store {
  public:
   explicit queue(std::shared_ptr<events> log) : log_(std::move(log)) {}
   std::vector<std::int64_t> enqueue(std::span<const queued_message> batch, std::span<const stored_event> evs,
-                                    enqueue_lease lease) override {
+                                    enqueue_lease lease, std::optional<spool_cover> /*cover*/) override {
     std::vector<std::int64_t> tokens;
     {
       std::lock_guard l(mu_);

@@ -120,7 +120,8 @@ std::int64_t limit_of(std::size_t n) { return n > static_cast<std::size_t>(INT64
 }  // namespace
 
 std::vector<std::int64_t> pg_queue_store::enqueue(std::span<const queued_message> batch,
-                                                  std::span<const stored_event> events, enqueue_lease lease) {
+                                                  std::span<const stored_event> events, enqueue_lease lease,
+                                                  std::optional<spool_cover> /*cover*/) {
   column id, account_id, account, sender, size, created, message_id, envid, ret, body, smtputf8, set, tags, ip, due,
       retried, tls;
   recipient_rows rs;

@@ -82,8 +82,9 @@ class pg_queue_store final : public queue_store {
  public:
   // node: this node's name, recorded with each lease it takes.
   pg_queue_store(std::shared_ptr<database> db, std::string node) : db_(std::move(db)), node_(std::move(node)) {}
+  // Its commits are durable on their own: a cover changes nothing.
   std::vector<std::int64_t> enqueue(std::span<const queued_message> batch, std::span<const stored_event> events,
-                                    enqueue_lease lease) override;
+                                    enqueue_lease lease, std::optional<spool_cover> cover) override;
   std::vector<usage_bucket> usage(std::int64_t account_id, time_point since) override;
   std::optional<queued_message> get(std::string_view id) override;
   std::vector<queued_message> list(const queue_query& q) override;
