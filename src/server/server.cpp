@@ -300,6 +300,8 @@ class server {
  private:
   void sweep_orphans() {
     stores_.bodies->open_for_writing();  // this process is the spool's one writer from here on
+    if (auto n = submission::replay_lost_rows(stores_))
+      log()->warn("queued again {} messages whose queue rows a power cut lost (from the spool's replay data)", n);
     if (auto n = submission::remove_unqueued_bodies(stores_))
       log()->info("removed {} spool entries that were never queued", n);
   }

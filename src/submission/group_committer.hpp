@@ -100,6 +100,7 @@ class group_committer {
   void run();
   void commit(std::vector<request>& batch);
   void publish(std::vector<request>& batch, const std::vector<commit_result>& results);
+  void forget_replay(const std::vector<store::queued_message>& metas);
   void hand_over(std::vector<committed_message> leased, std::vector<store::queued_message>& metas,
                  const std::vector<std::int64_t>& tokens, const committed_mail::room& room);
   std::chrono::nanoseconds gather_limit() const;

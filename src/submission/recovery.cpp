@@ -3,6 +3,8 @@
 #include <set>
 
 #include "base/ids.hpp"
+#include "base/log.hpp"
+#include "store/replay.hpp"
 
 namespace smtpsd::submission {
 
@@ -19,6 +21,40 @@ std::size_t remove_unqueued_bodies(store::stores& s, std::optional<base::time_po
     ++removed;
   }
   return removed;
+}
+
+std::size_t replay_lost_rows(store::stores& s) {
+  auto through = s.queue->replayed_through();
+  if (!through) return 0;
+  auto kept = s.bodies->replay_after(*through);
+  if (kept.empty()) return 0;
+  auto queued = s.queue->ids();
+  std::set<std::string> known(queued.begin(), queued.end());
+  static auto log = base::logger("submission");
+  std::vector<store::queued_message> batch;
+  std::vector<store::stored_event> events;
+  std::size_t replayed = 0;
+  auto flush = [&] {
+    if (batch.empty()) return;
+    s.queue->enqueue(batch, events);  // no cover: a commit that syncs
+    replayed += batch.size();
+    batch.clear();
+    events.clear();
+  };
+  for (auto& k : kept) {
+    if (known.count(k.id)) continue;
+    auto entry = store::decode_replay(k.data);
+    if (!entry || entry->message.id != k.id) {
+      log->warn("queue_id={} has replay data that does not check out; not queued again", k.id);
+      continue;
+    }
+    known.insert(k.id);
+    batch.push_back(std::move(entry->message));
+    for (auto& e : entry->events) events.push_back(std::move(e));
+    if (batch.size() >= 256) flush();
+  }
+  flush();
+  return replayed;
 }
 
 }  // namespace smtpsd::submission

@@ -14,4 +14,11 @@ namespace smtpsd::submission {
 // and no row yet). Returns how many were removed.
 std::size_t remove_unqueued_bodies(store::stores& s, std::optional<base::time_point> made_before = std::nullopt);
 
+// At start-up, before the above: a queue that commits without its own sync
+// (store::queue_store::enqueue with a replayable cover) may have lost its
+// last commits to a power cut. Every body the spool kept past the position
+// the queue recorded that has replay data and no row is queued again, with
+// its events, in commits that sync. Returns how many.
+std::size_t replay_lost_rows(store::stores& s);
+
 }  // namespace smtpsd::submission

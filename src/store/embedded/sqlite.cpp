@@ -103,7 +103,7 @@ connection::connection(const std::filesystem::path& file) {
   }
   sqlite3_busy_timeout(db_, 10000);
   // WAL lets readers go on while a commit syncs; synchronous=FULL makes every
-  // commit durable before it returns (the 250 waits for it).
+  // commit durable before it returns, but for relaxed transactions.
   exec("PRAGMA journal_mode=WAL");
   exec("PRAGMA synchronous=FULL");
   exec("PRAGMA foreign_keys=ON");

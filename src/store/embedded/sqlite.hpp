@@ -74,9 +74,10 @@ class connection {
 };
 
 // Whether a transaction's commit waits for the disk (synchronous=FULL), or
-// may be lost in a crash because nothing depends on it: delivery leases,
-// which start-up releases anyway. The next durable commit's sync covers a
-// relaxed one's frames too.
+// may be lost to a power cut because nothing depends on it or something else
+// restores it: delivery leases, which start-up releases anyway, and queued
+// messages whose spool records carry their rows (start-up replays them).
+// The next durable commit's sync covers a relaxed one's frames too.
 enum class durability { full, relaxed };
 
 class transaction {
