@@ -10,24 +10,36 @@ namespace {
 
 constexpr unsigned char version = 1;
 
+// One list of fields, walked by both: the writer appends each, the reader
+// fills each in (and after a failure, touches nothing more).
 class writer {
  public:
-  void u64(std::uint64_t v) {
-    while (v >= 0x80) {
-      out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-      v >>= 7;
+  template <typename T>
+  void num(const T& v) {
+    auto u = static_cast<std::uint64_t>(v);
+    while (u >= 0x80) {
+      out.push_back(static_cast<char>((u & 0x7f) | 0x80));
+      u >>= 7;
     }
-    out.push_back(static_cast<char>(v));
+    out.push_back(static_cast<char>(u));
   }
-  void i64(std::int64_t v) { u64(static_cast<std::uint64_t>(v)); }
-  void str(std::string_view s) {
-    u64(s.size());
+  void str(const std::string& s) {
+    num(s.size());
     out.append(s);
   }
-  void time(time_point t) { i64(std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count()); }
+  void time(const time_point& t) {
+    num(std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
+  }
   void opt_time(const std::optional<time_point>& t) {
-    u64(t ? 1 : 0);
+    num(t ? 1 : 0);
     if (t) time(*t);
+  }
+  void notify(const base::dsn_notify& n) { num(n.bits()); }
+  void tags(const std::vector<std::pair<std::string, std::string>>& t) { str(encode_tags(t)); }
+  template <typename List, typename Each>
+  void list(const List& items, Each each) {
+    num(items.size());
+    for (const auto& item : items) each(item);
   }
   std::string out;
 };
@@ -35,51 +47,100 @@ class writer {
 class reader {
  public:
   explicit reader(std::string_view in) : in_(in) {}
-  bool u64(std::uint64_t& v) {
-    v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (in_.empty()) return false;
+  template <typename T>
+  void num(T& v) {
+    std::uint64_t u = 0;
+    int shift = 0;
+    for (;; shift += 7) {
+      if (!ok || in_.empty() || shift >= 64) return fail();
       const auto b = static_cast<unsigned char>(in_.front());
       in_.remove_prefix(1);
-      v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
-      if (!(b & 0x80)) return true;
+      u |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) break;
     }
-    return false;
-  }
-  template <typename T>
-  bool num(T& v) {
-    std::uint64_t u = 0;
-    if (!u64(u)) return false;
     v = static_cast<T>(u);
-    return true;
   }
-  bool str(std::string& s) {
+  void str(std::string& s) {
     std::uint64_t n = 0;
-    if (!u64(n) || n > in_.size()) return false;
+    num(n);
+    if (!ok || n > in_.size()) return fail();
     s.assign(in_.substr(0, n));
     in_.remove_prefix(n);
-    return true;
   }
-  bool time(time_point& t) {
+  void time(time_point& t) {
     std::int64_t ms = 0;
-    if (!num(ms)) return false;
+    num(ms);
     t = time_point(std::chrono::duration_cast<time_point::duration>(std::chrono::milliseconds(ms)));
-    return true;
   }
-  bool opt_time(std::optional<time_point>& t) {
+  void opt_time(std::optional<time_point>& t) {
     std::uint64_t has = 0;
-    if (!u64(has)) return false;
-    if (!has) return true;
-    time_point v;
-    if (!time(v)) return false;
-    t = v;
-    return true;
+    num(has);
+    if (!ok || !has) return;
+    time(t.emplace());
   }
-  bool done() const { return in_.empty(); }
+  void notify(base::dsn_notify& n) {
+    unsigned bits = 0;
+    num(bits);
+    n = base::dsn_notify(bits);
+  }
+  void tags(std::vector<std::pair<std::string, std::string>>& t) {
+    std::string text;
+    str(text);
+    t = decode_tags(text);
+  }
+  template <typename List, typename Each>
+  void list(List& items, Each each) {
+    std::uint64_t n = 0;
+    num(n);
+    for (std::uint64_t i = 0; ok && i < n; ++i) each(items.emplace_back());
+  }
+  bool ok = true;
+  bool done() const { return ok && in_.empty(); }
 
  private:
+  void fail() { ok = false; }
   std::string_view in_;
 };
+
+// M is queued_message (or const, to write); Events a span of stored_event
+// to write, a vector to read into.
+template <typename A, typename M, typename Events>
+void walk(A& a, M& m, Events& events) {
+  a.str(m.id);
+  a.num(m.account_id);
+  a.str(m.account);
+  a.str(m.from);
+  a.num(m.size);
+  a.time(m.created);
+  a.str(m.message_id);
+  a.str(m.envid);
+  a.num(m.ret);
+  a.num(m.body);
+  a.num(m.smtputf8);
+  a.num(m.tls);
+  a.str(m.configuration_set);
+  a.tags(m.tags);
+  a.str(m.client_ip);
+  a.list(m.recipients, [&](auto& r) {
+    a.str(r.address);
+    a.str(r.orcpt);
+    a.notify(r.notify);
+    a.num(r.status);
+    a.num(r.attempts);
+    a.opt_time(r.next_attempt);
+    a.str(r.last_response);
+    a.opt_time(r.delay_warned);
+  });
+  a.list(events, [&](auto& e) {
+    a.str(e.id);
+    a.time(e.time);
+    a.str(e.type);
+    a.str(e.account);
+    a.str(e.configuration_set);
+    a.num(e.recipients);
+    a.str(e.record);
+  });
+}
 
 }  // namespace
 
@@ -87,42 +148,7 @@ std::string encode_replay(const queued_message& m, std::span<const stored_event>
   writer w;
   w.out.assign(4, '\0');  // the CRC, below
   w.out.push_back(static_cast<char>(version));
-  w.str(m.id);
-  w.i64(m.account_id);
-  w.str(m.account);
-  w.str(m.from);
-  w.u64(m.size);
-  w.time(m.created);
-  w.str(m.message_id);
-  w.str(m.envid);
-  w.u64(static_cast<unsigned>(m.ret));
-  w.u64(static_cast<unsigned>(m.body));
-  w.u64(m.smtputf8 ? 1 : 0);
-  w.u64(static_cast<unsigned>(m.tls));
-  w.str(m.configuration_set);
-  w.str(encode_tags(m.tags));
-  w.str(m.client_ip);
-  w.u64(m.recipients.size());
-  for (const auto& r : m.recipients) {
-    w.str(r.address);
-    w.str(r.orcpt);
-    w.u64(r.notify.bits());
-    w.u64(static_cast<unsigned>(r.status));
-    w.u64(r.attempts);
-    w.opt_time(r.next_attempt);
-    w.str(r.last_response);
-    w.opt_time(r.delay_warned);
-  }
-  w.u64(events.size());
-  for (const auto& e : events) {
-    w.str(e.id);
-    w.time(e.time);
-    w.str(e.type);
-    w.str(e.account);
-    w.str(e.configuration_set);
-    w.u64(e.recipients);
-    w.str(e.record);
-  }
+  walk(w, m, events);
   const auto crc = base::crc32c(std::string_view(w.out).substr(4));
   for (int i = 0; i < 4; ++i) w.out[static_cast<std::size_t>(i)] = static_cast<char>((crc >> (8 * i)) & 0xff);
   return std::move(w.out);
@@ -135,37 +161,7 @@ std::optional<replay_entry> decode_replay(std::string_view data) {
   if (crc != base::crc32c(data.substr(4)) || static_cast<unsigned char>(data[4]) != version) return std::nullopt;
   reader r(data.substr(5));
   replay_entry out;
-  auto& m = out.message;
-  std::string tags;
-  unsigned ret = 0, body = 0, utf8 = 0, tls = 0;
-  std::uint64_t n = 0;
-  if (!r.str(m.id) || !r.num(m.account_id) || !r.str(m.account) || !r.str(m.from) || !r.num(m.size) ||
-      !r.time(m.created) || !r.str(m.message_id) || !r.str(m.envid) || !r.num(ret) || !r.num(body) || !r.num(utf8) ||
-      !r.num(tls) || !r.str(m.configuration_set) || !r.str(tags) || !r.str(m.client_ip) || !r.u64(n))
-    return std::nullopt;
-  m.ret = static_cast<base::dsn_ret>(ret);
-  m.body = static_cast<base::body_type>(body);
-  m.smtputf8 = utf8 != 0;
-  m.tls = static_cast<base::tls_demand>(tls);
-  m.tags = decode_tags(tags);
-  for (std::uint64_t i = 0; i < n; ++i) {
-    queued_recipient q;
-    unsigned notify = 0, status = 0;
-    if (!r.str(q.address) || !r.str(q.orcpt) || !r.num(notify) || !r.num(status) || !r.num(q.attempts) ||
-        !r.opt_time(q.next_attempt) || !r.str(q.last_response) || !r.opt_time(q.delay_warned))
-      return std::nullopt;
-    q.notify = base::dsn_notify(notify);
-    q.status = static_cast<rcpt_status>(status);
-    m.recipients.push_back(std::move(q));
-  }
-  if (!r.u64(n)) return std::nullopt;
-  for (std::uint64_t i = 0; i < n; ++i) {
-    stored_event e;
-    if (!r.str(e.id) || !r.time(e.time) || !r.str(e.type) || !r.str(e.account) || !r.str(e.configuration_set) ||
-        !r.num(e.recipients) || !r.str(e.record))
-      return std::nullopt;
-    out.events.push_back(std::move(e));
-  }
+  walk(r, out.message, out.events);
   if (!r.done()) return std::nullopt;
   return out;
 }
