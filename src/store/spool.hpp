@@ -89,6 +89,8 @@ class spool {
   // clients were refused), durably, so that no replay queues them (a segment
   // zeroes its first five octets, which replay data never starts with).
   virtual void forget_replay(std::span<const std::string> /*ids*/) {}
+  // Free octets on the spool's file system, nullopt when unknown (not files).
+  virtual std::optional<std::uint64_t> free_bytes() const { return std::nullopt; }
 };
 
 }  // namespace smtpsd::store

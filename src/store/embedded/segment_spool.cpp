@@ -960,6 +960,13 @@ std::optional<spool_position> segment_spool::synced_through() const {
   return impl_->through;
 }
 
+std::optional<std::uint64_t> segment_spool::free_bytes() const {
+  std::error_code ec;
+  const auto sp = fs::space(impl_->dir, ec);  // dir is set once, at construction
+  if (ec) return std::nullopt;
+  return sp.available;
+}
+
 std::vector<replayable> segment_spool::replay_after(spool_position after) {
   auto& d = *impl_;
   std::lock_guard l(d.mu);

@@ -62,6 +62,7 @@ class segment_spool final : public spool {
   std::optional<spool_position> synced_through() const override;
   std::vector<replayable> replay_after(spool_position after) override;
   void forget_replay(std::span<const std::string> ids) override;
+  std::optional<std::uint64_t> free_bytes() const override;
 
   struct usage_figures {
     std::size_t segments = 0;       // in use (the current one included)

@@ -347,7 +347,8 @@ class events final : public event_store {
 
 class queue final : public queue_store {
  public:
-  explicit queue(std::shared_ptr<events> log) : log_(std::move(log)) {}
+  queue(std::shared_ptr<events> log, bool replaying) : log_(std::move(log)), replaying_(replaying) {}
+  bool records_spool_positions() const override { return replaying_; }
   std::vector<std::int64_t> enqueue(std::span<const queued_message> batch, std::span<const stored_event> evs,
                                     enqueue_lease lease, std::optional<spool_cover> /*cover*/) override {
     std::vector<std::int64_t> tokens;
@@ -498,6 +499,7 @@ class queue final : public queue_store {
   }
 
   std::shared_ptr<events> log_;
+  bool replaying_ = false;
   std::mutex mu_;
   std::map<std::string, time_point> leases_;
   std::int64_t last_token_ = 0;
@@ -557,7 +559,9 @@ struct entry {
 
 class mem_writer final : public spool_writer {
  public:
-  mem_writer(std::string id, std::shared_ptr<entry> e) : id_(std::move(id)), e_(std::move(e)) {}
+  mem_writer(std::string id, std::shared_ptr<entry> e, bool replaying)
+      : id_(std::move(id)), e_(std::move(e)), replaying_(replaying) {}
+  bool keep_replay(std::string_view) override { return replaying_; }  // kept nowhere: nothing here survives
   void write_body(std::string_view b) override { e_->body.append(b); }
   void finish(std::string_view h) override {
     e_->header = std::string(h);
@@ -569,6 +573,7 @@ class mem_writer final : public spool_writer {
  private:
   std::string id_;
   std::shared_ptr<entry> e_;
+  bool replaying_;
 };
 
 class mem_reader final : public spool_reader {
@@ -590,13 +595,22 @@ class mem_reader final : public spool_reader {
 
 class bodies final : public spool {
  public:
+  explicit bodies(bool replaying) : replaying_(replaying) {}
   std::unique_ptr<spool_writer> create(std::string_view id) override {
     std::lock_guard l(mu_);
     auto e = std::make_shared<entry>();
     entries_[std::string(id)] = e;
-    return std::make_unique<mem_writer>(std::string(id), e);
+    return std::make_unique<mem_writer>(std::string(id), e, replaying_);
   }
-  void sync(std::span<spool_writer* const>) override {}
+  void sync(std::span<spool_writer* const>) override {
+    std::lock_guard l(mu_);
+    ++syncs_;
+  }
+  std::optional<spool_position> synced_through() const override {
+    std::lock_guard l(mu_);
+    if (!replaying_) return std::nullopt;
+    return spool_position{1, syncs_};
+  }
   void remove(std::string_view id) override {
     std::lock_guard l(mu_);
     entries_.erase(std::string(id));
@@ -617,19 +631,21 @@ class bodies final : public spool {
   void quarantine(std::string_view id) override { remove(id); }
 
  private:
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<entry>> entries_;
+  const bool replaying_;
+  std::uint64_t syncs_ = 0;
 };
 
 }  // namespace
 
-stores open() {
+stores open(bool replaying) {
   stores s;
   s.accounts = std::make_shared<accounts>();
   auto log = std::make_shared<events>();
   s.events = log;
-  s.queue = std::make_shared<queue>(log);
-  s.bodies = std::make_shared<bodies>();
+  s.queue = std::make_shared<queue>(log, replaying);
+  s.bodies = std::make_shared<bodies>(replaying);
   s.suppressions = std::make_shared<suppressions>();
   return s;
 }

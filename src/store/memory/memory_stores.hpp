@@ -5,6 +5,9 @@
 
 namespace smtpsd::store::memory {
 
-stores open();
+// replaying: as the embedded backend, the spool's writers keep replay data,
+// its syncs say where they ended, and the queue records spool positions
+// (the replay data is kept nowhere: for tests of who relies on it).
+stores open(bool replaying = false);
 
 }  // namespace smtpsd::store::memory
