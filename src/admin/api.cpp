@@ -224,6 +224,7 @@ api::outcome api::authorize_and_run(const route& r, call& c, const std::string& 
     if (auto why = check_body(r, c.body)) return {http::status::bad_request, error_json(*why)};
   }
   try {
+    if (settle_) settle_();
     auto answer = r.handle(env_, c);
     if (r.changes) {
       std::string params;

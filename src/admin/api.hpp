@@ -73,6 +73,10 @@ class api {
   // The answer to a request for a path under /api/v1/.
   net::awaitable<response> handle(const request& req, const std::string& client_ip);
   const std::vector<route>& routes() const { return routes_; }
+  // Run on the worker pool before each handler: the server commits the
+  // queue rows of messages it has answered (group_committer::settle), so
+  // that what a client was told is queued, the API shows.
+  void settle_with(std::function<void()> f) { settle_ = std::move(f); }
 
  private:
   struct outcome {
@@ -88,6 +92,7 @@ class api {
   policy::auth_throttle& throttle_;
   base::time_point started_;
   std::vector<route> routes_;
+  std::function<void()> settle_;
 };
 
 // {"error": text} with a status.

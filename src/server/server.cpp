@@ -245,6 +245,7 @@ class server {
     }
     if (cfg_.admin_listen) {
       api_ = std::make_unique<admin::api>(cfg_, stores_, pool_, api_throttle_, started_);
+      api_->settle_with([this] { committer_.settle(); });
       admin_ = std::make_unique<admin::http_server>(
           threads_[0]->io, admin::http_settings{*cfg_.admin_listen, cfg_.admin_tls ? &tls_ : nullptr, api_.get()});
       admin_->start();
@@ -301,7 +302,7 @@ class server {
   void sweep_orphans() {
     stores_.bodies->open_for_writing();  // this process is the spool's one writer from here on
     if (auto n = submission::replay_lost_rows(stores_))
-      log()->warn("queued again {} messages whose queue rows a power cut lost (from the spool's replay data)", n);
+      log()->warn("queued again {} messages whose queue rows a crash or power cut lost (from the spool's replay data)", n);
     if (auto n = submission::remove_unqueued_bodies(stores_))
       log()->info("removed {} spool entries that were never queued", n);
   }

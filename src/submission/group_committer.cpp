@@ -34,7 +34,14 @@ base::counter& accepted_metric() {
   return c;
 }
 
+base::counter& rows_held_metric() {
+  static auto& c = base::metrics().get_counter(
+      "smtpsd_commit_rows_held_total", "Messages answered before their queue rows were committed (with later ones)");
+  return c;
+}
+
 void register_metrics() {
+  rows_held_metric();
   commit_batch_metric();
   commit_seconds_metric();
   commit_wait_metric();
@@ -42,8 +49,9 @@ void register_metrics() {
 }
 
 group_committer::group_committer(std::shared_ptr<store::spool> spool, std::shared_ptr<store::queue_store> queue,
-                                 gathering g)
-    : spool_(std::move(spool)), queue_(std::move(queue)), gathering_(g),
+                                 gathering g, holding h)
+    : spool_(std::move(spool)), queue_(std::move(queue)), gathering_(g), holding_(h),
+      may_hold_(queue_->records_spool_positions() && h.rows > 0),
       thread_(base::start_thread("smtpsd-commit", [this] { run(); })) {}
 
 group_committer::~group_committer() { stop(); }
@@ -107,8 +115,28 @@ void group_committer::run() {
     std::vector<request> batch;
     {
       std::unique_lock l(mu_);
+      if (!held_.metas.empty() && !stopping_) {
+        // Held rows are committed when no batch follows within holding_.idle,
+        // when they have waited holding_.most, or when settle() asks (a batch
+        // that comes takes them along when they are many: commit()).
+        auto until = held_.since + holding_.most;  // failing: a try every holding_.most
+        if (!held_.failing) until = std::min(until, std::chrono::steady_clock::now() + holding_.idle);
+        cv_.wait_until(l, until, [&] { return stopping_ || !pending_.empty() || settle_asked_; });
+        if (pending_.empty() || settle_asked_) {
+          l.unlock();
+          commit_held();
+          continue;
+        }
+      }
       cv_.wait(l, [&] { return stopping_ || !pending_.empty(); });
-      if (pending_.empty() && stopping_) return;
+      if (pending_.empty() && stopping_) {
+        l.unlock();
+        if (!held_.metas.empty()) commit_held();  // a failure leaves them to the replay at start-up
+        l.lock();
+        finished_ = true;
+        settled_.notify_all();
+        return;
+      }
       if (expected_ > 0 && !stopping_) {
         const auto t0 = std::chrono::steady_clock::now();
         cv_.wait_for(l, gather_limit(), [&] { return stopping_ || expected_ == 0; });
@@ -129,25 +157,101 @@ std::chrono::nanoseconds group_committer::gather_limit() const {
   return std::clamp(scaled, gathering_.least, gathering_.most);
 }
 
-// Consecutive requests for the same sink go together (there is one sink in
-// a server; tests may have several).
-void group_committer::publish(std::vector<request>& batch, const std::vector<commit_result>& results) {
-  std::vector<events::event> together;
-  events::sink* sink = nullptr;
-  auto flush = [&] {
-    if (sink && !together.empty()) sink->stored(together);
-    together.clear();
-  };
+// The events of the batch's committed messages, consecutive requests for
+// the same sink together (there is one sink in a server; tests may have
+// several).
+std::vector<std::pair<events::sink*, std::vector<events::event>>> group_committer::published(
+    std::vector<request>& batch, const std::vector<commit_result>& results) {
+  std::vector<std::pair<events::sink*, std::vector<events::event>>> runs;
   for (std::size_t i = 0; i < batch.size(); ++i) {
     auto& r = batch[i];
     if (results[i] || !r.publish_to || r.published.empty()) continue;
-    if (r.publish_to != sink) {
-      flush();
-      sink = r.publish_to;
-    }
-    std::move(r.published.begin(), r.published.end(), std::back_inserter(together));
+    if (runs.empty() || runs.back().first != r.publish_to) runs.emplace_back(r.publish_to, std::vector<events::event>{});
+    std::move(r.published.begin(), r.published.end(), std::back_inserter(runs.back().second));
   }
-  flush();
+  return runs;
+}
+
+void group_committer::publish(std::vector<std::pair<events::sink*, std::vector<events::event>>>& runs) {
+  for (auto& [sink, evs] : runs) sink->stored(evs);
+  runs.clear();
+}
+
+// The free space is looked at every 100 ms at most (a statfs each time).
+bool group_committer::room_to_hold() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - free_checked_ >= std::chrono::milliseconds(100)) {
+    const auto free = spool_->free_bytes();
+    free_enough_ = !free || *free >= holding_.least_free;
+    free_checked_ = now;
+  }
+  return free_enough_;
+}
+
+void group_committer::settle() {
+  std::unique_lock l(mu_);
+  if (!rows_held_) return;
+  settle_asked_ = true;
+  cv_.notify_one();
+  settled_.wait(l, [&] { return !settle_asked_ || finished_; });  // one try: a failing store does not hold readers
+}
+
+void group_committer::hold(std::vector<store::queued_message>& metas, std::vector<store::stored_event>& events,
+                           std::vector<request>& batch, const std::vector<commit_result>& results) {
+  rows_held_metric().inc(metas.size());
+  if (held_.metas.empty()) {
+    held_.since = std::chrono::steady_clock::now();
+    std::lock_guard l(mu_);
+    rows_held_ = true;
+  }
+  std::move(metas.begin(), metas.end(), std::back_inserter(held_.metas));
+  std::move(events.begin(), events.end(), std::back_inserter(held_.events));
+  for (auto& run : published(batch, results)) {  // one call per sink for all held ones
+    if (held_.published.empty() || held_.published.back().first != run.first)
+      held_.published.emplace_back(run.first, std::vector<events::event>{});
+    auto& to = held_.published.back().second;
+    std::move(run.second.begin(), run.second.end(), std::back_inserter(to));
+  }
+  metas.clear();
+  events.clear();
+}
+
+void group_committer::clear_held() {
+  held_ = held_rows{};
+  {
+    std::lock_guard l(mu_);
+    rows_held_ = false;
+    settle_asked_ = false;
+  }
+  settled_.notify_all();
+}
+
+// The held rows alone: nothing came to take them along. A failure keeps
+// them (their clients were answered; the replay data still answers for
+// them) for the next batch, which then does not wait.
+void group_committer::commit_held() {
+  std::lock_guard hand(mail_mu_);
+  try {
+    std::optional<store::spool_cover> cover;
+    if (auto through = spool_->synced_through()) cover = store::spool_cover{*through, true};
+    queue_->enqueue(held_.metas, held_.events, {}, cover);
+  } catch (const std::exception& e) {
+    if (!held_.failing)
+      base::logger("submission")->error("commit of {} answered messages failed (kept for the next one): {}",
+                                        held_.metas.size(), e.what());
+    held_.failing = true;
+    held_.since = std::chrono::steady_clock::now();  // the next try: after holding_.most, or with a batch
+    {
+      std::lock_guard l(mu_);
+      settle_asked_ = false;
+    }
+    settled_.notify_all();
+    return;
+  }
+  const std::vector<std::int64_t> none;
+  hand_over({}, held_.metas, none, {});
+  publish(held_.published);
+  clear_held();
 }
 
 void group_committer::commit(std::vector<request>& batch) {
@@ -182,24 +286,42 @@ void group_committer::commit(std::vector<request>& batch) {
   committed_mail::room room;
   std::vector<committed_message> handing;  // what delivery has room for, the first of the batch
   std::vector<std::int64_t> tokens;
+  bool held = false;        // this batch's rows wait in held_
+  held_rows taken_along;    // the held rows this batch's commit took along
   if (!writers.empty()) {
     if (mail_) room = mail_->reserve(metas.size());
     for (std::size_t i = 0; i < room.count; ++i)  // the content before the sync frees it; the header is written
       handing.push_back({{}, std::move(*headers[i]), writers[i]->content()});
     bool synced = false;
+    std::size_t own = metas.size();  // this batch's rows; the held ones go after them
     try {
       spool_->sync(writers);  // bodies first: metadata never points at a body that is not on disk
       synced = true;
       std::optional<store::spool_cover> cover;
       if (auto through = spool_->synced_through()) cover = store::spool_cover{*through, replayable};
-      tokens = queue_->enqueue(metas, events, store::enqueue_lease{room.count, room.lease_until}, cover);
+      // Rows may wait when their replay data is synced, delivery takes none
+      // of them now, and fewer than holding_.rows wait already. Else every
+      // held row goes in this commit: the position it records covers them too.
+      if (may_hold_ && cover && replayable && room.count == 0 && !held_.failing &&
+          held_.metas.size() + metas.size() < holding_.rows && room_to_hold()) {
+        hold(metas, events, batch, results);
+        held = true;
+      } else {
+        metas.insert(metas.end(), held_.metas.begin(), held_.metas.end());
+        events.insert(events.end(), held_.events.begin(), held_.events.end());
+        tokens = queue_->enqueue(metas, events, store::enqueue_lease{room.count, room.lease_until}, cover);
+        taken_along = std::move(held_);
+        clear_held();
+      }
     } catch (const std::exception& e) {
       log->error("commit of {} messages failed: {}", writers.size(), e.what());
       auto failed = policy::storage_failure(e);
       for (auto& res : results)
         if (!res) res = failed;
+      metas.resize(own);
       if (synced && replayable) forget_replay(metas);
       metas.clear();
+      if (!held_.metas.empty()) held_.failing = true;
     }
   }
   batches.observe(static_cast<double>(batch.size()));
@@ -207,7 +329,11 @@ void group_committer::commit(std::vector<request>& batch) {
   latency.observe(std::chrono::duration<double>(took).count());
   const auto took_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(took);
   commit_time_ = commit_time_.count() == 0 ? took_ns : commit_time_ + (took_ns - commit_time_) / 8;
-  publish(batch, results);
+  if (!held) {
+    auto runs = published(batch, results);
+    publish(taken_along.published);  // the older first
+    publish(runs);
+  }
   hand_over(std::move(handing), metas, tokens, room);  // after the send events: a delivery's come later
   for (std::size_t i = 0; i < batch.size(); ++i) {
     auto& r = batch[i];

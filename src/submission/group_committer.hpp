@@ -4,12 +4,17 @@
 // makes the bodies durable together (the embedded spool: one pwritev and one
 // fdatasync for the batch), commits all their metadata in one transaction
 // (leasing as many as delivery has room for, which then go straight to it:
-// hand_to()), and only then reports back. While one batch
+// hand_to()), and only then reports back. Under load, with more messages on
+// their way, a batch nobody delivers yet is answered once its bodies and
+// replay data are synced, and its rows wait to be committed with the next
+// batches' (holding): the spool's replay data answers for them meanwhile,
+// as it does after a power cut. While one batch
 // syncs, the next one gathers, so under load many messages share each sync;
 // and before a batch starts, the committer waits briefly for messages whose
 // sessions have begun a transaction (expect(): from MAIL on), so that they
 // share it too.
 #include <chrono>
+#include <cstdint>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -18,6 +23,7 @@
 #include <optional>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "base/metrics.hpp"
 #include "events/event.hpp"
@@ -36,6 +42,7 @@ base::histogram& commit_batch_metric();
 base::histogram& commit_seconds_metric();
 base::histogram& commit_wait_metric();  // smtpsd_commit_wait_seconds: the gather before a batch
 base::counter& accepted_metric();  // smtpsd_messages_accepted_total
+base::counter& rows_held_metric();  // smtpsd_commit_rows_held_total
 void register_metrics();
 
 // How long a batch may wait for announced messages: times_commit times the
@@ -44,6 +51,19 @@ struct gathering {
   double times_commit = 2.0;
   std::chrono::nanoseconds least{0};
   std::chrono::nanoseconds most = std::chrono::milliseconds(4);
+};
+
+// How long the rows of answered messages may be held back, to be committed
+// with later ones (see group_committer::commit): at most `rows` messages,
+// for at most `most`, and no longer than `idle` after the last batch when
+// no other comes. rows = 0: never.
+struct holding {
+  std::size_t rows = 64;
+  std::chrono::nanoseconds most = std::chrono::milliseconds(10);
+  std::chrono::nanoseconds idle = std::chrono::milliseconds(1);
+  // Nothing is held while the spool's file system has less free: a commit
+  // that fails for want of room must fail before its clients are answered.
+  std::uint64_t least_free = 64ull << 20;
 };
 
 class group_committer {
@@ -83,7 +103,7 @@ class group_committer {
   };
 
   group_committer(std::shared_ptr<store::spool> spool, std::shared_ptr<store::queue_store> queue,
-                  gathering g = {});
+                  gathering g = {}, holding h = {});
   ~group_committer();
 
   // Announces a message that will be submitted (or dropped) soon.
@@ -91,6 +111,9 @@ class group_committer {
   void submit(request r);
   // Where each committed batch goes into delivery (queue_writer::on_committed).
   void hand_to(committed_mail* to);
+  // Returns once the rows of every message answered so far are committed:
+  // what a reader is shown then includes them. Blocks; not for I/O threads.
+  void settle();
   // Commits what is waiting, then stops the thread.
   void stop();
   // The committer's thread, for the server to give it a core of its own.
@@ -99,7 +122,23 @@ class group_committer {
  private:
   void run();
   void commit(std::vector<request>& batch);
-  void publish(std::vector<request>& batch, const std::vector<commit_result>& results);
+  // Rows of answered messages whose commit waits for later ones (their
+  // bodies and replay data are synced), and the events to publish once they
+  // are committed.
+  struct held_rows {
+    std::vector<store::queued_message> metas;
+    std::vector<store::stored_event> events;
+    std::vector<std::pair<events::sink*, std::vector<events::event>>> published;
+    std::chrono::steady_clock::time_point since{};
+    bool failing = false;  // the last commit of them failed: the next batch does not wait
+  };
+  void hold(std::vector<store::queued_message>& metas, std::vector<store::stored_event>& events,
+            std::vector<request>& batch, const std::vector<commit_result>& results);
+  void commit_held();
+  void clear_held();
+  std::vector<std::pair<events::sink*, std::vector<events::event>>> published(std::vector<request>& batch,
+                                                                              const std::vector<commit_result>& results);
+  static void publish(std::vector<std::pair<events::sink*, std::vector<events::event>>>& runs);
   void forget_replay(const std::vector<store::queued_message>& metas);
   void hand_over(std::vector<committed_message> leased, std::vector<store::queued_message>& metas,
                  const std::vector<std::int64_t>& tokens, const committed_mail::room& room);
@@ -108,12 +147,22 @@ class group_committer {
   std::shared_ptr<store::spool> spool_;
   std::shared_ptr<store::queue_store> queue_;
   gathering gathering_;
+  holding holding_;
+  const bool may_hold_;  // the queue records spool positions (store::queue_store::records_spool_positions)
+  held_rows held_;       // the committer thread's
+  bool room_to_hold();
+  std::chrono::steady_clock::time_point free_checked_{};  // room_to_hold's last look, and what it saw
+  bool free_enough_ = false;
   std::mutex mail_mu_;  // held through each commit, so hand_to() waits for the one running
   committed_mail* mail_ = nullptr;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<request> pending_;
   unsigned expected_ = 0;  // announced and not yet submitted or dropped
+  bool rows_held_ = false;     // held_ has rows
+  bool settle_asked_ = false;  // settle() waits for them
+  bool finished_ = false;      // run() returned
+  std::condition_variable settled_;
   std::chrono::nanoseconds commit_time_{0};  // a moving average of commit(): the committer thread's
   bool stopping_ = false;
   std::thread thread_;

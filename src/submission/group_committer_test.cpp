@@ -9,6 +9,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <future>
+#include <thread>
 
 #include "base/ids.hpp"
 #include "base/time_format.hpp"
@@ -35,6 +36,9 @@ class gated_spool final : public store::spool {
   std::unique_ptr<store::spool_reader> open(std::string_view id) override { return inner_->open(id); }
   std::vector<std::string> ids() override { return inner_->ids(); }
   void quarantine(std::string_view id) override { inner_->quarantine(id); }
+  std::optional<store::spool_position> synced_through() const override { return inner_->synced_through(); }
+  std::optional<std::uint64_t> free_bytes() const override { return free_.load(); }
+  void set_free(std::uint64_t n) { free_ = n; }
 
   void hold() {
     std::lock_guard l(mu_);
@@ -62,6 +66,7 @@ class gated_spool final : public store::spool {
   std::vector<std::size_t> batches_;
   bool held_ = false;
   std::atomic<bool> fail_{false};
+  std::atomic<std::uint64_t> free_{std::uint64_t{1} << 40};
 };
 
 // Records each stored() call: the ids of its events.
@@ -92,6 +97,8 @@ class recording_sink final : public events::sink {
 
 struct committer_fixture {
   explicit committer_fixture(submission::gathering g = {}) : committer{spool, s.queue, g} {}
+  // Stores that keep replay data, so that rows may be held.
+  explicit committer_fixture(submission::holding h) : s(store::memory::open(true)), committer{spool, s.queue, {}, h} {}
   store::stores s = store::memory::open();
   std::shared_ptr<gated_spool> spool = std::make_shared<gated_spool>(s.bodies);
   submission::group_committer committer;
@@ -320,4 +327,75 @@ TEST(group_committer, a_failed_commit_gives_the_room_back) {
   EXPECT_TRUE(mail.leased.empty());
   EXPECT_EQ(mail.unused, 1u);
   EXPECT_FALSE(mail.others);
+}
+
+// Rows held back: a message answered once its body and replay data are
+// synced, its row and send event committed with later ones.
+namespace {
+constexpr submission::holding hold_long{64, std::chrono::seconds(60), std::chrono::seconds(60)};
+
+std::string id_of(int serial) {
+  return base::make_queue_id(base::from_unix_seconds(1'800'000'000), static_cast<std::uint32_t>(serial));
+}
+}  // namespace
+
+TEST(group_committer, an_answered_message_row_may_wait_and_settle_commits_it) {
+  committer_fixture f(hold_long);
+  recording_sink sink;
+  EXPECT_FALSE(f.submit({}, &sink).get());
+  EXPECT_FALSE(f.s.queue->get(id_of(1))) << "held: the replay data answers for it";
+  EXPECT_FALSE(sink.has(id_of(1))) << "its event is published once it is stored";
+  EXPECT_FALSE(f.submit({}, &sink).get());
+  f.committer.settle();
+  EXPECT_TRUE(f.s.queue->get(id_of(1)));
+  EXPECT_TRUE(f.s.queue->get(id_of(2)));
+  EXPECT_TRUE(sink.has(id_of(2)));
+  ASSERT_EQ(sink.calls().size(), 1u) << "both in one commit";
+}
+
+TEST(group_committer, held_rows_are_committed_when_no_batch_follows) {
+  committer_fixture f(submission::holding{64, std::chrono::seconds(60), std::chrono::milliseconds(1)});
+  EXPECT_FALSE(f.submit().get());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!f.s.queue->get(id_of(1)) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_TRUE(f.s.queue->get(id_of(1)));
+}
+
+TEST(group_committer, held_rows_go_with_the_batch_that_reaches_the_limit) {
+  committer_fixture f(submission::holding{3, std::chrono::seconds(60), std::chrono::seconds(60)});
+  EXPECT_FALSE(f.submit().get());
+  EXPECT_FALSE(f.submit().get());
+  EXPECT_EQ(f.s.queue->list(0).size(), 0u) << "two held, under the limit of three";
+  EXPECT_FALSE(f.submit().get());
+  EXPECT_EQ(f.s.queue->list(0).size(), 3u) << "the third commits all three";
+}
+
+TEST(group_committer, a_batch_delivery_takes_now_commits_the_held_rows_with_it) {
+  committer_fixture f(hold_long);
+  EXPECT_FALSE(f.submit().get());
+  recording_mail mail(1);
+  f.committer.hand_to(&mail);
+  EXPECT_FALSE(f.submit().get());
+  f.committer.hand_to(nullptr);
+  EXPECT_EQ(f.s.queue->list(0).size(), 2u);
+  std::lock_guard l(mail.mu_);
+  ASSERT_EQ(mail.leased.size(), 1u);
+  EXPECT_EQ(mail.leased[0].meta.id, id_of(2)) << "the lease is the new message's, not the held one's";
+  EXPECT_TRUE(mail.others) << "the held one waits in the queue, to be claimed";
+}
+
+TEST(group_committer, stop_commits_the_held_rows) {
+  committer_fixture f(hold_long);
+  EXPECT_FALSE(f.submit().get());
+  f.committer.stop();
+  EXPECT_TRUE(f.s.queue->get(id_of(1)));
+  f.committer.settle();  // returns at once: nothing is held, and the thread is gone
+}
+
+TEST(group_committer, nothing_is_held_when_the_disk_is_nearly_full) {
+  committer_fixture f(hold_long);
+  f.spool->set_free(hold_long.least_free - 1);  // a commit that fails for want of room must fail before the reply
+  EXPECT_FALSE(f.submit().get());
+  EXPECT_TRUE(f.s.queue->get(id_of(1))) << "committed before the reply";
 }
