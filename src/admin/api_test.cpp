@@ -66,6 +66,20 @@ TEST_F(ApiTest, TokensDecideBeforeAnythingElse) {
   EXPECT_EQ(call(http::verb::get, "/api/v1/accounts/acme", reader).result(), http::status::ok);
 }
 
+// The server settles the queue rows of answered messages before a handler
+// reads (group_committer::settle): what a client was told is queued, the API
+// shows. A stranger's request settles nothing.
+TEST_F(ApiTest, EveryAuthorizedRequestSettlesFirst) {
+  int settled = 0;
+  a.settle_with([&] { ++settled; });
+  EXPECT_EQ(call(http::verb::get, "/api/v1/queue", "").result(), http::status::unauthorized);
+  EXPECT_EQ(settled, 0);
+  EXPECT_EQ(call(http::verb::get, "/api/v1/queue", reader).result(), http::status::ok);
+  EXPECT_EQ(settled, 1);
+  EXPECT_NE(call(http::verb::delete_, "/api/v1/queue/nope", writer).result(), http::status::unauthorized);
+  EXPECT_EQ(settled, 2) << "changes too: a DELETE right after a 250 must find the message";
+}
+
 TEST_F(ApiTest, FailedTokenChecksAreThrottledPerAddress) {
   for (int i = 0; i < 3; ++i)
     EXPECT_EQ(call(http::verb::get, "/api/v1/server", "bad", "", "192.0.2.7").result(), http::status::unauthorized);
