@@ -32,22 +32,28 @@ def client(srv, stop, accepted, idx):
             time.sleep(0.01)  # the server is down: try again
 
 
-def test_kill_9_at_random_moments_loses_nothing_accepted(server_factory, sink_factory):
-    sink = sink_factory()
-    srv = server_factory(delivery=route_all(sink), limits="default_max_send_rate = 100000\n")
+def kill_rounds(srv, rounds, clients, rng, least):
+    """Clients send until a SIGKILL (mid-transaction for some), then the
+    server starts again; returns every (Message-ID, queue id) that got a 250."""
     accepted = []
-    rng = random.Random(7)
-    for round_ in range(10):
+    for round_ in range(rounds):
         stop = threading.Event()
-        threads = [threading.Thread(target=client, args=(srv, stop, accepted, i + 10 * round_)) for i in range(4)]
+        threads = [threading.Thread(target=client, args=(srv, stop, accepted, i + 10 * round_)) for i in range(clients)]
         for t in threads:
             t.start()
-        time.sleep(rng.uniform(0.2, 0.8))
-        srv.kill()  # SIGKILL, mid-transaction for some clients
+        time.sleep(rng.uniform(least, 0.8))
+        srv.kill()
         stop.set()
         for t in threads:
             t.join(30)
         srv.start()
+    return accepted
+
+
+def test_kill_9_at_random_moments_loses_nothing_accepted(server_factory, sink_factory):
+    sink = sink_factory()
+    srv = server_factory(delivery=route_all(sink), limits="default_max_send_rate = 100000\n")
+    accepted = kill_rounds(srv, rounds=10, clients=4, rng=random.Random(7), least=0.2)
     assert len(accepted) > 20, "the clients got messages through between the kills"
     wait_for(lambda: queue(srv) == [], 60, interval=0.2, what="the queue to drain")
 
@@ -72,19 +78,7 @@ def test_kill_9_while_rows_are_held_loses_nothing_accepted(server_factory):
     to the spool's replay data: after the restart every 250 is in the queue,
     and the log says that rows came back."""
     srv = server_factory(limits="default_max_send_rate = 100000\n")
-    accepted = []
-    rng = random.Random(11)
-    for round_ in range(6):
-        stop = threading.Event()
-        threads = [threading.Thread(target=client, args=(srv, stop, accepted, i + 10 * round_)) for i in range(8)]
-        for t in threads:
-            t.start()
-        time.sleep(rng.uniform(0.3, 0.8))
-        srv.kill()
-        stop.set()
-        for t in threads:
-            t.join(30)
-        srv.start()
+    accepted = kill_rounds(srv, rounds=6, clients=8, rng=random.Random(11), least=0.3)
     assert len(accepted) > 20, "the clients got messages through between the kills"
     queued = {m["id"] for m in queue(srv)}
     lost = [qid for _, qid in accepted if qid not in queued]
