@@ -160,9 +160,9 @@ std::chrono::nanoseconds group_committer::gather_limit() const {
 // The events of the batch's committed messages, consecutive requests for
 // the same sink together (there is one sink in a server; tests may have
 // several).
-std::vector<std::pair<events::sink*, std::vector<events::event>>> group_committer::published(
-    std::vector<request>& batch, const std::vector<commit_result>& results) {
-  std::vector<std::pair<events::sink*, std::vector<events::event>>> runs;
+group_committer::event_runs group_committer::published(std::vector<request>& batch,
+                                                       const std::vector<commit_result>& results) {
+  event_runs runs;
   for (std::size_t i = 0; i < batch.size(); ++i) {
     auto& r = batch[i];
     if (results[i] || !r.publish_to || r.published.empty()) continue;
@@ -172,7 +172,7 @@ std::vector<std::pair<events::sink*, std::vector<events::event>>> group_committe
   return runs;
 }
 
-void group_committer::publish(std::vector<std::pair<events::sink*, std::vector<events::event>>>& runs) {
+void group_committer::publish(event_runs& runs) {
   for (auto& [sink, evs] : runs) sink->stored(evs);
   runs.clear();
 }

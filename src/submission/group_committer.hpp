@@ -4,10 +4,10 @@
 // makes the bodies durable together (the embedded spool: one pwritev and one
 // fdatasync for the batch), commits all their metadata in one transaction
 // (leasing as many as delivery has room for, which then go straight to it:
-// hand_to()), and only then reports back. Under load, with more messages on
-// their way, a batch nobody delivers yet is answered once its bodies and
-// replay data are synced, and its rows wait to be committed with the next
-// batches' (holding): the spool's replay data answers for them meanwhile,
+// hand_to()), and only then reports back. A batch nobody delivers yet is
+// answered once its bodies and replay data are synced, and its rows wait to
+// be committed with the next batches' (holding; alone when no batch follows
+// within a millisecond): the spool's replay data answers for them meanwhile,
 // as it does after a power cut. While one batch
 // syncs, the next one gathers, so under load many messages share each sync;
 // and before a batch starts, the committer waits briefly for messages whose
@@ -122,13 +122,15 @@ class group_committer {
  private:
   void run();
   void commit(std::vector<request>& batch);
+  // Events to publish, in runs for one sink each.
+  using event_runs = std::vector<std::pair<events::sink*, std::vector<events::event>>>;
   // Rows of answered messages whose commit waits for later ones (their
   // bodies and replay data are synced), and the events to publish once they
   // are committed.
   struct held_rows {
     std::vector<store::queued_message> metas;
     std::vector<store::stored_event> events;
-    std::vector<std::pair<events::sink*, std::vector<events::event>>> published;
+    event_runs published;
     std::chrono::steady_clock::time_point since{};
     bool failing = false;  // the last commit of them failed: the next batch does not wait
   };
@@ -136,9 +138,8 @@ class group_committer {
             std::vector<request>& batch, const std::vector<commit_result>& results);
   void commit_held();
   void clear_held();
-  std::vector<std::pair<events::sink*, std::vector<events::event>>> published(std::vector<request>& batch,
-                                                                              const std::vector<commit_result>& results);
-  static void publish(std::vector<std::pair<events::sink*, std::vector<events::event>>>& runs);
+  event_runs published(std::vector<request>& batch, const std::vector<commit_result>& results);
+  static void publish(event_runs& runs);
   void forget_replay(const std::vector<store::queued_message>& metas);
   void hand_over(std::vector<committed_message> leased, std::vector<store::queued_message>& metas,
                  const std::vector<std::int64_t>& tokens, const committed_mail::room& room);
