@@ -65,12 +65,10 @@ class queue_store {
                                             std::span<const stored_event> events = {}, enqueue_lease lease = {},
                                             std::optional<spool_cover> cover = std::nullopt) = 0;
   // The spool position the last covered enqueue recorded; nullopt for a
-  // store that records none (its every commit is durable on its own).
+  // store that records none (its every commit is durable on its own). Only
+  // with one may a writer answer for a batch before its rows are committed,
+  // on the strength of the replay data the spool synced.
   virtual std::optional<spool_position> replayed_through() { return std::nullopt; }
-  // Whether enqueue records a cover's position (and start-up replays past
-  // it): only then may a writer answer for a batch before its rows are
-  // committed, on the strength of the replay data the spool synced.
-  virtual bool records_spool_positions() const { return false; }
   // Per-minute recipient counts of an account since `since`, oldest first.
   virtual std::vector<usage_bucket> usage(std::int64_t account_id, time_point since) = 0;
   virtual std::optional<queued_message> get(std::string_view id) = 0;

@@ -51,7 +51,7 @@ void register_metrics() {
 group_committer::group_committer(std::shared_ptr<store::spool> spool, std::shared_ptr<store::queue_store> queue,
                                  gathering g, holding h)
     : spool_(std::move(spool)), queue_(std::move(queue)), gathering_(g), holding_(h),
-      may_hold_(queue_->records_spool_positions() && h.rows > 0),
+      may_hold_(h.rows > 0 && queue_->replayed_through()),
       thread_(base::start_thread("smtpsd-commit", [this] { run(); })) {}
 
 group_committer::~group_committer() { stop(); }

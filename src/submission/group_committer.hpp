@@ -149,7 +149,7 @@ class group_committer {
   std::shared_ptr<store::queue_store> queue_;
   gathering gathering_;
   holding holding_;
-  const bool may_hold_;  // the queue records spool positions (store::queue_store::records_spool_positions)
+  const bool may_hold_;  // the queue records spool positions (store::queue_store::replayed_through)
   held_rows held_;       // the committer thread's
   bool room_to_hold();
   std::chrono::steady_clock::time_point free_checked_{};  // room_to_hold's last look, and what it saw

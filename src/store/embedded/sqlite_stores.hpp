@@ -74,7 +74,6 @@ class sqlite_queue_store final : public queue_store {
   std::vector<std::int64_t> enqueue(std::span<const queued_message> batch, std::span<const stored_event> events,
                                     enqueue_lease lease, std::optional<spool_cover> cover) override;
   std::optional<spool_position> replayed_through() override;
-  bool records_spool_positions() const override { return true; }
   std::vector<usage_bucket> usage(std::int64_t account_id, time_point since) override;
   std::optional<queued_message> get(std::string_view id) override;
   std::vector<queued_message> list(const queue_query& q) override;

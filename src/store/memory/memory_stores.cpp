@@ -348,14 +348,19 @@ class events final : public event_store {
 class queue final : public queue_store {
  public:
   queue(std::shared_ptr<events> log, bool replaying) : log_(std::move(log)), replaying_(replaying) {}
-  bool records_spool_positions() const override { return replaying_; }
+  std::optional<spool_position> replayed_through() override {
+    std::lock_guard l(mu_);
+    if (!replaying_) return std::nullopt;
+    return through_;
+  }
   std::vector<std::int64_t> enqueue(std::span<const queued_message> batch, std::span<const stored_event> evs,
-                                    enqueue_lease lease, std::optional<spool_cover> /*cover*/) override {
+                                    enqueue_lease lease, std::optional<spool_cover> cover) override {
     std::vector<std::int64_t> tokens;
     {
       std::lock_guard l(mu_);
       for (auto& m : batch)
         if (messages_.count(m.id)) throw store_error("duplicate queue id " + m.id, false);
+      if (cover) through_ = cover->through;
       for (auto& m : batch) {
         auto& stored = messages_[m.id] = m;
         stored.lease_token = 0;
@@ -501,6 +506,7 @@ class queue final : public queue_store {
   std::shared_ptr<events> log_;
   bool replaying_ = false;
   std::mutex mu_;
+  spool_position through_;  // the last cover's (replaying)
   std::map<std::string, time_point> leases_;
   std::int64_t last_token_ = 0;
   std::map<std::string, queued_message> messages_;
