@@ -7,6 +7,7 @@
 
 #include <cstdio>
 
+#include "base/malloc_tuning.hpp"
 #include "cli/cli.hpp"
 #include "net/tls.hpp"
 #include "server/server.hpp"
@@ -63,5 +64,6 @@ int main(int argc, char** argv) {
   smtpsd::cli::backends b;
   b.open_stores = &open_stores;
   b.serve = &smtpsd::server::serve;
+  b.before_serve = [argv] { smtpsd::base::reexec_with_malloc_tunables(argv); };
   return smtpsd::cli::run(argc, argv, std::move(b));
 }

@@ -17,6 +17,7 @@
 #include "base/ip.hpp"
 #include "base/json_out.hpp"
 #include "base/log.hpp"
+#include "base/malloc_tuning.hpp"
 #include "base/metrics.hpp"
 #include "base/random.hpp"
 #include "base/secret.hpp"
@@ -237,6 +238,16 @@ TEST(block_cache, keeps_only_blocks_of_its_size_and_only_a_few) {
   for (int i = 0; i < bc::spares_per_thread + 3; ++i) bc::give(std::malloc(bc::block_size));
   EXPECT_EQ(bc::spares(), bc::spares_per_thread);
   while (bc::spares() > 0) std::free(bc::take());
+}
+
+TEST(malloc_tuning, adds_the_tcache_count_once_and_keeps_the_operators_tunables) {
+  EXPECT_EQ(tunables_with_tcache(nullptr), "glibc.malloc.tcache_count=64");
+  EXPECT_EQ(tunables_with_tcache(""), "glibc.malloc.tcache_count=64");
+  EXPECT_EQ(tunables_with_tcache("glibc.malloc.arena_max=2"),
+            "glibc.malloc.arena_max=2:glibc.malloc.tcache_count=64");
+  EXPECT_EQ(tunables_with_tcache("glibc.malloc.tcache_count=7"), std::nullopt) << "the operator's own count";
+  EXPECT_EQ(tunables_with_tcache("glibc.malloc.arena_max=2:glibc.malloc.tcache_count=64"), std::nullopt)
+      << "the second start";
 }
 
 TEST(start_thread, named_and_free_to_run_on_the_main_threads_cpus_even_from_a_pinned_thread) {

@@ -19,6 +19,9 @@ namespace smtpsd::cli {
 struct backends {
   std::function<store::stores(const config::config&)> open_stores;
   std::function<int(const config::config&, store::stores)> serve;
+  // Run first by `serve`, before it reads anything (main: the allocator's
+  // tuning, which executes the process again).
+  std::function<void()> before_serve;
 };
 
 // An error the user can act on; printed as "smtpsd: MESSAGE", exit status 1.

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PASSWORD, run_cli, wait_for
+from conftest import BIN, PASSWORD, run_cli, wait_for
 from test_delivery import events, queue, route_all, submit, wait_queue_empty
 
 
@@ -148,6 +148,36 @@ def thread_placement(pid):
         except (FileNotFoundError, ProcessLookupError):
             pass  # a thread that ended meanwhile
     return out
+
+
+def test_serve_runs_again_with_a_larger_malloc_tcache_under_its_own_name_and_pid(server_factory):
+    def environ(pid):
+        # glibc cuts GLIBC_TUNABLES into its tunables in place, so the
+        # process's own copy reads one NUL-separated piece per tunable.
+        return Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+
+    srv = server_factory()
+    assert b"GLIBC_TUNABLES=glibc.malloc.tcache_count=64" in environ(srv.proc.pid)
+    assert Path(f"/proc/{srv.proc.pid}/comm").read_text().strip() == Path(BIN).name[:15], "named after the binary"
+    submit(srv, ["x@example.org"])
+    assert len(queue(srv)) == 1, "and mail goes through"
+    srv.stop()
+
+    own = server_factory(name="own", start=False)
+    own.env = dict(os.environ, GLIBC_TUNABLES="glibc.malloc.arena_max=2")
+    own.start()
+    env = environ(own.proc.pid)
+    i = env.index(b"GLIBC_TUNABLES=glibc.malloc.arena_max=2")
+    assert env[i + 1] == b"glibc.malloc.tcache_count=64", "the operator's tunables kept, the count added"
+    own.stop()
+
+    chosen = server_factory(name="chosen", start=False)
+    chosen.env = dict(os.environ, GLIBC_TUNABLES="glibc.malloc.tcache_count=7")
+    chosen.start()
+    env = environ(chosen.proc.pid)
+    assert b"GLIBC_TUNABLES=glibc.malloc.tcache_count=7" in env and b"glibc.malloc.tcache_count=64" not in env, \
+        "the operator's count stands"
+    chosen.stop()
 
 
 def test_threads_run_under_sched_batch_and_the_io_thread_and_committer_get_a_core_each(server_factory):
