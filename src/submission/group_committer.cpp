@@ -166,10 +166,15 @@ group_committer::event_runs group_committer::published(std::vector<request>& bat
   for (std::size_t i = 0; i < batch.size(); ++i) {
     auto& r = batch[i];
     if (results[i] || !r.publish_to || r.published.empty()) continue;
-    if (runs.empty() || runs.back().first != r.publish_to) runs.emplace_back(r.publish_to, std::vector<events::event>{});
-    std::move(r.published.begin(), r.published.end(), std::back_inserter(runs.back().second));
+    add_to_runs(runs, r.publish_to, r.published);
   }
   return runs;
+}
+
+// Appends evs to the last run when it is for the same sink, else starts one.
+void group_committer::add_to_runs(event_runs& runs, events::sink* sink, std::vector<events::event>& evs) {
+  if (runs.empty() || runs.back().first != sink) runs.emplace_back(sink, std::vector<events::event>{});
+  std::move(evs.begin(), evs.end(), std::back_inserter(runs.back().second));
 }
 
 void group_committer::publish(event_runs& runs) {
@@ -206,12 +211,8 @@ void group_committer::hold(std::vector<store::queued_message>& metas, std::vecto
   }
   std::move(metas.begin(), metas.end(), std::back_inserter(held_.metas));
   std::move(events.begin(), events.end(), std::back_inserter(held_.events));
-  for (auto& run : published(batch, results)) {  // one call per sink for all held ones
-    if (held_.published.empty() || held_.published.back().first != run.first)
-      held_.published.emplace_back(run.first, std::vector<events::event>{});
-    auto& to = held_.published.back().second;
-    std::move(run.second.begin(), run.second.end(), std::back_inserter(to));
-  }
+  for (auto& [sink, evs] : published(batch, results))  // one call per sink for all held ones
+    add_to_runs(held_.published, sink, evs);
   metas.clear();
   events.clear();
 }
@@ -310,8 +311,10 @@ void group_committer::commit(std::vector<request>& batch) {
         metas.insert(metas.end(), held_.metas.begin(), held_.metas.end());
         events.insert(events.end(), held_.events.begin(), held_.events.end());
         tokens = queue_->enqueue(metas, events, store::enqueue_lease{room.count, room.lease_until}, cover);
-        taken_along = std::move(held_);
-        clear_held();
+        if (metas.size() > own) {  // held rows went along
+          taken_along = std::move(held_);
+          clear_held();
+        }
       }
     } catch (const std::exception& e) {
       log->error("commit of {} messages failed: {}", writers.size(), e.what());

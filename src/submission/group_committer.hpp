@@ -138,7 +138,9 @@ class group_committer {
             std::vector<request>& batch, const std::vector<commit_result>& results);
   void commit_held();
   void clear_held();
+  bool room_to_hold();
   event_runs published(std::vector<request>& batch, const std::vector<commit_result>& results);
+  static void add_to_runs(event_runs& runs, events::sink* sink, std::vector<events::event>& evs);
   static void publish(event_runs& runs);
   void forget_replay(const std::vector<store::queued_message>& metas);
   void hand_over(std::vector<committed_message> leased, std::vector<store::queued_message>& metas,
@@ -151,7 +153,6 @@ class group_committer {
   holding holding_;
   const bool may_hold_;  // the queue records spool positions (store::queue_store::replayed_through)
   held_rows held_;       // the committer thread's
-  bool room_to_hold();
   std::chrono::steady_clock::time_point free_checked_{};  // room_to_hold's last look, and what it saw
   bool free_enough_ = false;
   std::mutex mail_mu_;  // held through each commit, so hand_to() waits for the one running
