@@ -41,10 +41,11 @@ struct spool_position {
   friend auto operator<=>(const spool_position&, const spool_position&) = default;
 };
 
-// An entry written past a position, and the replay data it kept.
+// An entry written past a position, where it lies, and the replay data it kept.
 struct replayable {
   std::string id;
   std::string data;
+  spool_position at;
 };
 
 class spool_reader {
@@ -85,6 +86,12 @@ class spool {
   // The entries still in the spool written after `after` that kept replay
   // data, in the order written (start-up re-queues those the queue lost).
   virtual std::vector<replayable> replay_after(spool_position /*after*/) { return {}; }
+  // The queue made `through` durable (queue_store::replayed_through): every
+  // entry before it has its row, or never will. Entries from there on may
+  // still need their replay data, so a spool that moves entries keeps it
+  // with them; before it, a move drops it. Until told, a spool keeps none on
+  // a move (its queue makes every row durable on its own).
+  virtual void recorded(spool_position /*through*/) {}
   // Spoils the replay data of entries whose queue commit failed (their
   // clients were refused), durably, so that no replay queues them (a segment
   // zeroes its first five octets, which replay data never starts with).

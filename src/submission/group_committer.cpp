@@ -236,6 +236,7 @@ void group_committer::commit_held() {
     std::optional<store::spool_cover> cover;
     if (auto through = spool_->synced_through()) cover = store::spool_cover{*through, true};
     queue_->enqueue(held_.metas, held_.events, {}, cover);
+    if (cover) spool_->recorded(cover->through);
   } catch (const std::exception& e) {
     if (!held_.failing)
       base::logger("submission")->error("commit of {} answered messages failed (kept for the next one): {}",
@@ -311,6 +312,7 @@ void group_committer::commit(std::vector<request>& batch) {
         metas.insert(metas.end(), held_.metas.begin(), held_.metas.end());
         events.insert(events.end(), held_.events.begin(), held_.events.end());
         tokens = queue_->enqueue(metas, events, store::enqueue_lease{room.count, room.lease_until}, cover);
+        if (cover) spool_->recorded(cover->through);
         if (metas.size() > own) {  // held rows went along
           taken_along = std::move(held_);
           clear_held();

@@ -27,16 +27,24 @@ std::size_t replay_lost_rows(store::stores& s) {
   auto through = s.queue->replayed_through();
   if (!through) return 0;
   auto kept = s.bodies->replay_after(*through);
-  if (kept.empty()) return 0;
+  if (kept.empty()) {
+    s.bodies->recorded(*through);
+    return 0;
+  }
   auto queued = s.queue->ids();
   std::set<std::string> known(queued.begin(), queued.end());
   static auto log = base::logger("submission");
   std::vector<store::queued_message> batch;
   std::vector<store::stored_event> events;
   std::size_t replayed = 0;
-  auto flush = [&] {
-    if (batch.empty()) return;
-    s.queue->enqueue(batch, events);  // no cover: a commit that syncs
+  // The last commit records a position past the last record listed: each
+  // one before it has its row now (or was left out on purpose), so neither
+  // the next start-up nor a compaction's copy brings one back after its
+  // delivery removed the row.
+  const store::spool_position past{kept.back().at.segment, kept.back().at.offset + 1};
+  auto flush = [&](std::optional<store::spool_cover> cover) {
+    if (batch.empty() && !cover) return;
+    s.queue->enqueue(batch, events, {}, cover);  // a commit that syncs: the cover is not replayable
     replayed += batch.size();
     batch.clear();
     events.clear();
@@ -51,9 +59,10 @@ std::size_t replay_lost_rows(store::stores& s) {
     known.insert(k.id);
     batch.push_back(std::move(entry->message));
     for (auto& e : entry->events) events.push_back(std::move(e));
-    if (batch.size() >= 256) flush();
+    if (batch.size() >= 256) flush(std::nullopt);
   }
-  flush();
+  flush(store::spool_cover{past, false});
+  s.bodies->recorded(past);
   return replayed;
 }
 

@@ -18,7 +18,11 @@ std::size_t remove_unqueued_bodies(store::stores& s, std::optional<base::time_po
 // (store::queue_store::enqueue with a replayable cover) may have lost its
 // last commits to a power cut. Every body the spool kept past the position
 // the queue recorded that has replay data and no row is queued again, with
-// its events, in commits that sync. Returns how many.
+// its events, in commits that sync; the last records a position past the
+// last body listed, so that a later start-up does not list them again (a
+// message delivered meanwhile has no row, and would be queued twice). The
+// spool learns the position the queue recorded (store::spool::recorded).
+// Returns how many were queued again.
 std::size_t replay_lost_rows(store::stores& s);
 
 }  // namespace smtpsd::submission

@@ -189,3 +189,14 @@ def test_rows_a_power_cut_lost_come_back_from_the_spool(server_factory):
         sends = [row[0] for row in c.execute("SELECT json_extract(record, '$.queue_id') FROM events WHERE type = 'send'")]
     assert sorted(q for q in sends if q in lost) == sorted(lost), "their send events are back, once each"
     assert "queued again 2 messages" in srv.log_path.read_text()
+    # The replay recorded a position past them: once delivered (their rows
+    # go; `queue remove` does the same), a second start-up, with no message
+    # submitted in between, must not queue them a second time.
+    after = position()
+    assert (after["spool_segment"], after["spool_offset"]) > (before["spool_segment"], before["spool_offset"])
+    for qid in lost:
+        srv.cli("queue", "remove", qid)
+    assert srv.stop() == 0
+    srv.start()
+    assert sorted(m["id"] for m in queue(srv)) == [kept]
+    assert srv.log_path.read_text().count("queued again") == 1

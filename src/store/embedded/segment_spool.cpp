@@ -219,6 +219,7 @@ struct segment_spool::impl {
   std::uint64_t max_seq = 0;
   std::uint32_t next_slot = 1;
   std::optional<spool_position> through;  // where the last sync() ended
+  std::optional<spool_position> recorded;  // what the queue made durable (spool::recorded)
 
   std::size_t large_files = 0;     // in the index, and
   std::uint64_t large_bytes = 0;   // their octets (kept by put and drop)
@@ -496,11 +497,15 @@ struct segment_spool::impl {
       m.from = old;
       m.from_offset = loc.offset;
       m.head = loc.head;
-      // Without its replay data: the queue row of a record this old is long
-      // durable (any later commit that synced, or a WAL checkpoint, made it
-      // so), and the copy must not bring back a message delivered meanwhile.
-      m.head.replay = 0;
-      m.raw.resize(loc.head.replay_at());
+      // Without its replay data once the queue recorded a position past it:
+      // its row is durable then, and the copy must not bring back a message
+      // delivered meanwhile. A record from that position on keeps it (rows
+      // held while the queue's commits fail): no row can be committed for it
+      // but with a position past the copy, which the copy is written before.
+      // A spool not told any position keeps none (its queue's every commit
+      // is durable on its own).
+      if (!recorded || spool_position{old->seq, loc.offset} < *recorded) m.head.replay = 0;
+      m.raw.resize(m.head.length());
       pread_all(old->fd, m.raw.data(), m.raw.size(), loc.offset, old->path);
       out.push_back(std::move(m));
     }
@@ -960,6 +965,11 @@ std::optional<spool_position> segment_spool::synced_through() const {
   return impl_->through;
 }
 
+void segment_spool::recorded(spool_position through) {
+  std::lock_guard l(impl_->mu);
+  impl_->recorded = through;
+}
+
 std::optional<std::uint64_t> segment_spool::free_bytes() const {
   std::error_code ec;
   const auto sp = fs::space(impl_->dir, ec);  // dir is set once, at construction
@@ -983,7 +993,7 @@ std::vector<replayable> segment_spool::replay_after(spool_position after) {
   out.reserve(found.size());
   for (auto& [at, entry] : found) {
     const auto& loc = entry->second;
-    replayable r{entry->first, std::string(loc.head.replay, '\0')};
+    replayable r{entry->first, std::string(loc.head.replay, '\0'), at};
     pread_all(loc.seg->fd, r.data.data(), r.data.size(), loc.offset + loc.head.replay_at(), loc.seg->path);
     if (r.data.size() >= 5 && r.data.compare(0, 5, std::string_view("\0\0\0\0\0", 5)) == 0) continue;  // forgotten
     out.push_back(std::move(r));

@@ -28,7 +28,9 @@
 // synced_through() is where the last sync ended, (segment sequence, offset):
 // the queue records it with each commit that skips its own sync, and
 // replay_after() lists the replay data of the records written after it.
-// Compaction's copies drop their replay data (spool.hpp, store/replay.hpp).
+// Compaction's copies drop their replay data when they lie before the
+// position the queue last made durable (recorded()), and keep it from there
+// on (spool.hpp, store/replay.hpp).
 //
 // One process writes (the server; flock on the folder). Any other process
 // (the CLI while the server runs) only reads: its remove() leaves the record
@@ -62,6 +64,7 @@ class segment_spool final : public spool {
   std::optional<spool_position> synced_through() const override;
   std::vector<replayable> replay_after(spool_position after) override;
   void forget_replay(std::span<const std::string> ids) override;
+  void recorded(spool_position through) override;
   std::optional<std::uint64_t> free_bytes() const override;
 
   struct usage_figures {

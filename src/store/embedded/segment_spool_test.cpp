@@ -153,6 +153,29 @@ TEST_F(segment_spool_test, the_few_survivors_of_old_segments_are_copied_forward)
   EXPECT_FALSE(replayed.empty()) << "the records not copied keep theirs";
 }
 
+TEST_F(segment_spool_test, a_survivor_past_the_recorded_position_keeps_its_replay_data_when_copied) {
+  // A row held while the queue's commits fail: its record is answered for by
+  // its replay data alone, and the queue records no position past it. Later
+  // batches (refused, so removed) fill segments until compaction copies the
+  // record forward: the copy keeps the replay data. A survivor the queue
+  // recorded (the batch before) loses it, as in the test above.
+  std::mt19937 rng(9);
+  std::string held, durable;
+  {
+    segment_spool sp(dir_, small());
+    durable = write_batch(sp, 1, rng, 3000, true).begin()->first;
+    sp.recorded(*sp.synced_through());  // its row is committed
+    held = write_batch(sp, 1, rng, 3000, true).begin()->first;
+    for (int b = 0; b < 60; ++b)
+      for (auto& [id, text] : write_batch(sp, 8, rng, 3000, true)) sp.remove(id);
+    EXPECT_LE(sp.usage().segments, 4u) << "compaction copied the two forward";
+  }
+  segment_spool sp(dir_, small());
+  auto replayed = replayed_ids(sp, {});
+  EXPECT_EQ(std::count(replayed.begin(), replayed.end(), held), 1) << "the held row's copy can still bring it back";
+  EXPECT_EQ(std::count(replayed.begin(), replayed.end(), durable), 0);
+}
+
 TEST_F(segment_spool_test, replay_data_rides_with_its_record_and_is_found_past_a_position) {
   std::mt19937 rng(5);
   std::map<std::string, std::string> first, second;
