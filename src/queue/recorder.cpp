@@ -18,6 +18,7 @@ net::awaitable<void> recorder::flush() {
   if (flushing_) co_return;
   flushing_ = true;
   while (!waiting_.empty()) {
+    if (waiting_.size() < gather_enough) co_await net::sleep_for(gather);
     auto batch = std::move(waiting_);
     waiting_.clear();
     std::vector<store::queued_message> ms;

