@@ -199,4 +199,4 @@ def test_rows_a_power_cut_lost_come_back_from_the_spool(server_factory):
     assert srv.stop() == 0
     srv.start()
     assert sorted(m["id"] for m in queue(srv)) == [kept]
-    assert srv.log_path.read_text().count("queued again") == 1
+    assert srv.log_path.read_text().count("whose queue rows a crash or power cut lost") == 1
