@@ -3,10 +3,11 @@
 // finished while the last batch was being written, or in the 2 ms a batch
 // waits for company (unless 64 wait already), goes into one store
 // transaction; then the bounces follow. A transaction writes about a dozen
-// pages whether it records one attempt or fifty, and it syncs: under `relay`
-// a batch had 4.4 attempts before the wait and over 12 with it. A batch that cannot be
-// written is logged: the leases run out and those attempts are repeated (at
-// least once, never lost). One io_context thread only.
+// pages whether it records one attempt or fifty, and it syncs: under
+// `relay` a batch had 4.4 attempts before the wait and over 12 with it. A
+// batch that cannot be written is logged: the leases run out and those
+// attempts are repeated (at least once, never lost). One io_context thread
+// only.
 #include <chrono>
 #include <memory>
 #include <vector>
