@@ -256,13 +256,23 @@ awaitable<io_result> stream::read_some(char* buf, std::size_t n, duration timeou
   co_return out;
 }
 
-awaitable<error_code> stream::wait_readable(duration timeout) {
-  if (tls_ && SSL_has_pending(tls_.get())) co_return error_code{};  // OpenSSL holds bytes already
+bool stream::holds_input() const { return tls_ && SSL_has_pending(tls_.get()); }
+
+awaitable<std::tuple<error_code>> stream::begin_wait_readable(duration timeout) {
   arm(timeout);
-  auto waited = co_await sock_.async_wait(tcp::socket::wait_read, as_tuple_awaitable);
+  return sock_.async_wait(tcp::socket::wait_read, as_tuple_awaitable);
+}
+
+error_code stream::end_wait(const std::tuple<error_code>& waited) {
   error_code ec = std::get<0>(waited);
   if (disarm()) ec = timeout_error();
-  co_return ec;
+  return ec;
+}
+
+awaitable<error_code> stream::wait_readable(duration timeout) {
+  if (holds_input()) co_return error_code{};
+  auto waited = co_await begin_wait_readable(timeout);
+  co_return end_wait(waited);
 }
 
 awaitable<error_code> stream::write(std::string_view data, duration timeout) {

@@ -54,6 +54,14 @@ class stream {
   // (and no TLS state before the ClientHello). Returns at once when OpenSSL
   // already holds received bytes.
   awaitable<error_code> wait_readable(duration timeout);
+  // wait_readable in two halves, for a coroutine that would otherwise keep
+  // wait_readable's frame under its own while idle (session::read_more):
+  //   if (!s.holds_input()) { auto w = co_await s.begin_wait_readable(t); ec = s.end_wait(w); }
+  // begin arms the deadline and returns Asio's wait itself (not a coroutine);
+  // end_wait gives its error, timeout_error() when the deadline passed.
+  bool holds_input() const;  // OpenSSL holds received bytes: nothing to wait for
+  awaitable<std::tuple<error_code>> begin_wait_readable(duration timeout);
+  error_code end_wait(const std::tuple<error_code>& waited);
   awaitable<error_code> write(std::string_view data, duration timeout);
   // Exactly n octets from the socket, before any TLS (the PROXY header).
   awaitable<exact_read> read_exactly(std::size_t n, duration timeout);

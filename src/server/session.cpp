@@ -186,7 +186,11 @@ net::awaitable<session::read_result> session::read_more(std::chrono::seconds tim
     // its record buffers too: SSL_MODE_RELEASE_BUFFERS).
     in_.release();
     out_.shrink_to_fit();
-    auto wait_ec = co_await stream_.wait_readable(timeout);
+    net::error_code wait_ec;
+    if (!stream_.holds_input()) {  // the two halves: no wait_readable frame held while idle
+      auto waited = co_await stream_.begin_wait_readable(timeout);
+      wait_ec = stream_.end_wait(waited);
+    }
     if (wait_ec) {
       waiting_for_command_ = false;
       if (wait_ec == net::timeout_error()) co_return read_result::timeout;
