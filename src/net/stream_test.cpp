@@ -87,3 +87,27 @@ TEST(stream, deadlines_hold_though_the_timer_is_set_lazily) {
   EXPECT_GE(seen[2].took, 250ms);
   EXPECT_FALSE(seen[3].ec);
 }
+
+// session::read_more waits in two halves (begin_wait_readable, end_wait) so
+// that no wait_readable frame sits under it while idle; the deadline must
+// hold that way too.
+TEST(stream, a_wait_in_two_halves_keeps_its_deadline) {
+  stream_pair p;
+  std::vector<net::error_code> seen;
+  EXPECT_FALSE(p.server->holds_input()) << "no TLS: nothing held above the socket";
+  net::asio::co_spawn(
+      p.io,
+      [&]() -> net::awaitable<void> {
+        auto quiet = co_await p.server->begin_wait_readable(100ms);  // nothing comes
+        seen.push_back(p.server->end_wait(quiet));
+        p.client_sends("a");
+        auto sent = co_await p.server->begin_wait_readable(5s);
+        seen.push_back(p.server->end_wait(sent));
+      },
+      net::asio::detached);
+  const auto limit = steady::now() + 5s;
+  while (seen.size() < 2 && steady::now() < limit) p.io.run_one_for(100ms);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0], net::timeout_error());
+  EXPECT_FALSE(seen[1]) << seen[1].message();
+}
