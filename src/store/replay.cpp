@@ -166,4 +166,12 @@ std::optional<replay_entry> decode_replay(std::string_view data) {
   return out;
 }
 
+std::vector<std::int64_t> enqueue_covered(queue_store& queue, spool& bodies, std::span<const queued_message> batch,
+                                          std::span<const stored_event> events, enqueue_lease lease,
+                                          const std::optional<spool_cover>& cover) {
+  auto tokens = queue.enqueue(batch, events, lease, cover);
+  if (cover) bodies.recorded(cover->through);
+  return tokens;
+}
+
 }  // namespace smtpsd::store

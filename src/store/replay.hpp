@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "store/event_store.hpp"
+#include "store/queue_store.hpp"
+#include "store/spool.hpp"
 #include "store/types.hpp"
 
 namespace smtpsd::store {
@@ -23,5 +25,13 @@ struct replay_entry {
 std::string encode_replay(const queued_message& m, std::span<const stored_event> events);
 // nullopt when the data is torn, corrupt or of an unknown version.
 std::optional<replay_entry> decode_replay(std::string_view data);
+
+// queue_store::enqueue, and after it succeeded with a cover, the spool
+// learns the position the queue recorded (spool::recorded), so that its
+// compaction keeps replay data from there on. Every writer of covered
+// commits (the group committer, the start-up replay) goes through here.
+std::vector<std::int64_t> enqueue_covered(queue_store& queue, spool& bodies, std::span<const queued_message> batch,
+                                          std::span<const stored_event> events, enqueue_lease lease,
+                                          const std::optional<spool_cover>& cover);
 
 }  // namespace smtpsd::store

@@ -227,17 +227,6 @@ void group_committer::clear_held() {
   settled_.notify_all();
 }
 
-// A commit that records the spool position it covers; the spool learns it
-// then (store::spool::recorded), and not before the commit succeeded.
-std::vector<std::int64_t> group_committer::enqueue_covered(std::span<const store::queued_message> metas,
-                                                           std::span<const store::stored_event> events,
-                                                           store::enqueue_lease lease,
-                                                           const std::optional<store::spool_cover>& cover) {
-  auto tokens = queue_->enqueue(metas, events, lease, cover);
-  if (cover) spool_->recorded(cover->through);
-  return tokens;
-}
-
 // The held rows alone: nothing came to take them along. A failure keeps
 // them (their clients were answered; the replay data still answers for
 // them) for the next batch, which then does not wait.
@@ -246,7 +235,7 @@ void group_committer::commit_held() {
   try {
     std::optional<store::spool_cover> cover;
     if (auto through = spool_->synced_through()) cover = store::spool_cover{*through, true};
-    enqueue_covered(held_.metas, held_.events, {}, cover);
+    store::enqueue_covered(*queue_, *spool_, held_.metas, held_.events, {}, cover);
   } catch (const std::exception& e) {
     if (!held_.failing)
       base::logger("submission")->error("commit of {} answered messages failed (kept for the next one): {}",
@@ -321,7 +310,8 @@ void group_committer::commit(std::vector<request>& batch) {
       } else {
         metas.insert(metas.end(), held_.metas.begin(), held_.metas.end());
         events.insert(events.end(), held_.events.begin(), held_.events.end());
-        tokens = enqueue_covered(metas, events, store::enqueue_lease{room.count, room.lease_until}, cover);
+        tokens = store::enqueue_covered(*queue_, *spool_, metas, events, store::enqueue_lease{room.count, room.lease_until},
+                                        cover);
         if (metas.size() > own) {  // held rows went along
           taken_along = std::move(held_);
           clear_held();

@@ -21,7 +21,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <span>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -138,9 +137,6 @@ class group_committer {
   void hold(std::vector<store::queued_message>& metas, std::vector<store::stored_event>& events,
             std::vector<request>& batch, const std::vector<commit_result>& results);
   void commit_held();
-  std::vector<std::int64_t> enqueue_covered(std::span<const store::queued_message> metas,
-                                            std::span<const store::stored_event> events, store::enqueue_lease lease,
-                                            const std::optional<store::spool_cover>& cover);
   void clear_held();
   bool room_to_hold();
   event_runs published(std::vector<request>& batch, const std::vector<commit_result>& results);

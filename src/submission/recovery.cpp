@@ -44,7 +44,7 @@ std::size_t replay_lost_rows(store::stores& s) {
   const store::spool_position past{kept.back().at.segment, kept.back().at.offset + 1};
   auto flush = [&](std::optional<store::spool_cover> cover) {
     if (batch.empty() && !cover) return;
-    s.queue->enqueue(batch, events, {}, cover);  // a commit that syncs: the cover is not replayable
+    store::enqueue_covered(*s.queue, *s.bodies, batch, events, {}, cover);  // syncs: the cover is not replayable
     replayed += batch.size();
     batch.clear();
     events.clear();
@@ -62,7 +62,6 @@ std::size_t replay_lost_rows(store::stores& s) {
     if (batch.size() >= 256) flush(std::nullopt);
   }
   flush(store::spool_cover{past, false});
-  s.bodies->recorded(past);
   return replayed;
 }
 
