@@ -41,25 +41,39 @@ void intake::append(const std::string& content) {
   if (message_ && !content.empty()) message_->append(content);
 }
 
+namespace {
+
+// Where a feed's content is decoded before it is appended: one buffer per
+// thread for every message (a message's own would be allocated and grown
+// for each, above the sizes glibc serves from its per-thread cache). Never
+// larger than what one feed carries, a session's input buffer.
+std::string& scratch(std::size_t room) {
+  thread_local std::string s;
+  if (s.capacity() > 256 * 1024) std::string().swap(s);  // after an unusually large feed
+  s.clear();
+  s.reserve(room);  // the content is never longer than what carries it
+  return s;
+}
+
+}  // namespace
+
 std::size_t intake::feed(std::string_view bytes) {
-  chunk_.clear();
-  chunk_.reserve(bytes.size());  // the content is never longer than what carries it
-  const auto used = reader_.feed(bytes, chunk_);
-  append(chunk_);
+  auto& chunk = scratch(bytes.size());
+  const auto used = reader_.feed(bytes, chunk);
+  append(chunk);
   return used;
 }
 
 void intake::feed_chunk(std::string_view bytes) {
-  chunk_.clear();
-  chunk_.reserve(bytes.size());
-  reader_.feed(bytes, chunk_);
-  append(chunk_);
+  auto& chunk = scratch(bytes.size());
+  reader_.feed(bytes, chunk);
+  append(chunk);
 }
 
 void intake::end_chunks() {
-  chunk_.clear();
-  reader_.finish(chunk_);
-  append(chunk_);
+  auto& chunk = scratch(0);
+  reader_.finish(chunk);
+  append(chunk);
 }
 
 // A content error first (the client's), then a storage failure (ours).

@@ -65,7 +65,6 @@ class intake {
   std::string duplicate_key_, duplicate_of_;
   std::unique_ptr<submission::message_builder> message_;
   std::optional<policy::rejection> failure_;  // the spool could not take the message
-  std::string chunk_;
   std::string summary_;
   net::worker_pool* sign_on_ = nullptr;  // where seal() runs when it signs
 };

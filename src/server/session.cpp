@@ -408,28 +408,34 @@ net::awaitable<smtp::action> session::authenticate() {
 
 net::awaitable<smtp::action> session::check_mail() {
   if (inbound()) co_return fsm_.on_mail_verdict({}, out_);  // reports come from anyone, mostly from <>
-  // From memory when the account's profile is fresh there (no thread hop);
-  // else on the worker pool, which reads the store.
-  sender_verdict r;
-  if (auto cached = svc_.policy->cached_profile(account_->name)) {
-    r = check_sender(std::move(*cached));
-  } else {
-    r = co_await svc_.pool->run([this] { return check_sender(svc_.policy->profile(account_->name)); });
-  }
+  if (auto a = mail_from_memory()) co_return *a;
+  // Else on the worker pool, which reads the store.
+  auto r = co_await svc_.pool->run([this] { return check_sender(svc_.policy->profile(account_->name)); });
+  co_return on_sender_verdict(std::move(r));
+}
+
+// From memory when the account's profile is fresh there: no thread hop.
+std::optional<smtp::action> session::mail_from_memory() {
+  auto cached = svc_.policy->cached_profile(account_->name);
+  if (!cached) return std::nullopt;
+  return on_sender_verdict(check_sender(std::move(*cached)));
+}
+
+smtp::action session::on_sender_verdict(sender_verdict r) {
   if (auto* rej = std::get_if<policy::rejection>(&r)) {
     refuse(*rej, refused{fsm_.pending_mail().from.str(), {}});
-    co_return fsm_.on_mail_verdict({rej->reply, false}, out_);
+    return fsm_.on_mail_verdict({rej->reply, false}, out_);
   }
   if (svc_.events && !svc_.events->accepting()) {
     // The event log cannot take more (a full disk): no mail whose events would be lost.
     const policy::rejection full{smtp::replies::insufficient_storage(), "storage_full", "the event log cannot be written"};
     refuse(full, refused{fsm_.pending_mail().from.str(), {}});
-    co_return fsm_.on_mail_verdict({full.reply, false}, out_);
+    return fsm_.on_mail_verdict({full.reply, false}, out_);
   }
   txn_ = std::make_unique<policy::reservation>(*svc_.policy, std::move(std::get<policy::sender_profile>(r)));
   if (svc_.submit) announced_ = svc_.submit->announce();
   fsm_.set_max_message_bytes(txn_->profile().max_message_bytes);
-  co_return fsm_.on_mail_verdict({}, out_);
+  return fsm_.on_mail_verdict({}, out_);
 }
 
 net::awaitable<smtp::action> session::check_rcpt() {
@@ -562,6 +568,10 @@ net::awaitable<bool> session::discard(std::uint64_t n) {
 // The message's verdict: refused (and counted), or queued and its
 // recipients counted against the account for good.
 net::awaitable<smtp::reply> session::finish_message() {
+  // The commit takes a while: the input block goes back to the thread's
+  // spares meanwhile (unless the client already sent more), so that busy
+  // sessions waiting for their commits do not empty the spares.
+  in_.release();
   auto v = co_await message_->finish(*svc_.pool);
   message_.reset();
   if (v.refused) {

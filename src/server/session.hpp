@@ -73,6 +73,12 @@ class session : public std::enable_shared_from_this<session> {
   policy::auth_result verify_credentials();
   using sender_verdict = std::variant<policy::sender_profile, policy::rejection>;
   sender_verdict check_sender(sender_verdict profile) const;
+  // check_mail's synchronous parts, out of its coroutine frame (which would
+  // otherwise hold a profile and a rejection twice over, above the size
+  // glibc serves from its per-thread cache): the verdict from memory when
+  // the profile is fresh there, and the reply to a verdict.
+  std::optional<smtp::action> mail_from_memory();
+  smtp::action on_sender_verdict(sender_verdict r);
   bool inbound() const { return settings_->listener.mode == config::listener_mode::inbound; }
   net::awaitable<std::optional<smtp::reply>> receive_data();
   net::awaitable<std::optional<smtp::reply>> receive_bdat();
