@@ -37,6 +37,11 @@ constexpr std::uint64_t segment_header = 4096;
 constexpr std::size_t record_header = 48;
 constexpr std::size_t id_size = 16;
 constexpr std::size_t write_buffer = 64 * 1024;
+// What a new record's buffer starts with: a small message fits. Buffers at
+// least this large go back to the spares after their commit (a buffer per
+// message allocated on an I/O thread and freed on the committer's would
+// pass through glibc's shared bins each time).
+constexpr std::size_t writer_reserve = 8 * 1024;
 constexpr std::uint64_t verify_in_memory = 1 << 20;  // larger records are checked as they stream
 constexpr std::size_t scan_window = 256 * 1024;
 
@@ -268,7 +273,7 @@ struct segment_spool::impl {
     return b;
   }
   void give_back(std::string& b) {
-    if (b.capacity() < 16 * 1024 || b.capacity() > opt.spill_bytes + 64 * 1024) {
+    if (b.capacity() < writer_reserve || b.capacity() > opt.spill_bytes + 64 * 1024) {
       std::string().swap(b);
       return;
     }
@@ -572,7 +577,7 @@ namespace {
 class seg_writer final : public spool_writer {
  public:
   seg_writer(segment_spool::impl& sp, std::string id) : sp_(sp), id_(std::move(id)), buf_(sp.take_buffer()) {
-    buf_.reserve(8 * 1024);
+    buf_.reserve(writer_reserve);
     buf_.assign(record_header, '\0');  // all zero: not a record until finish()
     buf_.append(id_);
     crc_ = base::crc32c(id_);
