@@ -86,6 +86,8 @@ std::string make_event_id(base::time_point now, base::random_source& random);
 
 // The smtpsd format (SPEC §5): one JSON object, no newline.
 std::string to_json(const event& e);
+// to_json's object appended to out.
+void append_json(std::string& out, const event& e);
 // The stored form: the smtpsd format plus what the SES format needs.
 std::string to_record(const event& e);
 // Back from the stored form; throws std::runtime_error on a record that is not one.

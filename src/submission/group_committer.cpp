@@ -10,6 +10,19 @@
 
 namespace smtpsd::submission {
 
+namespace {
+
+// How many elements the batch's requests hold in one of their vectors: what
+// a vector gathering them all reserves, so that it grows once.
+template <class Request, class Vector>
+std::size_t total(const std::vector<Request>& batch, Vector Request::*member) {
+  std::size_t n = 0;
+  for (const auto& r : batch) n += (r.*member).size();
+  return n;
+}
+
+}  // namespace
+
 base::histogram& commit_batch_metric() {
   static auto& h = base::metrics().get_histogram(
       "smtpsd_commit_batch_size", "Messages committed together by one group commit", {1, 2, 4, 8, 16, 32, 64, 128, 256});
@@ -111,8 +124,10 @@ void group_committer::stop() {
 }
 
 void group_committer::run() {
+  // Swapped with pending_ and cleared after each commit, so that both keep
+  // their capacity (no vector grown afresh for every batch).
+  std::vector<request> batch;
   for (;;) {
-    std::vector<request> batch;
     {
       std::unique_lock l(mu_);
       if (!held_.metas.empty() && !stopping_) {
@@ -145,6 +160,7 @@ void group_committer::run() {
       batch.swap(pending_);
     }
     commit(batch);
+    batch.clear();
   }
 }
 
@@ -166,6 +182,8 @@ group_committer::event_runs group_committer::published(std::vector<request>& bat
   for (std::size_t i = 0; i < batch.size(); ++i) {
     auto& r = batch[i];
     if (results[i] || !r.publish_to || r.published.empty()) continue;
+    if (runs.empty())  // one allocation for the usual single run
+      runs.emplace_back(r.publish_to, std::vector<events::event>{}).second.reserve(total(batch, &request::published));
     add_to_runs(runs, r.publish_to, r.published);
   }
   return runs;
@@ -211,14 +229,22 @@ void group_committer::hold(std::vector<store::queued_message>& metas, std::vecto
   }
   std::move(metas.begin(), metas.end(), std::back_inserter(held_.metas));
   std::move(events.begin(), events.end(), std::back_inserter(held_.events));
-  for (auto& [sink, evs] : published(batch, results))  // one call per sink for all held ones
-    add_to_runs(held_.published, sink, evs);
+  if (held_.published.empty()) {
+    held_.published = published(batch, results);
+  } else {
+    for (auto& [sink, evs] : published(batch, results))  // one call per sink for all held ones
+      add_to_runs(held_.published, sink, evs);
+  }
   metas.clear();
   events.clear();
 }
 
 void group_committer::clear_held() {
-  held_ = held_rows{};
+  held_.metas.clear();  // their capacity stays, for the next rows held
+  held_.events.clear();
+  held_.published.clear();
+  held_.since = {};
+  held_.failing = false;
   {
     std::lock_guard l(mu_);
     rows_held_ = false;
@@ -268,6 +294,8 @@ void group_committer::commit(std::vector<request>& batch) {
   bool replayable = true;  // every message keeps its row and events with its body
   writers.reserve(batch.size());
   metas.reserve(batch.size());
+  headers.reserve(batch.size());
+  events.reserve(total(batch, &request::events));
   for (std::size_t i = 0; i < batch.size(); ++i) {
     auto& r = batch[i];
     try {
@@ -281,7 +309,7 @@ void group_committer::commit(std::vector<request>& batch) {
     writers.push_back(r.body.get());
     metas.push_back(r.meta);
     headers.push_back(&r.header_section);
-    for (auto& e : r.events) events.push_back(e);
+    std::move(r.events.begin(), r.events.end(), std::back_inserter(events));  // read no more
   }
   std::lock_guard hand(mail_mu_);
   committed_mail::room room;
