@@ -240,6 +240,29 @@ TEST(block_cache, keeps_only_blocks_of_its_size_and_only_a_few) {
   while (bc::spares() > 0) std::free(bc::take());
 }
 
+TEST(block_cache, keeps_a_few_blocks_above_glibcs_thread_cache_for_the_requests_they_fit) {
+  std::thread([] {  // a thread of its own: no spares yet, and its end frees them (ASan would tell)
+    void* mid = std::malloc(3000);
+    bc::give(mid);
+    EXPECT_EQ(bc::odd_spares(), 1);
+    EXPECT_EQ(bc::spares(), 0) << "not a record block";
+    void* small = bc::take(2000);  // it would waste a third of the spare
+    void* large = bc::take(3100);  // the spare is too small
+    EXPECT_NE(small, mid);
+    EXPECT_NE(large, mid);
+    EXPECT_EQ(bc::take(2900), mid);
+    EXPECT_EQ(bc::odd_spares(), 0);
+    std::free(small);
+    std::free(large);
+    std::free(mid);
+    bc::give(std::malloc(bc::odd_floor - 100));  // glibc's own cache takes those
+    bc::give(std::malloc(bc::odd_limit + 100));  // neither kind
+    EXPECT_EQ(bc::odd_spares(), 0);
+    for (int i = 0; i < bc::odd_spares_per_thread + 3; ++i) bc::give(std::malloc(4000));
+    EXPECT_EQ(bc::odd_spares(), bc::odd_spares_per_thread);
+  }).join();
+}
+
 TEST(malloc_tuning, adds_the_tcache_count_once_and_keeps_the_operators_tunables) {
   EXPECT_EQ(tunables_with_tcache(nullptr), "glibc.malloc.tcache_count=64");
   EXPECT_EQ(tunables_with_tcache(""), "glibc.malloc.tcache_count=64");

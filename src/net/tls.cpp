@@ -118,15 +118,16 @@ void apply_server_policy(SSL_CTX* ctx, const std::string& min_version) {
 }
 
 // The sizes of OpenSSL 3.0's read and write buffers (ssl3_buffer.c) fall in
-// (record_floor, block_size]; anything else is an ordinary allocation.
-constexpr std::size_t record_floor = 16 * 1024;
-static_assert(base::block_cache::block_size >= 16712, "the read buffer, the larger of the two");
+// (odd_limit, block_size]: the block spares. Its other blocks above glibc's
+// per-thread cache (a handshake allocates about ten, the SSL object among
+// them) come from the other spares; the rest are ordinary allocations.
+static_assert(base::block_cache::block_size >= 21848, "the handshake buffer, the largest");
+static_assert(base::block_cache::odd_limit < 16 * 1024 + 1, "the write buffer, the smaller, is above it");
 
-void* openssl_malloc(std::size_t n, const char*, int) {
-  if (n > record_floor && n <= base::block_cache::block_size) return base::block_cache::take();
-  return std::malloc(n);
+void* openssl_malloc(std::size_t n, const char*, int) { return base::block_cache::take(n); }
+void* openssl_realloc(void* p, std::size_t n, const char*, int) {
+  return p ? std::realloc(p, n) : base::block_cache::take(n);  // the handshake buffer starts that way
 }
-void* openssl_realloc(void* p, std::size_t n, const char*, int) { return std::realloc(p, n); }
 void openssl_free(void* p, const char*, int) { base::block_cache::give(p); }
 
 }  // namespace
