@@ -257,8 +257,9 @@ def test_pipelined_transaction_and_bdat(server):
     c.login("alice", PASSWORD)
     c.send("MAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.org>\r\nRCPT TO:<carol@example.org>\r\nDATA\r\n")
     assert [c.code() for _ in range(4)] == [250, 250, 250, 354]
-    c.send("From: alice@example.com\r\nSubject: p\r\n\r\n..dotted\r\n.\r\n")
+    c.send("From: alice@example.com\r\nSubject: p\r\n\r\n..dotted\r\n.\r\nNOOP\r\n")
     first = queued_id(c.reply()[0])
+    assert c.code() == 250  # the NOOP sent with the message's end stayed in the input while the commit ran
     chunk1 = b"From: alice@example.com\r\nSubject: chunked\r\n\r\n"
     chunk2 = b"body\r\n"
     c.send(b"MAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.org>\r\n")
