@@ -189,9 +189,13 @@ group_committer::event_runs group_committer::published(std::vector<request>& bat
   return runs;
 }
 
-// Appends evs to the last run when it is for the same sink, else starts one.
+// Appends evs to the last run when it is for the same sink, else starts one
+// with evs itself (and its capacity).
 void group_committer::add_to_runs(event_runs& runs, events::sink* sink, std::vector<events::event>& evs) {
-  if (runs.empty() || runs.back().first != sink) runs.emplace_back(sink, std::vector<events::event>{});
+  if (runs.empty() || runs.back().first != sink) {
+    runs.emplace_back(sink, std::move(evs));
+    return;
+  }
   std::move(evs.begin(), evs.end(), std::back_inserter(runs.back().second));
 }
 
@@ -229,12 +233,8 @@ void group_committer::hold(std::vector<store::queued_message>& metas, std::vecto
   }
   std::move(metas.begin(), metas.end(), std::back_inserter(held_.metas));
   std::move(events.begin(), events.end(), std::back_inserter(held_.events));
-  if (held_.published.empty()) {
-    held_.published = published(batch, results);
-  } else {
-    for (auto& [sink, evs] : published(batch, results))  // one call per sink for all held ones
-      add_to_runs(held_.published, sink, evs);
-  }
+  for (auto& [sink, evs] : published(batch, results))  // one call per sink for all held ones
+    add_to_runs(held_.published, sink, evs);
   metas.clear();
   events.clear();
 }
