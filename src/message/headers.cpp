@@ -1,5 +1,7 @@
 #include "message/headers.hpp"
 
+#include <cstring>
+
 #include "base/strings.hpp"
 
 namespace smtpsd::message {
@@ -91,20 +93,32 @@ std::string fold_field(std::string_view name, std::string_view value, std::size_
 
 std::string_view header_splitter::feed(std::string_view in) {
   if (done_) return in;
-  // Content that starts with CRLF has an empty header section.
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    header_ += in[i];
+  // Line by line (memchr for the LF), not byte by byte: only an LF can end
+  // the section. Content that starts with CRLF has an empty header section.
+  std::size_t i = 0;
+  while (i < in.size()) {
+    const auto* lf = static_cast<const char*>(std::memchr(in.data() + i, '\n', in.size() - i));
+    const std::size_t stop = lf ? static_cast<std::size_t>(lf - in.data()) : in.size();
+    if (header_.size() + (stop - i) > max_) {  // over the limit before the line could end
+      too_big_ = true;
+      done_ = true;
+      return {};
+    }
+    header_.append(in.data() + i, stop - i);
+    if (!lf) return {};
+    header_ += '\n';
     const auto n = header_.size();
     if ((n == 2 && header_ == "\r\n") || (n >= 4 && header_.compare(n - 4, 4, "\r\n\r\n") == 0)) {
       header_.resize(n - 2);  // keep the last field's CRLF, drop the empty line
       done_ = true;
-      return in.substr(i + 1);
+      return in.substr(stop + 1);
     }
     if (n > max_) {
       too_big_ = true;
       done_ = true;
       return {};
     }
+    i = stop + 1;
   }
   return {};
 }

@@ -41,6 +41,29 @@ TEST(header_splitter, finds_the_empty_line_across_chunks) {
   EXPECT_TRUE(big.too_big());
 }
 
+TEST(header_splitter, any_chunking_gives_what_one_byte_at_a_time_gives) {
+  const std::string inputs[] = {"Subject: x\r\nTo: y\r\n\r\nbody\r\n\r\nmore", "\r\nbody", "A: b\n\nC: d\r\n\r\nx",
+                                "A: b\r\n\r", "Subject: 01234567\r\n\r\nbody", "Subject: 012345678\r\n\r\nb",
+                                "X: 0123456789012345678\r\n"};
+  for (const auto& in : inputs) {
+    header_splitter bytes(20);
+    std::string bytes_body;
+    for (char c : in) bytes_body += bytes.feed(std::string_view(&c, 1));
+    for (std::size_t cut = 0; cut <= in.size(); ++cut) {
+      header_splitter two(20);
+      std::string body(two.feed(std::string_view(in).substr(0, cut)));
+      body += two.feed(std::string_view(in).substr(cut));
+      SCOPED_TRACE(in + " cut at " + std::to_string(cut));
+      EXPECT_EQ(two.header_done(), bytes.header_done());
+      EXPECT_EQ(two.too_big(), bytes.too_big());
+      if (!bytes.too_big()) {
+        EXPECT_EQ(two.section(), bytes.section());
+        EXPECT_EQ(body, bytes_body);
+      }
+    }
+  }
+}
+
 TEST(fixups, received_date_message_id_and_bcc) {
   trace_info t;
   t.hostname = "mail.example.com";
