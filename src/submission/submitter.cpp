@@ -94,7 +94,7 @@ void message_builder::append(std::string_view content) {
 void message_builder::decide_signing() {
   signing_decided_ = true;
   if (!settings_.dkim) return;
-  auto fields = message::parse_header_section(splitter_.section());
+  const auto& fields = header_fields();
   const auto* from = fields ? message::find_field(*fields, "From") : nullptr;
   auto addresses = from ? message::parse_address_list(from->value) : std::nullopt;
   if (addresses && !addresses->empty()) {
@@ -104,11 +104,19 @@ void message_builder::decide_signing() {
   body_hash_ = std::make_unique<dkim::body_hash>();
 }
 
+const std::optional<std::vector<message::header_field>>& message_builder::header_fields() {
+  if (!fields_parsed_) {
+    fields_ = message::parse_header_section(splitter_.section());
+    fields_parsed_ = true;
+  }
+  return fields_;
+}
+
 std::optional<policy::rejection> message_builder::seal() {
   if (failure_) return failure_;
   splitter_.finish();
   if (!signing_decided_) decide_signing();
-  auto fields = message::parse_header_section(splitter_.section());
+  const auto& fields = header_fields();
   if (!fields) return policy::rejection{smtp::replies::malformed_headers(), "malformed_headers", "unparseable header section"};
   if (check_) {
     if (auto r = check_(*fields)) return r;
@@ -240,7 +248,7 @@ events::event submitter::send_event(const store::queued_message& m, const std::s
   auto e = events::about_message(m, "send", events::make_event_id(now, random_), now,
                                  events_->wants_headers() ? &header_section : nullptr);
   e.recipients = e.mail.destination;
-  e.smtp_response = smtp::replies::queued(m.id).summary();
+  e.smtp_response = smtp::replies::queued_summary(m.id);
   return e;
 }
 

@@ -93,6 +93,7 @@ class message_builder {
   std::optional<policy::rejection> sign(std::string& section);
   void decide_signing();
   void make_duplicate_key(const std::vector<message::header_field>& fields);
+  const std::optional<std::vector<message::header_field>>& header_fields();
 
   store::queued_message meta_;
   std::shared_ptr<store::spool> spool_;
@@ -109,6 +110,10 @@ class message_builder {
   std::unique_ptr<dkim::sha256_stream> content_digest_;
   std::string duplicate_key_;
   std::string header_section_;
+  // The header section parsed once, by whichever of decide_signing and seal
+  // needs it first (views into splitter_, which no longer changes by then).
+  std::optional<std::vector<message::header_field>> fields_;
+  bool fields_parsed_ = false;
   std::uint64_t body_bytes_ = 0;
   bool signing_decided_ = false;
   bool done_ = false;
