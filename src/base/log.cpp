@@ -4,6 +4,8 @@
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include <chrono>
+#include <cstdint>
+#include <string>
 #include <mutex>
 
 #include "base/time_format.hpp"
@@ -12,32 +14,62 @@ namespace smtpsd::base {
 
 namespace {
 
+// Runs that need no escaping are copied whole; bytes from 0x80 up pass as
+// they are (a payload is UTF-8 or the caller's printable() form).
 void json_escape(std::string_view in, spdlog::memory_buf_t& out) {
-  for (unsigned char c : in) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::size_t i = 0;
+  while (i < in.size()) {
+    std::size_t j = i;
+    while (j < in.size()) {
+      const auto c = static_cast<unsigned char>(in[j]);
+      if (c < 0x20 || c == '"' || c == '\\') break;
+      ++j;
+    }
+    out.append(in.data() + i, in.data() + j);
+    if (j == in.size()) break;
+    const auto c = static_cast<unsigned char>(in[j]);
     switch (c) {
       case '"': out.append(std::string_view("\\\"")); break;
       case '\\': out.append(std::string_view("\\\\")); break;
       case '\n': out.append(std::string_view("\\n")); break;
       case '\r': out.append(std::string_view("\\r")); break;
       case '\t': out.append(std::string_view("\\t")); break;
-      default:
-        if (c < 0x20) {
-          fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
+      default: {
+        const char u[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+        out.append(u, u + sizeof u);
+      }
     }
+    i = j + 1;
   }
 }
 
+// A line is written for every connection and every message: the part of the
+// timestamp up to the second is formatted once a second (per thread), the
+// rest appended without a format string to parse.
 class json_formatter final : public spdlog::formatter {
  public:
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()).count() % 1000;
-    auto ts = rfc3339(std::chrono::time_point_cast<sys_clock::duration>(msg.time));
-    ts.pop_back();  // 'Z'
-    fmt::format_to(std::back_inserter(dest), R"({{"time":"{}.{:03}Z","level":"{}","module":")", ts, ms,
-                   spdlog::level::to_string_view(msg.level));
+    using namespace std::chrono;
+    const auto ms = duration_cast<milliseconds>(msg.time.time_since_epoch()).count();
+    const auto second = ms / 1000 - (ms % 1000 < 0 ? 1 : 0);
+    const auto milli = static_cast<int>(ms - second * 1000);
+    thread_local std::int64_t cached_second = INT64_MIN;
+    thread_local std::string cached_prefix;  // {"time":"YYYY-MM-DDTHH:MM:SS
+    if (second != cached_second) {
+      auto ts = rfc3339(time_point_cast<sys_clock::duration>(sys_seconds(seconds(second))));
+      ts.pop_back();  // 'Z'
+      cached_prefix = R"({"time":")" + ts;
+      cached_second = second;
+    }
+    dest.append(std::string_view(cached_prefix));
+    const char frac[] = {'.', static_cast<char>('0' + milli / 100), static_cast<char>('0' + milli / 10 % 10),
+                         static_cast<char>('0' + milli % 10)};
+    dest.append(frac, frac + sizeof frac);
+    dest.append(std::string_view(R"(Z","level":")"));
+    const auto level = spdlog::level::to_string_view(msg.level);
+    dest.append(level.data(), level.data() + level.size());
+    dest.append(std::string_view(R"(","module":")"));
     json_escape(std::string_view(msg.logger_name.data(), msg.logger_name.size()), dest);
     dest.append(std::string_view(R"(","msg":")"));
     json_escape(std::string_view(msg.payload.data(), msg.payload.size()), dest);
