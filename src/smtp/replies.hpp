@@ -2,24 +2,27 @@
 // Every reply smtpsd sends, written once. The texts of SPEC §3 are fixed by
 // the contract: outside test suites match them.
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "smtp/reply.hpp"
 
 namespace smtpsd::smtp::replies {
 
+// The replies without a variable part are built once: a reference to each.
 reply banner(std::string_view hostname);
-reply ok();                       // 250 2.0.0 Ok
-reply mail_ok();                  // 250 2.1.0 Ok
-reply rcpt_ok();                  // 250 2.1.5 Ok
+const reply& ok();                       // 250 2.0.0 Ok
+const reply& mail_ok();                  // 250 2.1.0 Ok
+const reply& rcpt_ok();                  // 250 2.1.5 Ok
 reply queued(std::string_view queue_id);
+std::string queued_summary(std::string_view queue_id);  // queued(id).summary(), for events
 reply bdat_chunk_ok(std::uint64_t n);
-reply bye();
-reply start_data();
+const reply& bye();
+const reply& start_data();
 reply ready_for_tls();
 reply help();
 reply vrfy();
-reply auth_ok();
+const reply& auth_ok();
 reply auth_challenge(std::string_view base64);
 
 // 4xx

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "smtp/replies.hpp"
 #include "smtp/reply_parser.hpp"
 
 using namespace smtpsd::smtp;
@@ -65,4 +66,14 @@ TEST(reply_parser, garbage_and_floods_are_errors) {
     feed(b, "250-a\r\n251 b\r\n");
     EXPECT_EQ(p.next(b, r), reply_parser::status::error);
   }
+}
+
+TEST(replies, built_once_and_the_queued_summary_match_their_spec_texts) {
+  using namespace smtpsd::smtp;
+  EXPECT_EQ(replies::mail_ok().wire(), "250 2.1.0 Ok\r\n");
+  EXPECT_EQ(replies::rcpt_ok().wire(), "250 2.1.5 Ok\r\n");
+  EXPECT_EQ(replies::start_data().wire(), "354 End data with <CR><LF>.<CR><LF>\r\n");
+  EXPECT_EQ(&replies::ok(), &replies::ok());  // one object, not one per command
+  EXPECT_EQ(replies::queued("06H2XQZC96XN38RV").wire(), "250 2.0.0 Ok: queued as 06H2XQZC96XN38RV\r\n");
+  EXPECT_EQ(replies::queued_summary("06H2XQZC96XN38RV"), replies::queued("06H2XQZC96XN38RV").summary());
 }
