@@ -22,7 +22,10 @@ const error_code& timeout_error() {
 }
 
 stream::stream(tcp::socket s)
-    : sock_(std::move(s)), timer_(sock_.get_executor()), self_(std::make_shared<stream*>(this)) {
+    : sock_(std::move(s)),
+      reactor_(asio::use_service<asio::detail::reactor>(asio::query(sock_.get_executor(), asio::execution::context))),
+      timer_(sock_.get_executor()),
+      self_(std::make_shared<stream*>(this)) {
   error_code ec;
   remote_ = sock_.remote_endpoint(ec);
   sock_.set_option(tcp::no_delay(true), ec);
@@ -86,12 +89,16 @@ error_code tls_error(int code, int ret) {
 
 // OpenSSL's own socket BIO writes with write(2), which raises SIGPIPE on a
 // connection the peer has reset; this one sends with MSG_NOSIGNAL, as Asio does.
-int socket_fd(BIO* b) { return static_cast<int>(reinterpret_cast<std::intptr_t>(BIO_get_data(b))); }
+template <class State>
+State& bio_of(BIO* b) {
+  return *static_cast<State*>(BIO_get_data(b));
+}
 
+template <class State>
 int bio_write(BIO* b, const char* data, std::size_t n, std::size_t* written) {
   BIO_clear_retry_flags(b);
   for (;;) {
-    const ssize_t r = ::send(socket_fd(b), data, n, MSG_NOSIGNAL);
+    const ssize_t r = ::send(bio_of<State>(b).fd, data, n, MSG_NOSIGNAL);
     if (r >= 0) {
       *written = static_cast<std::size_t>(r);
       return 1;
@@ -102,27 +109,34 @@ int bio_write(BIO* b, const char* data, std::size_t n, std::size_t* written) {
   }
 }
 
+template <class State>
 int bio_read(BIO* b, char* data, std::size_t n, std::size_t* got) {
   BIO_clear_retry_flags(b);
+  auto& state = bio_of<State>(b);
   for (;;) {
-    const ssize_t r = ::recv(socket_fd(b), data, n, 0);
+    const ssize_t r = ::recv(state.fd, data, n, 0);
     if (r > 0) {
       *got = static_cast<std::size_t>(r);
+      state.input_may_remain = static_cast<std::size_t>(r) == n;
       return 1;
     }
     if (r < 0 && errno == EINTR) continue;
-    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) BIO_set_retry_read(b);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      state.input_may_remain = false;
+      BIO_set_retry_read(b);
+    }
     return 0;  // 0: the peer closed; else errno says why
   }
 }
 
 long bio_ctrl(BIO*, int cmd, long, void*) { return cmd == BIO_CTRL_FLUSH ? 1 : 0; }
 
+template <class State>
 BIO_METHOD* socket_bio_method() {
   static BIO_METHOD* const m = [] {
     BIO_METHOD* method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR, "smtpsd socket");
-    BIO_meth_set_write_ex(method, bio_write);
-    BIO_meth_set_read_ex(method, bio_read);
+    BIO_meth_set_write_ex(method, bio_write<State>);
+    BIO_meth_set_read_ex(method, bio_read<State>);
     BIO_meth_set_ctrl(method, bio_ctrl);
     return method;
   }();
@@ -136,12 +150,14 @@ error_code stream::start_tls(ssl::context& ctx) {
   sock_.non_blocking(true, ec);
   if (ec) return ec;
   tls_.reset(SSL_new(ctx.native_handle()));
-  BIO* bio = tls_ ? BIO_new(socket_bio_method()) : nullptr;
+  BIO* bio = tls_ ? BIO_new(socket_bio_method<bio_state>()) : nullptr;
   if (!bio) {
     tls_.reset();
     return asio::error::no_memory;
   }
-  BIO_set_data(bio, reinterpret_cast<void*>(static_cast<std::intptr_t>(sock_.native_handle())));
+  bio_.fd = sock_.native_handle();
+  bio_.input_may_remain = true;
+  BIO_set_data(bio, &bio_);
   BIO_set_init(bio, 1);
   SSL_set_bio(tls_.get(), bio, bio);  // the SSL owns it
   return {};
@@ -176,7 +192,7 @@ awaitable<io_result> stream::tls_io(tls_op op, const char* data, std::size_t n, 
       if (!step.want) co_return step.r;
       want = step.want;
     }
-    auto waited = co_await sock_.async_wait(*want, as_tuple_awaitable);
+    auto waited = co_await wait_for(*want);
     if (std::get<0>(waited)) co_return io_result{std::get<0>(waited), 0};
     want.reset();
   }
@@ -259,11 +275,23 @@ awaitable<io_result> stream::read_some(char* buf, std::size_t n, duration timeou
   co_return out;
 }
 
+std::optional<io_result> stream::read_now(char* buf, std::size_t n) {
+  auto step = tls_try(tls_op::read, buf, n);
+  if (step.want) return std::nullopt;
+  return step.r;
+}
+
 bool stream::holds_input() const { return tls_ && SSL_has_pending(tls_.get()); }
+
+awaitable<std::tuple<error_code>> stream::wait_for(tcp::socket::wait_type w) {
+  if (w != tcp::socket::wait_read || !tls_ || bio_.input_may_remain) return sock_.async_wait(w, as_tuple_awaitable);
+  return asio::async_initiate<decltype(as_tuple_awaitable), void(error_code)>(
+      [this](auto handler) { start_readable_wait(reactor_, sock_, std::move(handler)); }, as_tuple_awaitable);
+}
 
 awaitable<std::tuple<error_code>> stream::begin_wait_readable(duration timeout) {
   arm(timeout);
-  return sock_.async_wait(tcp::socket::wait_read, as_tuple_awaitable);
+  return wait_for(tcp::socket::wait_read);
 }
 
 error_code stream::end_wait(const std::tuple<error_code>& waited) {

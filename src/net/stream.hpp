@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "net/asio.hpp"
+#include "net/readable_wait.hpp"
 #include "net/tls.hpp"
 
 namespace smtpsd::net {
@@ -50,6 +51,9 @@ class stream {
                                     SSL_SESSION* resume = nullptr, const peer_check* check = nullptr);
 
   awaitable<io_result> read_some(char* buf, std::size_t n, duration timeout);
+  // TLS only: what OpenSSL can read without waiting; nullopt when it would
+  // wait (nothing has arrived, or only part of a record).
+  std::optional<io_result> read_now(char* buf, std::size_t n);
   // Until the socket is readable, so an idle connection holds no read buffer
   // (and no TLS state before the ClientHello). Returns at once when OpenSSL
   // already holds received bytes.
@@ -99,7 +103,19 @@ class stream {
     void operator()(SSL* s) const { SSL_free(s); }
   };
 
-  tcp::socket sock_;
+  // Asio's wait, or for input on a TLS socket whose last read left nothing
+  // behind it, readable_wait.hpp's (no epoll_ctl). Not a coroutine.
+  awaitable<std::tuple<error_code>> wait_for(tcp::socket::wait_type w);
+
+  readable_socket sock_;
+  asio::detail::reactor& reactor_;
+  // What the TLS socket BIO reads and writes through. input_may_remain:
+  // its last read filled the buffer it was given, so the socket may hold
+  // more (or no read has happened yet).
+  struct bio_state {
+    int fd = -1;
+    bool input_may_remain = true;
+  } bio_;
   // The deadline of the operation in progress. One timer per stream, set
   // lazily: an operation only records its deadline, and the timer is re-set
   // when it fires before that deadline or a nearer one comes; so an

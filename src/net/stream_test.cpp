@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "net/coro.hpp"
+#include "net/testing/test_certificate.hpp"
 
 using namespace smtpsd;
 using namespace std::chrono_literals;
@@ -110,4 +111,65 @@ TEST(stream, a_wait_in_two_halves_keeps_its_deadline) {
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_EQ(seen[0], net::timeout_error());
   EXPECT_FALSE(seen[1]) << seen[1].message();
+}
+
+// On TLS, a wait after a read that left nothing in the socket ends on the
+// next edge without re-arming the descriptor (net/readable_wait.hpp); one
+// after a read that filled its buffer is Asio's. Records sent in bursts,
+// read in small pieces with a wait whenever OpenSSL holds nothing: every
+// octet arrives, and no wait outlives the bytes it waits for.
+TEST(stream, tls_waits_end_when_records_arrive) {
+  stream_pair p;
+  auto server_tls = net::testing::test_certificate("mail.test");
+  net::ssl::context client_ctx(net::ssl::context::tls_client);
+  client_ctx.set_verify_mode(net::ssl::verify_none);
+  net::stream client(std::move(p.client));
+  constexpr std::size_t burst = 10000, bursts = 20;
+  std::size_t received = 0;
+  int waits = 0;
+  bool server_done = false, client_done = false;
+  net::asio::co_spawn(
+      p.io,
+      [&]() -> net::awaitable<void> {
+        auto ec = co_await p.server->accept_tls(server_tls->context(), 5s);
+        if (ec) ADD_FAILURE() << "accept: " << ec.message();
+        char buf[1000];
+        while (!ec && received < burst * bursts) {
+          if (!p.server->holds_input()) {
+            auto w = co_await p.server->begin_wait_readable(5s);
+            ec = p.server->end_wait(w);
+            ++waits;
+            if (ec) ADD_FAILURE() << "wait: " << ec.message();
+          }
+          auto r = co_await p.server->read_some(buf, sizeof buf, 5s);
+          if (r.ec) ADD_FAILURE() << "read: " << r.ec.message();
+          ec = r.ec;
+          received += r.n;
+        }
+        server_done = true;
+      },
+      net::asio::detached);
+  net::asio::co_spawn(
+      p.io,
+      [&]() -> net::awaitable<void> {
+        auto ec = co_await client.connect_tls(client_ctx, "mail.test", false, 5s);
+        if (ec) ADD_FAILURE() << "connect: " << ec.message();
+        const std::string chunk(burst, 'x');
+        net::asio::steady_timer pause(p.io);
+        for (std::size_t i = 0; i < bursts && !ec; ++i) {
+          ec = co_await client.write(chunk, 5s);
+          if (i % 4 == 3) {  // let the server catch up and wait on an empty socket
+            pause.expires_after(20ms);
+            auto waited = co_await pause.async_wait(net::as_tuple_awaitable);
+            (void)waited;
+          }
+        }
+        client_done = true;
+      },
+      net::asio::detached);
+  const auto limit = steady::now() + 10s;
+  while (!(server_done && client_done) && steady::now() < limit) p.io.run_one_for(100ms);
+  EXPECT_TRUE(server_done && client_done);
+  EXPECT_EQ(received, burst * bursts);
+  EXPECT_GE(waits, 5) << "the server waited between bursts";
 }

@@ -181,30 +181,44 @@ net::awaitable<bool> session::flush() {
 net::awaitable<session::read_result> session::read_more(std::chrono::seconds timeout, bool command_phase) {
   if (command_phase && stop_requested_) co_return read_result::stopped;
   waiting_for_command_ = command_phase;
+  std::optional<net::io_result> got;
   if (in_.empty()) {
-    // Idle: hold no buffer until the client sends something (OpenSSL frees
-    // its record buffers too: SSL_MODE_RELEASE_BUFFERS).
-    in_.release();
-    out_.shrink_to_fit();
-    net::error_code wait_ec;
-    if (!stream_.holds_input()) {  // the two halves: no wait_readable frame held while idle
-      auto waited = co_await stream_.begin_wait_readable(timeout);
-      wait_ec = stream_.end_wait(waited);
-    }
-    if (wait_ec) {
-      waiting_for_command_ = false;
-      if (wait_ec == net::timeout_error()) co_return read_result::timeout;
-      if (stop_requested_ && wait_ec == net::asio::error::operation_aborted) co_return read_result::stopped;
-      co_return read_result::closed;
+    bool must_wait = false;  // a read found nothing: OpenSSL's pending bytes are a partial record
+    for (;;) {
+      // Idle: hold no buffer until the client sends something (OpenSSL frees
+      // its record buffers too: SSL_MODE_RELEASE_BUFFERS).
+      in_.release();
+      out_.shrink_to_fit();
+      net::error_code wait_ec;
+      if (must_wait || !stream_.holds_input()) {  // the two halves: no wait_readable frame held while idle
+        auto waited = co_await stream_.begin_wait_readable(timeout);
+        wait_ec = stream_.end_wait(waited);
+      }
+      if (wait_ec) {
+        waiting_for_command_ = false;
+        if (wait_ec == net::timeout_error()) co_return read_result::timeout;
+        if (stop_requested_ && wait_ec == net::asio::error::operation_aborted) co_return read_result::stopped;
+        co_return read_result::closed;
+      }
+      if (!stream_.tls_active()) break;
+      // A TLS wait can end on an edge whose bytes an earlier read took
+      // (net/readable_wait.hpp): read without waiting, and when nothing is
+      // there wait again, still holding no buffer.
+      got = stream_.read_now(in_.prepare(read_chunk), read_chunk);
+      if (got) break;
+      must_wait = true;
     }
   }
-  char* p = in_.prepare(read_chunk);
-  auto got = co_await stream_.read_some(p, read_chunk, timeout);
+  if (!got) {
+    char* p = in_.prepare(read_chunk);
+    auto r = co_await stream_.read_some(p, read_chunk, timeout);
+    got = r;
+  }
   waiting_for_command_ = false;
-  in_.commit(got.ec ? 0 : got.n);
-  if (!got.ec) co_return read_result::ok;
-  if (got.ec == net::timeout_error()) co_return read_result::timeout;
-  if (stop_requested_ && got.ec == net::asio::error::operation_aborted) co_return read_result::stopped;
+  in_.commit(got->ec ? 0 : got->n);
+  if (!got->ec) co_return read_result::ok;
+  if (got->ec == net::timeout_error()) co_return read_result::timeout;
+  if (stop_requested_ && got->ec == net::asio::error::operation_aborted) co_return read_result::stopped;
   co_return read_result::closed;
 }
 
