@@ -88,17 +88,14 @@ error_code tls_error(int code, int ret) {
 }
 
 // OpenSSL's own socket BIO writes with write(2), which raises SIGPIPE on a
-// connection the peer has reset; this one sends with MSG_NOSIGNAL, as Asio does.
-template <class State>
-State& bio_of(BIO* b) {
-  return *static_cast<State*>(BIO_get_data(b));
-}
+// connection the peer has reset; this one sends with MSG_NOSIGNAL, as Asio
+// does, and its reads note whether input may remain (stream::wait_for).
+tls_socket_state& bio_state(BIO* b) { return *static_cast<tls_socket_state*>(BIO_get_data(b)); }
 
-template <class State>
 int bio_write(BIO* b, const char* data, std::size_t n, std::size_t* written) {
   BIO_clear_retry_flags(b);
   for (;;) {
-    const ssize_t r = ::send(bio_of<State>(b).fd, data, n, MSG_NOSIGNAL);
+    const ssize_t r = ::send(bio_state(b).fd, data, n, MSG_NOSIGNAL);
     if (r >= 0) {
       *written = static_cast<std::size_t>(r);
       return 1;
@@ -109,10 +106,9 @@ int bio_write(BIO* b, const char* data, std::size_t n, std::size_t* written) {
   }
 }
 
-template <class State>
 int bio_read(BIO* b, char* data, std::size_t n, std::size_t* got) {
   BIO_clear_retry_flags(b);
-  auto& state = bio_of<State>(b);
+  auto& state = bio_state(b);
   for (;;) {
     const ssize_t r = ::recv(state.fd, data, n, 0);
     if (r > 0) {
@@ -131,12 +127,11 @@ int bio_read(BIO* b, char* data, std::size_t n, std::size_t* got) {
 
 long bio_ctrl(BIO*, int cmd, long, void*) { return cmd == BIO_CTRL_FLUSH ? 1 : 0; }
 
-template <class State>
 BIO_METHOD* socket_bio_method() {
   static BIO_METHOD* const m = [] {
     BIO_METHOD* method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR, "smtpsd socket");
-    BIO_meth_set_write_ex(method, bio_write<State>);
-    BIO_meth_set_read_ex(method, bio_read<State>);
+    BIO_meth_set_write_ex(method, bio_write);
+    BIO_meth_set_read_ex(method, bio_read);
     BIO_meth_set_ctrl(method, bio_ctrl);
     return method;
   }();
@@ -150,7 +145,7 @@ error_code stream::start_tls(ssl::context& ctx) {
   sock_.non_blocking(true, ec);
   if (ec) return ec;
   tls_.reset(SSL_new(ctx.native_handle()));
-  BIO* bio = tls_ ? BIO_new(socket_bio_method<bio_state>()) : nullptr;
+  BIO* bio = tls_ ? BIO_new(socket_bio_method()) : nullptr;
   if (!bio) {
     tls_.reset();
     return asio::error::no_memory;
@@ -275,10 +270,10 @@ awaitable<io_result> stream::read_some(char* buf, std::size_t n, duration timeou
   co_return out;
 }
 
-std::optional<io_result> stream::read_now(char* buf, std::size_t n) {
+stream::read_attempt stream::read_now(char* buf, std::size_t n) {
   auto step = tls_try(tls_op::read, buf, n);
-  if (step.want) return std::nullopt;
-  return step.r;
+  if (!step.want) return {step.r, false};
+  return {std::nullopt, *step.want == tcp::socket::wait_read};
 }
 
 bool stream::holds_input() const { return tls_ && SSL_has_pending(tls_.get()); }

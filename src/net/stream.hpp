@@ -34,6 +34,14 @@ struct exact_read {
   std::string data;  // what arrived, all of it unless ec
 };
 
+// What a TLS stream's socket BIO reads and writes through. input_may_remain:
+// its last read filled the buffer it was given, so the socket may hold more
+// (or no read has happened yet).
+struct tls_socket_state {
+  int fd = -1;
+  bool input_may_remain = true;
+};
+
 class stream {
  public:
   explicit stream(tcp::socket s);
@@ -51,9 +59,14 @@ class stream {
                                     SSL_SESSION* resume = nullptr, const peer_check* check = nullptr);
 
   awaitable<io_result> read_some(char* buf, std::size_t n, duration timeout);
-  // TLS only: what OpenSSL can read without waiting; nullopt when it would
-  // wait (nothing has arrived, or only part of a record).
-  std::optional<io_result> read_now(char* buf, std::size_t n);
+  // TLS only: one read without waiting. wait_for_input when nothing has
+  // arrived (or only part of a record); got is empty too when OpenSSL must
+  // write first (read_some waits for that).
+  struct read_attempt {
+    std::optional<io_result> got;
+    bool wait_for_input = false;
+  };
+  read_attempt read_now(char* buf, std::size_t n);
   // Until the socket is readable, so an idle connection holds no read buffer
   // (and no TLS state before the ClientHello). Returns at once when OpenSSL
   // already holds received bytes.
@@ -109,13 +122,7 @@ class stream {
 
   readable_socket sock_;
   asio::detail::reactor& reactor_;
-  // What the TLS socket BIO reads and writes through. input_may_remain:
-  // its last read filled the buffer it was given, so the socket may hold
-  // more (or no read has happened yet).
-  struct bio_state {
-    int fd = -1;
-    bool input_may_remain = true;
-  } bio_;
+  tls_socket_state bio_;
   // The deadline of the operation in progress. One timer per stream, set
   // lazily: an operation only records its deadline, and the timer is re-set
   // when it fires before that deadline or a nearer one comes; so an

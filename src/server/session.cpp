@@ -204,8 +204,11 @@ net::awaitable<session::read_result> session::read_more(std::chrono::seconds tim
       // A TLS wait can end on an edge whose bytes an earlier read took
       // (net/readable_wait.hpp): read without waiting, and when nothing is
       // there wait again, still holding no buffer.
-      got = stream_.read_now(in_.prepare(read_chunk), read_chunk);
-      if (got) break;
+      auto attempt = stream_.read_now(in_.prepare(read_chunk), read_chunk);
+      if (!attempt.wait_for_input) {
+        got = attempt.got;  // empty when OpenSSL must write first: read_some below waits for that
+        break;
+      }
       must_wait = true;
     }
   }
