@@ -325,4 +325,8 @@ TEST(log, json_lines_are_exact_and_escaped) {
   const std::string text = "q\"\\\x1f end";
   auto j = nlohmann::json::parse(json_line(*f, t, spdlog::level::info, "m", text));
   EXPECT_EQ(j["msg"], text);
+  // Escaped as every JSON string smtpsd writes: a byte that starts no UTF-8
+  // sequence becomes U+FFFD, so the line still parses.
+  auto bad = nlohmann::json::parse(json_line(*f, t, spdlog::level::info, "m", std::string("a\xff" "b")));
+  EXPECT_EQ(bad["msg"], "a\xEF\xBF\xBD" "b");
 }

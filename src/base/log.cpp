@@ -8,41 +8,12 @@
 #include <string>
 #include <mutex>
 
+#include "base/json_out.hpp"
 #include "base/time_format.hpp"
 
 namespace smtpsd::base {
 
 namespace {
-
-// Runs that need no escaping are copied whole; bytes from 0x80 up pass as
-// they are (a payload is UTF-8 or the caller's printable() form).
-void json_escape(std::string_view in, spdlog::memory_buf_t& out) {
-  static constexpr char hex[] = "0123456789abcdef";
-  std::size_t i = 0;
-  while (i < in.size()) {
-    std::size_t j = i;
-    while (j < in.size()) {
-      const auto c = static_cast<unsigned char>(in[j]);
-      if (c < 0x20 || c == '"' || c == '\\') break;
-      ++j;
-    }
-    out.append(in.data() + i, in.data() + j);
-    if (j == in.size()) break;
-    const auto c = static_cast<unsigned char>(in[j]);
-    switch (c) {
-      case '"': out.append(std::string_view("\\\"")); break;
-      case '\\': out.append(std::string_view("\\\\")); break;
-      case '\n': out.append(std::string_view("\\n")); break;
-      case '\r': out.append(std::string_view("\\r")); break;
-      case '\t': out.append(std::string_view("\\t")); break;
-      default: {
-        const char u[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-        out.append(u, u + sizeof u);
-      }
-    }
-    i = j + 1;
-  }
-}
 
 // A line is written for every connection and every message: the part of the
 // timestamp up to the second is formatted once a second (per thread), the
@@ -62,18 +33,22 @@ class json_formatter final : public spdlog::formatter {
       cached_prefix = R"({"time":")" + ts;
       cached_second = second;
     }
-    dest.append(std::string_view(cached_prefix));
+    // Strings escaped as everywhere else (base::append_json_string: runs
+    // copied whole, bytes that start no UTF-8 sequence as U+FFFD).
+    thread_local std::string line;
+    line.assign(cached_prefix);
     const char frac[] = {'.', static_cast<char>('0' + milli / 100), static_cast<char>('0' + milli / 10 % 10),
                          static_cast<char>('0' + milli % 10)};
-    dest.append(frac, frac + sizeof frac);
-    dest.append(std::string_view(R"(Z","level":")"));
+    line.append(frac, sizeof frac);
+    line += R"(Z","level":")";
     const auto level = spdlog::level::to_string_view(msg.level);
-    dest.append(level.data(), level.data() + level.size());
-    dest.append(std::string_view(R"(","module":")"));
-    json_escape(std::string_view(msg.logger_name.data(), msg.logger_name.size()), dest);
-    dest.append(std::string_view(R"(","msg":")"));
-    json_escape(std::string_view(msg.payload.data(), msg.payload.size()), dest);
-    dest.append(std::string_view("\"}\n"));
+    line.append(level.data(), level.size());
+    line += R"(","module":)";
+    append_json_string(line, std::string_view(msg.logger_name.data(), msg.logger_name.size()));
+    line += R"(,"msg":)";
+    append_json_string(line, std::string_view(msg.payload.data(), msg.payload.size()));
+    line += "}\n";
+    dest.append(line.data(), line.data() + line.size());
   }
   std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<json_formatter>(); }
 };

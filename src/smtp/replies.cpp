@@ -5,39 +5,21 @@
 namespace smtpsd::smtp::replies {
 
 reply banner(std::string_view hostname) { return make_reply(220, "", fmt::format("{} ESMTP smtpsd", hostname)); }
-const reply& ok() {
-  static const reply r = make_reply(250, "2.0.0", "Ok");
-  return r;
-}
-const reply& mail_ok() {
-  static const reply r = make_reply(250, "2.1.0", "Ok");
-  return r;
-}
-const reply& rcpt_ok() {
-  static const reply r = make_reply(250, "2.1.5", "Ok");
-  return r;
-}
+const reply& ok() { static const reply r = make_reply(250, "2.0.0", "Ok"); return r; }
+const reply& mail_ok() { static const reply r = make_reply(250, "2.1.0", "Ok"); return r; }
+const reply& rcpt_ok() { static const reply r = make_reply(250, "2.1.5", "Ok"); return r; }
 namespace {
 constexpr std::string_view queued_text = "Ok: queued as ";
 }
 reply queued(std::string_view id) { return make_reply(250, "2.0.0", std::string(queued_text) += id); }
 std::string queued_summary(std::string_view id) { return (std::string("250 2.0.0 ") += queued_text) += id; }
 reply bdat_chunk_ok(std::uint64_t n) { return make_reply(250, "2.0.0", fmt::format("Ok: {} octets received", n)); }
-const reply& bye() {
-  static const reply r = make_reply(221, "2.0.0", "Bye");
-  return r;
-}
-const reply& start_data() {
-  static const reply r = make_reply(354, "", "End data with <CR><LF>.<CR><LF>");
-  return r;
-}
+const reply& bye() { static const reply r = make_reply(221, "2.0.0", "Bye"); return r; }
+const reply& start_data() { static const reply r = make_reply(354, "", "End data with <CR><LF>.<CR><LF>"); return r; }
 reply ready_for_tls() { return make_reply(220, "2.0.0", "Ready to start TLS"); }
 reply help() { return make_reply(214, "2.0.0", "See RFC 5321 and RFC 6409"); }
 reply vrfy() { return make_reply(252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery"); }
-const reply& auth_ok() {
-  static const reply r = make_reply(235, "2.7.0", "Authentication successful");
-  return r;
-}
+const reply& auth_ok() { static const reply r = make_reply(235, "2.7.0", "Authentication successful"); return r; }
 reply auth_challenge(std::string_view b64) { return reply{334, "", {std::string(b64)}}; }
 
 reply service_closing(std::string_view hostname) {
