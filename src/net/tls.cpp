@@ -101,7 +101,10 @@ int ticket_callback(SSL*, unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX
 void apply_server_policy(SSL_CTX* ctx, const std::string& min_version) {
   SSL_CTX_set_min_proto_version(ctx, min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  // No chain built per handshake: a certificate file without its chain would
+  // have OpenSSL run X509_verify_cert against this context's store (which
+  // holds nothing) for every handshake. The chain sent is the file's.
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN);
   // One recv per TLS record (or several) instead of two, header then body;
   // stream::wait_readable looks at what OpenSSL holds before the socket.
   SSL_CTX_set_read_ahead(ctx, 1);
