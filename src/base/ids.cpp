@@ -1,10 +1,19 @@
 #include "base/ids.hpp"
 
+#include <array>
+
 namespace smtpsd::base {
 
 namespace {
 constexpr char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-}
+
+// Which octets the alphabet holds: one lookup each (the spool checks every id it creates).
+constexpr std::array<bool, 256> in_alphabet = [] {
+  std::array<bool, 256> t{};
+  for (const char* a = alphabet; *a; ++a) t[static_cast<unsigned char>(*a)] = true;
+  return t;
+}();
+}  // namespace
 
 std::string make_queue_id(time_point t, std::uint32_t random) {
   auto ms = static_cast<std::uint64_t>(
@@ -23,11 +32,8 @@ std::string make_queue_id(time_point t, std::uint32_t random) {
 
 bool is_queue_id(std::string_view s) {
   if (s.size() != 16) return false;
-  for (char c : s) {
-    bool ok = false;
-    for (const char* a = alphabet; *a; ++a) ok |= (*a == c);
-    if (!ok) return false;
-  }
+  for (char c : s)
+    if (!in_alphabet[static_cast<unsigned char>(c)]) return false;
   return true;
 }
 
