@@ -170,6 +170,30 @@ TEST(json_out, invalid_utf8_becomes_the_replacement_character) {
   EXPECT_TRUE(valid_utf8(out));
 }
 
+TEST(json_out, every_octet_at_every_place_of_a_long_string_is_escaped_as_nlohmann_does) {
+  // The plain runs are found eight octets at a time: each special octet must
+  // stop them wherever it sits in a word.
+  for (int c = 0; c < 0x80; ++c)
+    for (std::size_t at = 0; at < 21; ++at) {
+      std::string s(21, 'a');
+      s[at] = static_cast<char>(c);
+      std::string out;
+      append_json_string(out, s);
+      ASSERT_EQ(out, nlohmann::json(s).dump()) << "octet " << c << " at " << at;
+    }
+  for (std::size_t at = 0; at < 21; ++at) {
+    std::string s(21, '~');
+    s[at] = '\xff';
+    std::string out;
+    append_json_string(out, s);
+    EXPECT_EQ(out, "\"" + std::string(at, '~') + "\xEF\xBF\xBD" + std::string(20 - at, '~') + "\"") << at;
+    s[at] = '\x7f';  // DEL needs no escaping
+    out.clear();
+    append_json_string(out, s);
+    EXPECT_EQ(out, "\"" + s + "\"");
+  }
+}
+
 TEST(metrics, a_callback_gauge_keeps_its_last_reading_when_its_registration_goes) {
   metrics_registry r;
   double now = 3;

@@ -2,25 +2,56 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstring>
 #include <stdexcept>
 
 #include "base/strings.hpp"
 
 namespace smtpsd::base {
 
+namespace {
+// The octets a JSON string cannot hold as they are, or that start UTF-8 sequences to check.
+constexpr std::array<bool, 256> special = [] {
+  std::array<bool, 256> t{};
+  for (unsigned c = 0; c < 256; ++c) t[c] = c < 0x20 || c == '"' || c == '\\' || c >= 0x80;
+  return t;
+}();
+
+// Whether any of the eight octets in x is special (exact: the borrows of the
+// zero tests only ever add a report where an octet below already is one).
+constexpr bool any_special(std::uint64_t x) {
+  constexpr std::uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  const auto has_zero = [](std::uint64_t v) { return (v - ones) & ~v & highs; };
+  const std::uint64_t below_space = (x - ones * 0x20) & ~x & highs;
+  return (below_space | has_zero(x ^ (ones * '"')) | has_zero(x ^ (ones * '\\')) | (x & highs)) != 0;
+}
+
+// Where the run of octets from `from` that need no escaping ends: eight at a time, then one.
+std::size_t plain_run(std::string_view s, std::size_t from) {
+  std::size_t j = from;
+  for (; j + 8 <= s.size(); j += 8) {
+    std::uint64_t x;
+    std::memcpy(&x, s.data() + j, 8);
+    if (any_special(x)) break;
+  }
+  while (j < s.size() && !special[static_cast<unsigned char>(s[j])]) ++j;
+  return j;
+}
+}  // namespace
+
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
-  out.reserve(out.size() + s.size() + 2);
+  std::size_t j = plain_run(s, 0);
+  if (out.capacity() - out.size() < s.size() + 2) out.reserve(std::max(out.size() + s.size() + 2, 2 * out.capacity()));
   out += '"';
-  std::size_t i = 0;
+  out.append(s.data(), j);  // most strings: all of it
+  std::size_t i = j;
   while (i < s.size()) {
     // A run that needs no escaping is copied in one go.
-    std::size_t j = i;
-    while (j < s.size()) {
-      const auto c = static_cast<unsigned char>(s[j]);
-      if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) break;
-      ++j;
-    }
+    j = plain_run(s, i);
     out.append(s.data() + i, j - i);
     i = j;
     if (i == s.size()) break;
