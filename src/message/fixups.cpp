@@ -9,33 +9,50 @@
 
 namespace smtpsd::message {
 
-namespace {
-std::string sanitize(std::string_view s) {
-  std::string out;
-  for (char c : s) out += (c == ';' || c == '(' || c == ')' || c == '\r' || c == '\n') ? '_' : c;
-  return out;
+void append_received_field(std::string& out, const trace_info& t) {
+  out += "Received: from ";
+  for (char c : t.helo) out += (c == ';' || c == '(' || c == ')' || c == '\r' || c == '\n') ? '_' : c;
+  out += " ([";
+  out += t.client_ip;
+  out += "])\r\n\tby ";
+  out += t.hostname;
+  // RFC 3848 protocol names: ESMTP + S (TLS) + A (authenticated).
+  out += " (smtpsd) with ";
+  out += t.esmtp ? "ESMTP" : "SMTP";
+  if (!t.tls_version.empty()) out += 'S';
+  if (t.authenticated) out += 'A';
+  out += " id ";
+  out += t.queue_id;
+  if (!t.tls_version.empty()) {
+    out += "\r\n\t(using ";
+    out += t.tls_version;
+    out += " with cipher ";
+    out += t.tls_cipher;
+    out += ')';
+  }
+  out += ";\r\n\t";
+  out += base::rfc5322_date(t.now);
+  out += "\r\n";
 }
-}  // namespace
 
 std::string received_field(const trace_info& t) {
-  // RFC 3848 protocol names: ESMTP + S (TLS) + A (authenticated).
-  std::string proto = t.esmtp ? "ESMTP" : "SMTP";
-  if (!t.tls_version.empty()) proto += "S";
-  if (t.authenticated) proto += "A";
-  std::string f = fmt::format("Received: from {} ([{}])\r\n\tby {} (smtpsd) with {} id {}", sanitize(t.helo),
-                              t.client_ip, t.hostname, proto, t.queue_id);
-  if (!t.tls_version.empty()) f += fmt::format("\r\n\t(using {} with cipher {})", t.tls_version, t.tls_cipher);
-  f += fmt::format(";\r\n\t{}\r\n", base::rfc5322_date(t.now));
+  std::string f;
+  append_received_field(f, t);
   return f;
 }
 
 std::optional<fixed_headers> apply_submission_fixups(std::string_view section, const trace_info& t) {
   auto fields = parse_header_section(section);
   if (!fields) return std::nullopt;
+  return apply_submission_fixups(section, *fields, t);
+}
+
+fixed_headers apply_submission_fixups(std::string_view section, const std::vector<header_field>& fields,
+                                      const trace_info& t) {
   fixed_headers out;
   out.section.reserve(section.size() + 512);
-  out.section += received_field(t);
-  for (auto& f : *fields) {
+  append_received_field(out.section, t);
+  for (auto& f : fields) {
     if (base::iequals(f.name, "Bcc")) continue;
     if (base::iequals(f.name, "TLS-Required") && base::iequals(base::trim(unfold(f.value)), "No"))
       out.tls_required_no = true;
@@ -46,12 +63,18 @@ std::optional<fixed_headers> apply_submission_fixups(std::string_view section, c
     }
     out.section += f.raw;
   }
-  if (!find_field(*fields, "Date")) out.section += fmt::format("Date: {}\r\n", base::rfc5322_date(t.now));
-  if (auto* mid = find_field(*fields, "Message-ID")) {
+  if (!find_field(fields, "Date")) {
+    out.section += "Date: ";
+    out.section += base::rfc5322_date(t.now);
+    out.section += "\r\n";
+  }
+  if (auto* mid = find_field(fields, "Message-ID")) {
     out.message_id = unfold(mid->value);
   } else {
     out.message_id = fmt::format("<{}@{}>", t.queue_id, t.hostname);
-    out.section += fmt::format("Message-ID: {}\r\n", out.message_id);
+    out.section += "Message-ID: ";
+    out.section += out.message_id;
+    out.section += "\r\n";
   }
   return out;
 }

@@ -5,8 +5,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/clock.hpp"
+#include "message/headers.hpp"
 
 namespace smtpsd::message {
 
@@ -33,7 +35,11 @@ struct fixed_headers {
 
 // nullopt when the header section cannot be parsed.
 std::optional<fixed_headers> apply_submission_fixups(std::string_view section, const trace_info& t);
+// The same for a section already parsed (`fields`: parse_header_section's).
+fixed_headers apply_submission_fixups(std::string_view section, const std::vector<header_field>& fields,
+                                      const trace_info& t);
 
 std::string received_field(const trace_info& t);
+void append_received_field(std::string& out, const trace_info& t);
 
 }  // namespace smtpsd::message

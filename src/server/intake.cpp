@@ -112,7 +112,7 @@ net::awaitable<intake::verdict> intake::finish(net::worker_pool& pool) {
       v.queue_id = duplicate_of_;
       v.duplicate = true;
     } else {
-      if (!duplicate_key_.empty()) submit_->remember(duplicate_key_, queue_id);
+      if (duplicate_key_) submit_->remember(*duplicate_key_, queue_id);
       v.queue_id = std::move(queue_id);
     }
   }
@@ -132,9 +132,9 @@ void intake::seal_and_commit(std::function<void(submission::commit_result)> done
   }
   const auto& meta = message_->meta();
   summary_ = fmt::format("from=<{}> rcpts={} size={}", meta.from, meta.recipients.size(), meta.size);
-  duplicate_key_ = message_->duplicate_key();
-  if (!duplicate_key_.empty())
-    if (auto first = submit_->first_submission(duplicate_key_)) {
+  duplicate_key_ = message_->duplicate();
+  if (duplicate_key_)
+    if (auto first = submit_->first_submission(*duplicate_key_)) {
       // The client resubmitted what it sent before (it missed our 250): the first id, nothing queued twice.
       duplicate_of_ = std::move(*first);
       message_.reset();  // drops its spool entry

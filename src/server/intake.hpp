@@ -62,7 +62,8 @@ class intake {
   report_reader read_report_;
   std::string report_;
   std::size_t keep_ = 0;
-  std::string duplicate_key_, duplicate_of_;
+  std::optional<submission::duplicate_key> duplicate_key_;
+  std::string duplicate_of_;
   std::unique_ptr<submission::message_builder> message_;
   std::optional<policy::rejection> failure_;  // the spool could not take the message
   std::string summary_;

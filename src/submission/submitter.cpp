@@ -132,31 +132,44 @@ std::optional<policy::rejection> message_builder::seal() {
   t.authenticated = !facts_.account.empty();
   t.now = now_;
   make_duplicate_key(*fields);
-  auto fixed = message::apply_submission_fixups(splitter_.section(), t);
-  if (!fixed) return policy::rejection{smtp::replies::malformed_headers(), "malformed_headers", "unparseable header section"};
-  meta_.message_id = fixed->message_id;
+  auto fixed = message::apply_submission_fixups(splitter_.section(), *fields, t);
+  meta_.message_id = fixed.message_id;
   // RFC 8689 §4.1: REQUIRETLS on MAIL wins over the header field.
-  if (fixed->tls_required_no && meta_.tls == base::tls_demand::policy) meta_.tls = base::tls_demand::not_required;
-  if (auto r = take_ses_fields(*fixed)) return r;
-  if (auto r = sign(fixed->section)) return r;
-  meta_.size = body_bytes_ + fixed->section.size();
-  header_section_ = std::move(fixed->section);
+  if (fixed.tls_required_no && meta_.tls == base::tls_demand::policy) meta_.tls = base::tls_demand::not_required;
+  if (auto r = take_ses_fields(fixed)) return r;
+  if (auto r = sign(fixed.section)) return r;
+  meta_.size = body_bytes_ + fixed.section.size();
+  header_section_ = std::move(fixed.section);
   return std::nullopt;
 }
 
-// The duplicate guard's key: the account, the Message-ID as submitted, and a
-// digest of the content as submitted (the header section, then the body
-// digested as it came). None for a message without a Message-ID.
+// The duplicate guard's key: a digest of the account, the Message-ID as
+// submitted and a digest of the content as submitted (the header section,
+// then the body digested as it came). None for a message without a
+// Message-ID. The account's decimal id ends at the first line feed and the
+// content digest is the last 32 octets, so no two inputs run together. A
+// salt made at start-up keeps the keys (and so the guard's hash buckets)
+// unpredictable to senders.
 void message_builder::make_duplicate_key(const std::vector<message::header_field>& fields) {
+  static const auto salt = [] {
+    std::array<unsigned char, 16> s{};
+    randombytes_buf(s.data(), s.size());
+    return s;
+  }();
   const auto* id = content_digest_ ? message::find_field(fields, "Message-ID") : nullptr;
   if (!id) return;
   const auto body = content_digest_->finish();
   content_digest_->update(splitter_.section());
   content_digest_->update(std::string_view(reinterpret_cast<const char*>(body.data()), body.size()));
-  const auto all = content_digest_->finish();
-  char hex[2 * std::tuple_size_v<dkim::sha256_stream::digest> + 1];
-  sodium_bin2hex(hex, sizeof hex, all.data(), all.size());
-  duplicate_key_ = fmt::format("{}\n{}\n{}", facts_.account_id, base::trim(id->value), hex);
+  const auto content = content_digest_->finish();
+  content_digest_->update(std::string_view(reinterpret_cast<const char*>(salt.data()), salt.size()));
+  char account[24];
+  const auto end = fmt::format_to(account, "{}\n", facts_.account_id);
+  content_digest_->update(std::string_view(account, static_cast<std::size_t>(end - account)));
+  content_digest_->update(base::trim(id->value));
+  content_digest_->update("\n");
+  content_digest_->update(std::string_view(reinterpret_cast<const char*>(content.data()), content.size()));
+  duplicate_key_ = content_digest_->finish();
 }
 
 // X-SES-CONFIGURATION-SET (else the account's default) and X-SES-MESSAGE-TAGS.
@@ -254,14 +267,14 @@ events::event submitter::send_event(const store::queued_message& m, const std::s
 
 void submitter::on_committed(committed_mail* to) { committer_.hand_to(to); }
 
-std::optional<std::string> submitter::first_submission(const std::string& key) {
+std::optional<std::string> submitter::first_submission(const duplicate_key& key) {
   std::lock_guard l(recent_mu_);
   auto it = recent_.find(key);
   if (it == recent_.end() || clock_.now() - it->second.when > settings_.duplicate_window) return std::nullopt;
   return it->second.queue_id;
 }
 
-void submitter::remember(const std::string& key, const std::string& queue_id) {
+void submitter::remember(const duplicate_key& key, const std::string& queue_id) {
   constexpr std::size_t max_remembered = 200000;
   const auto now = clock_.now();
   std::lock_guard l(recent_mu_);

@@ -3,7 +3,9 @@
 // spool while it arrives (never holding a 40 MB message in memory), then
 // applies the RFC 6409 fix-ups to the header section, writes it, and hands
 // the entry to the group committer. The reply for the client comes from here.
+#include <array>
 #include <chrono>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -42,6 +44,9 @@ struct session_facts {
 };
 
 // The after-data policy: the parsed header section, accepted or refused.
+// The duplicate guard's key for a message (message_builder::duplicate).
+using duplicate_key = std::array<unsigned char, 32>;
+
 using header_check = std::function<std::optional<policy::rejection>(const std::vector<message::header_field>&)>;
 
 struct settings {
@@ -82,10 +87,10 @@ class message_builder {
   group_committer::arrival take_arrival() { return std::move(arrival_); }
   // After seal(): the header section as it leaves (fixed up, signed).
   const std::string& header_section() const { return header_section_; }
-  // After seal(): account, Message-ID as submitted and a digest of the
-  // content as submitted; "" when the message had no Message-ID (or the
-  // duplicate guard is off).
-  const std::string& duplicate_key() const { return duplicate_key_; }
+  // After seal(): a digest of the account, the Message-ID as submitted and
+  // the content as submitted; none when the message had no Message-ID (or
+  // the duplicate guard is off).
+  const std::optional<duplicate_key>& duplicate() const { return duplicate_key_; }
 
  private:
   void storage_failed(const std::exception& e);
@@ -108,7 +113,7 @@ class message_builder {
   // The duplicate guard's: SHA-256, about twice BLAKE2b's speed here (a tenth
   // of the server's CPU for 100 KiB messages was this digest with BLAKE2b).
   std::unique_ptr<dkim::sha256_stream> content_digest_;
-  std::string duplicate_key_;
+  std::optional<duplicate_key> duplicate_key_;
   std::string header_section_;
   // The header section parsed once, by whichever of decide_signing and seal
   // needs it first (views into splitter_, which no longer changes by then).
@@ -139,8 +144,8 @@ class submitter final : public queue_writer {
 
   // The duplicate guard: the queue id a message with this key got within
   // the window, and the record of a new one.
-  std::optional<std::string> first_submission(const std::string& key);
-  void remember(const std::string& key, const std::string& queue_id);
+  std::optional<std::string> first_submission(const duplicate_key& key);
+  void remember(const duplicate_key& key, const std::string& queue_id);
 
   void enqueue_generated(const generated_message& m, std::function<void(const std::string&)> done = {}) override;
   void on_committed(committed_mail* to) override;
@@ -161,8 +166,15 @@ class submitter final : public queue_writer {
     base::time_point when;
   };
   std::mutex recent_mu_;
-  std::unordered_map<std::string, recent_submission> recent_;
-  std::deque<std::pair<base::time_point, std::string>> recent_order_;  // oldest first, for expiry
+  struct key_hash {  // the key is a salted digest already
+    std::size_t operator()(const duplicate_key& k) const {
+      std::size_t h;
+      std::memcpy(&h, k.data(), sizeof h);
+      return h;
+    }
+  };
+  std::unordered_map<duplicate_key, recent_submission, key_hash> recent_;
+  std::deque<std::pair<base::time_point, duplicate_key>> recent_order_;  // oldest first, for expiry
 };
 
 }  // namespace smtpsd::submission
