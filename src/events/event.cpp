@@ -109,7 +109,10 @@ void append_json(std::string& out, const event& e) {
   j.end_object();
 }
 
-std::string to_record(const event& e) {
+namespace {
+
+// to_record, and where in it the smtpsd object (left open) ends.
+std::string render_record(const event& e, std::size_t& smtpsd_end) {
   // One allocation: the fixed members take about 650 octets, the header section
   // grows by its escapes (two octets more per line), and each recipient
   // appears twice.
@@ -119,6 +122,7 @@ std::string to_record(const event& e) {
   out.reserve(room);
   base::json_out j(out);
   smtpsd_fields(j, e);
+  smtpsd_end = out.size();
   j.key("x").begin_object();
   j.member("time_ms", ms_of(e.time));
   j.key("tags").begin_array();
@@ -144,6 +148,13 @@ std::string to_record(const event& e) {
   j.end_object();
   j.end_object();
   return out;
+}
+
+}  // namespace
+
+std::string to_record(const event& e) {
+  std::size_t end = 0;
+  return render_record(e, end);
 }
 
 event from_record(std::string_view record) {
@@ -188,7 +199,9 @@ event from_record(std::string_view record) {
   return e;
 }
 
-store::stored_event to_stored(const event& e) {
+namespace {
+
+store::stored_event stored_row(const event& e, std::string record) {
   store::stored_event s;
   s.id = e.id;
   s.time = e.time;
@@ -196,8 +209,21 @@ store::stored_event to_stored(const event& e) {
   s.account = e.account;
   s.configuration_set = e.configuration_set;
   s.recipients = static_cast<std::uint32_t>(e.recipients.size());
-  s.record = to_record(e);
+  s.record = std::move(record);
   return s;
+}
+
+}  // namespace
+
+store::stored_event to_stored(const event& e) { return stored_row(e, to_record(e)); }
+
+store::stored_event to_stored_rendering_line(event& e) {
+  std::size_t end = 0;
+  auto record = render_record(e, end);
+  e.journal_line.reserve(end + 2);
+  e.journal_line.assign(record, 0, end);
+  e.journal_line += "}\n";
+  return stored_row(e, std::move(record));
 }
 
 event about_message(const store::queued_message& m, std::string type, std::string id, base::time_point now,

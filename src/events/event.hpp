@@ -79,6 +79,10 @@ struct event {
   std::string remote_ip;                       // delivery: the address of remote_mta
   std::chrono::milliseconds processing{0};     // delivery: from submission to the remote's 250
   std::optional<base::time_point> expires;     // delivery_delay: when the message will bounce
+
+  // append_json's object and a newline when already rendered
+  // (to_stored_rendering_line), which the journal then writes as it is; else "".
+  std::string journal_line;
 };
 
 // A new event id: a time-ordered UUID (version 7, RFC 9562).
@@ -94,6 +98,9 @@ std::string to_record(const event& e);
 event from_record(std::string_view record);
 // The row the event store keeps.
 store::stored_event to_stored(const event& e);
+// The same, and e's journal_line from the same rendering: a message's send
+// event is rendered once, where it is made.
+store::stored_event to_stored_rendering_line(event& e);
 
 // An event about a queued message: its ids, account, sender, set, tags and
 // the SES mail object (header fields too when `header_section` is given);

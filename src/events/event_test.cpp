@@ -113,6 +113,26 @@ TEST(events, the_stored_record_keeps_everything) {
   EXPECT_THROW(events::from_record("{\"type\":\"send\"}"), std::runtime_error);
 }
 
+TEST(events, the_journal_line_rendered_with_the_record_is_the_smtpsd_object) {
+  events::event e;
+  e.id = "id-2";
+  e.type = "send";
+  e.time = base::time_point{std::chrono::milliseconds{1'800'000'000'123}};
+  e.queue_id = "Q";
+  e.account = "acme";
+  e.from = "a@example.com";
+  e.recipients = {"b@example.org", "c\"@example.org"};
+  e.tags = {{"x", "1"}, {"time_ms", "2"}};  // names the record's own members use
+  e.mail.header_section = "Subject: \"x\":{\"time_ms\":1}\r\n";
+  const auto plain = events::to_stored(e);
+  const auto with_line = events::to_stored_rendering_line(e);
+  EXPECT_EQ(with_line.record, plain.record);
+  EXPECT_EQ(e.journal_line, events::to_json(e) + "\n");
+  std::string lines;
+  events::append_json(lines, e);
+  EXPECT_EQ(lines + "\n", e.journal_line);
+}
+
 TEST(events, ids_are_unique_uuid_v7_in_time_order) {
   counting_random r;
   std::set<std::string> seen;

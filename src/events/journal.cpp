@@ -28,6 +28,10 @@ void journal::write(std::span<const event> events) {
   std::string lines;
   lines.reserve(events.size() * 1024);  // one allocation: a line is about 700 octets
   for (const auto& e : events) {
+    if (!e.journal_line.empty()) {
+      lines += e.journal_line;
+      continue;
+    }
     append_json(lines, e);
     lines += '\n';
   }

@@ -17,7 +17,9 @@ class recent_events {
  public:
   explicit recent_events(std::size_t capacity = 4096) : capacity_(capacity) {}
   void add(const event& e) {
-    auto shared = std::make_shared<const event>(e);
+    auto copy = std::make_shared<event>(e);
+    std::string().swap(copy->journal_line);  // the journal's, not needed here
+    std::shared_ptr<const event> shared = std::move(copy);
     std::lock_guard l(mu_);
     if (!by_id_.emplace(e.id, std::move(shared)).second) return;
     order_.push_back(e.id);

@@ -289,12 +289,14 @@ void group_committer::commit(std::vector<request>& batch) {
   std::vector<store::spool_writer*> writers;
   std::vector<store::queued_message> metas;
   std::vector<std::string*> headers;  // of metas[i]'s request
+  std::vector<std::size_t> from;      // metas[i]'s request in the batch
   std::vector<store::stored_event> events;
   std::vector<commit_result> results(batch.size());
   bool replayable = true;  // every message keeps its row and events with its body
   writers.reserve(batch.size());
   metas.reserve(batch.size());
   headers.reserve(batch.size());
+  from.reserve(batch.size());
   events.reserve(total(batch, &request::events));
   for (std::size_t i = 0; i < batch.size(); ++i) {
     auto& r = batch[i];
@@ -307,7 +309,8 @@ void group_committer::commit(std::vector<request>& batch) {
     }
     if (replayable) replayable = r.body->keep_replay(store::encode_replay(r.meta, r.events));
     writers.push_back(r.body.get());
-    metas.push_back(r.meta);
+    metas.push_back(std::move(r.meta));  // back to r.meta if the commit fails
+    from.push_back(i);
     headers.push_back(&r.header_section);
     std::move(r.events.begin(), r.events.end(), std::back_inserter(events));  // read no more
   }
@@ -336,8 +339,9 @@ void group_committer::commit(std::vector<request>& batch) {
         hold(metas, events, batch, results);
         held = true;
       } else {
-        metas.insert(metas.end(), held_.metas.begin(), held_.metas.end());
-        events.insert(events.end(), held_.events.begin(), held_.events.end());
+        // The held rows move along; a failed commit moves them back.
+        std::move(held_.metas.begin(), held_.metas.end(), std::back_inserter(metas));
+        std::move(held_.events.begin(), held_.events.end(), std::back_inserter(events));
         tokens = store::enqueue_covered(*queue_, *spool_, metas, events, store::enqueue_lease{room.count, room.lease_until},
                                         cover);
         if (metas.size() > own) {  // held rows went along
@@ -350,8 +354,13 @@ void group_committer::commit(std::vector<request>& batch) {
       auto failed = policy::storage_failure(e);
       for (auto& res : results)
         if (!res) res = failed;
+      if (metas.size() > own) {  // the held rows were moved along: they stay held
+        std::move(metas.begin() + static_cast<std::ptrdiff_t>(own), metas.end(), held_.metas.begin());
+        std::move(events.end() - static_cast<std::ptrdiff_t>(held_.events.size()), events.end(), held_.events.begin());
+      }
       metas.resize(own);
       if (synced && replayable) forget_replay(metas);
+      for (std::size_t j = 0; j < own; ++j) batch[from[j]].meta = std::move(metas[j]);  // their ids, to remove the bodies
       metas.clear();
       if (!held_.metas.empty()) held_.failing = true;
     }

@@ -240,13 +240,13 @@ std::unique_ptr<message_builder> submitter::begin(const smtp::envelope& env, con
 void submitter::commit(std::unique_ptr<message_builder> m, std::function<void(const commit_result&)> done) {
   group_committer::request r;
   r.body = m->take_body();
-  r.header_section = m->header_section();
-  r.meta = m->meta();
+  r.header_section = m->take_header_section();
+  r.meta = m->take_meta();
   r.expected = m->take_arrival();
   m->committed();
   if (events_) {
-    r.published.push_back(send_event(r.meta, m->header_section()));
-    r.events.push_back(events::to_stored(r.published.back()));
+    r.published.push_back(send_event(r.meta, r.header_section));
+    r.events.push_back(events::to_stored_rendering_line(r.published.back()));
     r.publish_to = events_;
   }
   r.done = [this, done = std::move(done)](const commit_result& failed) {

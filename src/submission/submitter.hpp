@@ -80,6 +80,9 @@ class message_builder {
 
   const std::string& queue_id() const { return meta_.id; }
   const store::queued_message& meta() const { return meta_; }
+  // For the commit, the builder's last use: meta() and header_section() are empty after.
+  store::queued_message take_meta() { return std::move(meta_); }
+  std::string take_header_section() { return std::move(header_section_); }
   std::unique_ptr<store::spool_writer> take_body() { return std::move(body_); }
   void committed() { done_ = true; }
   // The committer's notice that this message is on its way (submitter::begin).
