@@ -79,15 +79,23 @@ TEST(events, bounce_and_reject_fields) {
   EXPECT_FALSE(r.contains("bounce_type"));
 }
 
-TEST(events, the_stored_record_keeps_everything) {
+namespace {
+// An event about a message from a@example.com to b@example.org in account acme.
+events::event message_event(std::string type) {
   events::event e;
   e.id = "id-1";
-  e.type = "delivery_delay";
+  e.type = std::move(type);
   e.time = base::time_point{std::chrono::milliseconds{1'800'000'000'123}};
   e.queue_id = "Q";
   e.account = "acme";
   e.from = "a@example.com";
   e.recipients = {"b@example.org"};
+  return e;
+}
+}  // namespace
+
+TEST(events, the_stored_record_keeps_everything) {
+  auto e = message_event("delivery_delay");
   e.configuration_set = "marketing";
   e.tags = {{"z", "1"}, {"a", "2"}};
   e.details = {{"b@example.org", "4.4.1", "451 4.4.1 no answer"}};
@@ -114,14 +122,8 @@ TEST(events, the_stored_record_keeps_everything) {
 }
 
 TEST(events, the_journal_line_rendered_with_the_record_is_the_smtpsd_object) {
-  events::event e;
-  e.id = "id-2";
-  e.type = "send";
-  e.time = base::time_point{std::chrono::milliseconds{1'800'000'000'123}};
-  e.queue_id = "Q";
-  e.account = "acme";
-  e.from = "a@example.com";
-  e.recipients = {"b@example.org", "c\"@example.org"};
+  auto e = message_event("send");
+  e.recipients.push_back("c\"@example.org");
   e.tags = {{"x", "1"}, {"time_ms", "2"}};  // names the record's own members use
   e.mail.header_section = "Subject: \"x\":{\"time_ms\":1}\r\n";
   const auto plain = events::to_stored(e);
