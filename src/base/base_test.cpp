@@ -73,6 +73,13 @@ TEST(time_format, rfc3339_and_5322) {
   EXPECT_EQ(rfc3339(t), "2026-11-22T22:38:00Z");
   EXPECT_EQ(rfc5322_date(t), "Sun, 22 Nov 2026 22:38:00 +0000");
   EXPECT_EQ(parse_rfc3339("2026-11-22T22:38:00Z").value(), t);
+  // Each thread keeps the last second's text: within it, and back and forth.
+  EXPECT_EQ(rfc3339(t + std::chrono::milliseconds(999)), "2026-11-22T22:38:00Z");
+  EXPECT_EQ(rfc3339(t + std::chrono::seconds(1)), "2026-11-22T22:38:01Z");
+  EXPECT_EQ(rfc5322_date(t + std::chrono::hours(24)), "Mon, 23 Nov 2026 22:38:00 +0000");
+  EXPECT_EQ(rfc3339(t), "2026-11-22T22:38:00Z");
+  EXPECT_EQ(rfc5322_date(t + std::chrono::milliseconds(500)), "Sun, 22 Nov 2026 22:38:00 +0000");
+  EXPECT_EQ(rfc3339_ms(t + std::chrono::milliseconds(7)), "2026-11-22T22:38:00.007Z");
 }
 
 TEST(ip, cidr_matching_v4_and_v6) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <ctime>
+#include <string>
 
 namespace smtpsd::base {
 
@@ -13,12 +14,34 @@ std::tm utc(time_point t) {
   gmtime_r(&tt, &tm);
   return tm;
 }
+
+// The text of the last second a thread formatted: a busy server formats the
+// same second for many messages and events (gmtime_r and fmt take about
+// 3,500 instructions, the copy a tenth of that).
+struct second_cache {
+  std::time_t second = 0;
+  bool valid = false;
+  std::string text;
+};
+
+template <class Format>
+std::string cached(second_cache& c, time_point t, Format format) {
+  const std::time_t second = sys_clock::to_time_t(t);  // what utc() formats
+  if (!c.valid || c.second != second) {
+    c.text = format(utc(t));
+    c.second = second;
+    c.valid = true;
+  }
+  return c.text;
+}
 }  // namespace
 
 std::string rfc3339(time_point t) {
-  std::tm tm = utc(t);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  thread_local second_cache c;
+  return cached(c, t, [](const std::tm& tm) {
+    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                       tm.tm_hour, tm.tm_min, tm.tm_sec);
+  });
 }
 
 std::string rfc3339_ms(time_point t) {
@@ -47,9 +70,11 @@ std::string rfc5322_date(time_point t) {
   static constexpr const char* days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
   static constexpr const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  std::tm tm = utc(t);
-  return fmt::format("{}, {} {} {:04} {:02}:{:02}:{:02} +0000", days[tm.tm_wday], tm.tm_mday,
-                     months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  thread_local second_cache c;
+  return cached(c, t, [](const std::tm& tm) {
+    return fmt::format("{}, {} {} {:04} {:02}:{:02}:{:02} +0000", days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
+                       tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  });
 }
 
 std::int64_t unix_seconds(time_point t) {
