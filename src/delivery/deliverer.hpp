@@ -26,11 +26,13 @@ struct recipient {
 };
 
 // The message as it goes after DATA (header section, blank line, body), in
-// chunks; an empty chunk is the end. Throws when the bytes cannot be read.
+// chunks; an empty chunk is the end. A chunk is the source's: valid until the
+// next call or the source's end (a message held in memory is not copied).
+// Throws when the bytes cannot be read.
 class content_source {
  public:
   virtual ~content_source() = default;
-  virtual net::awaitable<std::string> next() = 0;
+  virtual net::awaitable<std::string_view> next() = 0;
 };
 
 struct job {

@@ -23,8 +23,8 @@ const std::string content = "From: a@example.com\r\nSubject: t\r\n\r\nline 1\r\n
 class pieces final : public content_source {
  public:
   pieces(std::string s, std::size_t piece) : s_(std::move(s)), piece_(piece) {}
-  net::awaitable<std::string> next() override {
-    auto part = s_.substr(pos_, piece_);
+  net::awaitable<std::string_view> next() override {
+    auto part = std::string_view(s_).substr(pos_, piece_);
     pos_ += part.size();
     co_return part;
   }
@@ -37,8 +37,8 @@ class pieces final : public content_source {
 
 class failing_source final : public content_source {
  public:
-  net::awaitable<std::string> next() override {
-    if (calls_++ == 0) co_return std::string("Subject: x\r\n\r\nfirst part\r\n");
+  net::awaitable<std::string_view> next() override {
+    if (calls_++ == 0) co_return std::string_view("Subject: x\r\n\r\nfirst part\r\n");
     throw std::runtime_error("spool read error");
   }
 

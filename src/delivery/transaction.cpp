@@ -172,11 +172,15 @@ net::awaitable<std::optional<response>> transaction::stream_dot_stuffed() {
   std::string read_error;
   try {
     for (;;) {
-      auto chunk = co_await src->next();
+      const std::string_view chunk = co_await src->next();
       if (chunk.empty()) break;
-      wire.clear();
-      stuffer.encode(chunk, wire);
-      if (!co_await c_.send(wire, timeout)) co_return connection_lost(mta_, "during the data");
+      std::string_view out = chunk;  // most chunks go as they are, uncopied
+      if (!stuffer.as_is(chunk)) {
+        wire.clear();
+        stuffer.encode(chunk, wire);
+        out = wire;
+      }
+      if (!co_await c_.send(out, timeout)) co_return connection_lost(mta_, "during the data");
     }
   } catch (const std::exception& e) {
     read_error = e.what();
@@ -211,10 +215,16 @@ net::awaitable<std::optional<response>> transaction::stream_chunks() {
   response final;
   std::string read_error;
   try {
-    std::string cur = co_await src->next();
+    // Each chunk is copied: the next one is read before this one is sent
+    // (to know which is the last), and a source's chunk lasts only until then.
+    const std::string_view first = co_await src->next();
+    std::string cur(first);
     for (;;) {
       std::string next;
-      if (!cur.empty()) next = co_await src->next();
+      if (!cur.empty()) {
+        const std::string_view more = co_await src->next();
+        next.assign(more);
+      }
       const bool last = next.empty();
       auto head = fmt::format("BDAT {}{}", cur.size(), last ? " LAST" : "");
       if (c_.trace) c_.trace('>', head);

@@ -10,10 +10,10 @@ namespace {
 class memory_source final : public delivery::content_source {
  public:
   explicit memory_source(std::shared_ptr<const std::string> s) : s_(std::move(s)) {}
-  net::awaitable<std::string> next() override {
-    if (done_) co_return std::string{};
+  net::awaitable<std::string_view> next() override {
+    if (done_) co_return std::string_view{};
     done_ = true;
-    co_return *s_;
+    co_return std::string_view(*s_);
   }
 
  private:
@@ -26,7 +26,7 @@ class spool_source final : public delivery::content_source {
  public:
   spool_source(std::shared_ptr<store::spool> spool, net::worker_pool& pool, std::string id)
       : spool_(std::move(spool)), pool_(pool), id_(std::move(id)) {}
-  net::awaitable<std::string> next() override {
+  net::awaitable<std::string_view> next() override {
     if (!reader_) {
       auto open = [this] {
         auto r = spool_->open(id_);
@@ -34,15 +34,16 @@ class spool_source final : public delivery::content_source {
         return std::shared_ptr<store::spool_reader>(std::move(r));
       };
       reader_ = co_await pool_.run(std::move(open));
-      co_return reader_->header_section() + "\r\n";
+      chunk_ = reader_->header_section() + "\r\n";
+      co_return std::string_view(chunk_);
     }
     auto read = [r = reader_] {
       std::string buf(body_loader::chunk_size, '\0');
       buf.resize(r->read_body(buf.data(), buf.size()));
       return buf;
     };
-    auto chunk = co_await pool_.run(std::move(read));
-    co_return chunk;
+    chunk_ = co_await pool_.run(std::move(read));
+    co_return std::string_view(chunk_);
   }
 
  private:
@@ -50,6 +51,7 @@ class spool_source final : public delivery::content_source {
   net::worker_pool& pool_;
   std::string id_;
   std::shared_ptr<store::spool_reader> reader_;
+  std::string chunk_;  // the last one returned
 };
 
 struct read_result {

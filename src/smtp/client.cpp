@@ -61,6 +61,15 @@ void dot_stuffer::encode(std::string_view in, std::string& out) {
   last_ = in.back();
 }
 
+bool dot_stuffer::as_is(std::string_view in) {
+  if (in.empty()) return true;
+  if ((line_start_ && in.front() == '.') || in.find("\n.") != std::string_view::npos) return false;
+  line_start_ = in.back() == '\n';
+  before_last_ = in.size() >= 2 ? in[in.size() - 2] : last_;
+  last_ = in.back();
+  return true;
+}
+
 void dot_stuffer::finish(std::string& out) {
   if (!(before_last_ == '\r' && last_ == '\n')) out += "\r\n";
   out += ".\r\n";

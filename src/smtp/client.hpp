@@ -34,6 +34,10 @@ capabilities parse_ehlo(const reply& r);
 class dot_stuffer {
  public:
   void encode(std::string_view in, std::string& out);
+  // True when `in` goes out as it is (no line in it starts with '.', which
+  // is most mail): then it counts as encoded and need not be copied. False:
+  // nothing happened, encode() it.
+  bool as_is(std::string_view in);
   void finish(std::string& out);
 
  private:

@@ -54,7 +54,26 @@ TEST(client, dot_stuffing_matches_the_rule_for_any_split) {
       d.encode(std::string_view(text).substr(cut2), out);
       d.finish(out);
       ASSERT_EQ(out, reference(text)) << cut1 << " " << cut2;
+      // The same with chunks that need no stuffing passed as they are.
+      dot_stuffer p;
+      std::string passed;
+      for (auto chunk : {std::string_view(text).substr(0, cut1), std::string_view(text).substr(cut1, cut2 - cut1),
+                         std::string_view(text).substr(cut2)})
+        if (p.as_is(chunk))
+          passed += chunk;
+        else
+          p.encode(chunk, passed);
+      p.finish(passed);
+      ASSERT_EQ(passed, reference(text)) << cut1 << " " << cut2;
     }
+  }
+  {
+    dot_stuffer p;
+    EXPECT_TRUE(p.as_is("a\r\nb\r"));
+    EXPECT_FALSE(p.as_is("\n.c")) << "a line start that the previous chunk made";
+    EXPECT_TRUE(p.as_is("\nc.\n")) << "refused chunks leave no trace";
+    EXPECT_FALSE(p.as_is(".d")) << "the chunk before ended a line";
+    EXPECT_TRUE(p.as_is("d.")) << "a dot inside a line";
   }
   dot_stuffer d;
   std::string out;
