@@ -69,17 +69,29 @@ std::size_t data_reader::feed(std::string_view in, std::string& out) {
         state_ = state::cr;
         continue;  // the current char is reprocessed after a CR
       case state::in_line: {
-        // Fast path: copy everything up to the next CR or LF.
-        const char* start = in.data() + i;
-        std::size_t len = n - i;
-        const char* stop = static_cast<const char*>(std::memchr(start, '\r', len));
-        const char* lf = static_cast<const char*>(std::memchr(start, '\n', stop ? static_cast<std::size_t>(stop - start) : len));
-        if (lf) stop = lf;
-        std::size_t run = stop ? static_cast<std::size_t>(stop - start) : len;
-        if (run > 0) {
-          count_line(run);
-          emit(out, std::string_view(start, run));
-          i += run;
+        // Fast path: everything up to the next CR or LF, and on through
+        // every CRLF whose next line (in this input) starts with no dot,
+        // emitted as one span.
+        const char* const start = in.data() + i;
+        const char* const end = in.data() + n;
+        const char* p = start;
+        for (;;) {
+          const char* cr = static_cast<const char*>(std::memchr(p, '\r', static_cast<std::size_t>(end - p)));
+          const char* lf = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>((cr ? cr : end) - p)));
+          const char* stop = lf ? lf : cr;
+          const auto run = static_cast<std::size_t>((stop ? stop : end) - p);
+          if (run > 0) count_line(run);
+          if (stop && stop == cr && end - cr > 2 && cr[1] == '\n' && !(cr[2] == '.' && mode_ == mode::dot_terminated)) {
+            line_len_ = 0;  // the next line
+            p = cr + 2;
+            continue;
+          }
+          p += run;
+          break;
+        }
+        if (p > start) {
+          emit(out, std::string_view(start, static_cast<std::size_t>(p - start)));
+          i += static_cast<std::size_t>(p - start);
           continue;
         }
         if (c == '\r') {
