@@ -35,12 +35,6 @@ void append_received_field(std::string& out, const trace_info& t) {
   out += "\r\n";
 }
 
-std::string received_field(const trace_info& t) {
-  std::string f;
-  append_received_field(f, t);
-  return f;
-}
-
 std::optional<fixed_headers> apply_submission_fixups(std::string_view section, const trace_info& t) {
   auto fields = parse_header_section(section);
   if (!fields) return std::nullopt;

@@ -39,7 +39,6 @@ std::optional<fixed_headers> apply_submission_fixups(std::string_view section, c
 fixed_headers apply_submission_fixups(std::string_view section, const std::vector<header_field>& fields,
                                       const trace_info& t);
 
-std::string received_field(const trace_info& t);
 void append_received_field(std::string& out, const trace_info& t);
 
 }  // namespace smtpsd::message

@@ -57,17 +57,20 @@ void dot_stuffer::encode(std::string_view in, std::string& out) {
     line_start_ = nl != nullptr;
     p = stop;
   }
-  before_last_ = in.size() >= 2 ? in[in.size() - 2] : last_;
-  last_ = in.back();
+  remember_end(in);
 }
 
 bool dot_stuffer::as_is(std::string_view in) {
   if (in.empty()) return true;
   if ((line_start_ && in.front() == '.') || in.find("\n.") != std::string_view::npos) return false;
   line_start_ = in.back() == '\n';
+  remember_end(in);
+  return true;
+}
+
+void dot_stuffer::remember_end(std::string_view in) {
   before_last_ = in.size() >= 2 ? in[in.size() - 2] : last_;
   last_ = in.back();
-  return true;
 }
 
 void dot_stuffer::finish(std::string& out) {

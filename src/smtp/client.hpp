@@ -41,6 +41,8 @@ class dot_stuffer {
   void finish(std::string& out);
 
  private:
+  void remember_end(std::string_view in);  // the last two octets sent, for finish()
+
   bool line_start_ = true;
   char last_ = '\n';
   char before_last_ = '\r';
