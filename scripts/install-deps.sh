@@ -5,7 +5,7 @@ set -euo pipefail
 
 build_pkgs=(
   build-essential cmake ninja-build pkg-config git
-  libboost1.81-dev libssl-dev libc-ares-dev libsodium-dev libsqlite3-dev
+  libboost1.81-dev libssl-dev libc-ares-dev libsodium-dev libsqlite3-dev libxxhash-dev
   libpq-dev libhiredis-dev libspdlog-dev libfmt-dev libtomlplusplus-dev
   libcli11-dev nlohmann-json3-dev libsystemd-dev libidn2-dev libjs-chart.js
   libunbound-dev dns-root-data  # DANE: DNSSEC validated in-process; the root trust anchor

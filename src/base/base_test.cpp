@@ -14,6 +14,7 @@
 #include "base/block_cache.hpp"
 #include "base/crc32c.hpp"
 #include "base/ids.hpp"
+#include "base/keyed_hash.hpp"
 #include "base/ip.hpp"
 #include "base/json_out.hpp"
 #include "base/log.hpp"
@@ -53,6 +54,24 @@ TEST(crc32c, rfc3720_vectors_in_pieces_and_both_implementations) {
     EXPECT_EQ(smtpsd::base::crc32c_extend(crc32c(text.substr(0, cut)), text.substr(cut)), crc32c(text));
   EXPECT_EQ(smtpsd::base::testing::crc32c_portable(0, text), crc32c(text));
   EXPECT_EQ(smtpsd::base::testing::crc32c_portable(crc32c("123"), "456789"), 0xE3069283u);
+}
+
+TEST(keyed_hash, pieces_make_the_whole_and_finish_starts_again) {
+  keyed_hash h;
+  h.update("hello, ");
+  h.update("world");
+  const auto pieces = h.finish();
+  h.update("hello, world");
+  EXPECT_EQ(h.finish(), pieces) << "finish() starts again, empty";
+  h.update("hello, worle");
+  EXPECT_NE(h.finish(), pieces);
+  keyed_hash other;  // the same secret in one process
+  other.update("hello, world");
+  EXPECT_EQ(other.finish(), pieces);
+  const keyed_hash::digest empty_digest = other.finish();
+  EXPECT_NE(empty_digest, pieces);
+  other.update(empty_digest);
+  EXPECT_NE(other.finish(), empty_digest) << "a digest fed back is an input like any other";
 }
 
 TEST(ids, sortable_and_valid) {

@@ -1,7 +1,6 @@
 #include "submission/submitter.hpp"
 
 #include <fmt/format.h>
-#include <sodium.h>
 
 #include "base/ids.hpp"
 #include "base/log.hpp"
@@ -45,7 +44,7 @@ message_builder::message_builder(std::string queue_id, std::shared_ptr<store::sp
   if (env.params.requiretls) meta_.tls = base::tls_demand::required;
   meta_.client_ip = facts.client_ip;
   if (s.duplicate_window.count() > 0) {
-    content_digest_ = std::make_unique<dkim::sha256_stream>();
+    content_digest_ = std::make_unique<base::keyed_hash>();
   }
   for (const auto& r : env.rcpts) {
     store::queued_recipient q;
@@ -147,28 +146,24 @@ std::optional<policy::rejection> message_builder::seal() {
 // submitted and a digest of the content as submitted (the header section,
 // then the body digested as it came). None for a message without a
 // Message-ID. The account's decimal id ends at the first line feed and the
-// content digest is the last 32 octets, so no two inputs run together. A
-// salt made at start-up keeps the keys (and so the guard's hash buckets)
-// unpredictable to senders.
+// content digest is the last 16 octets, so no two inputs run together. The
+// digest is keyed with a secret made at start-up (base::keyed_hash), which
+// keeps the keys (and so the guard's hash buckets) unpredictable to senders;
+// and as the account is in the key, a sender who found two contents with one
+// key could only have their own second message taken for their first.
 void message_builder::make_duplicate_key(const std::vector<message::header_field>& fields) {
-  static const auto salt = [] {
-    std::array<unsigned char, 16> s{};
-    randombytes_buf(s.data(), s.size());
-    return s;
-  }();
   const auto* id = content_digest_ ? message::find_field(fields, "Message-ID") : nullptr;
   if (!id) return;
   const auto body = content_digest_->finish();
   content_digest_->update(splitter_.section());
-  content_digest_->update(std::string_view(reinterpret_cast<const char*>(body.data()), body.size()));
+  content_digest_->update(body);
   const auto content = content_digest_->finish();
-  content_digest_->update(std::string_view(reinterpret_cast<const char*>(salt.data()), salt.size()));
   char account[24];
   const auto end = fmt::format_to(account, "{}\n", facts_.account_id);
   content_digest_->update(std::string_view(account, static_cast<std::size_t>(end - account)));
   content_digest_->update(base::trim(id->value));
   content_digest_->update("\n");
-  content_digest_->update(std::string_view(reinterpret_cast<const char*>(content.data()), content.size()));
+  content_digest_->update(content);
   duplicate_key_ = content_digest_->finish();
 }
 

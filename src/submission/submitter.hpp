@@ -16,6 +16,7 @@
 #include <string>
 
 #include "base/clock.hpp"
+#include "base/keyed_hash.hpp"
 #include "base/random.hpp"
 #include "dkim/keystore.hpp"
 #include "events/event.hpp"
@@ -45,7 +46,7 @@ struct session_facts {
 
 // The after-data policy: the parsed header section, accepted or refused.
 // The duplicate guard's key for a message (message_builder::duplicate).
-using duplicate_key = std::array<unsigned char, 32>;
+using duplicate_key = base::keyed_hash::digest;
 
 using header_check = std::function<std::optional<policy::rejection>(const std::vector<message::header_field>&)>;
 
@@ -113,9 +114,10 @@ class message_builder {
   header_check check_;
   std::optional<policy::rejection> failure_;
   std::unique_ptr<dkim::body_hash> body_hash_;
-  // The duplicate guard's: SHA-256, about twice BLAKE2b's speed here (a tenth
-  // of the server's CPU for 100 KiB messages was this digest with BLAKE2b).
-  std::unique_ptr<dkim::sha256_stream> content_digest_;
+  // The duplicate guard's: keyed XXH3-128, a tenth of SHA-256's cost (which
+  // was 1.5 % of the server's CPU under `send`; BLAKE2b, before it, a tenth
+  // for 100 KiB messages).
+  std::unique_ptr<base::keyed_hash> content_digest_;
   std::optional<duplicate_key> duplicate_key_;
   std::string header_section_;
   // The header section parsed once, by whichever of decide_signing and seal
@@ -169,7 +171,7 @@ class submitter final : public queue_writer {
     base::time_point when;
   };
   std::mutex recent_mu_;
-  struct key_hash {  // the key is a salted digest already
+  struct key_hash {  // the key is a keyed digest already
     std::size_t operator()(const duplicate_key& k) const {
       std::size_t h;
       std::memcpy(&h, k.data(), sizeof h);
