@@ -52,6 +52,11 @@ statement& statement::bind(int i, std::string_view v) {
     raise(db_, rc, "bind");
   return *this;
 }
+statement& statement::bind_static(int i, std::string_view v) {
+  if (int rc = sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC); rc != SQLITE_OK)
+    raise(db_, rc, "bind");
+  return *this;
+}
 statement& statement::bind_blob(int i, std::string_view v) {
   if (int rc = sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT); rc != SQLITE_OK)
     raise(db_, rc, "bind");

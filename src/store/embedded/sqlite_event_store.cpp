@@ -36,12 +36,12 @@ std::vector<std::int64_t> append_events(connection& c, std::span<const stored_ev
   std::map<std::tuple<std::int64_t, std::string_view, std::string_view>, std::pair<std::int64_t, std::int64_t>> stats;
   for (const auto& e : events) {
     c.prepare("INSERT INTO events(id, time, type, account, configuration_set, record) VALUES (?,?,?,?,?,?)")
-        .bind(1, e.id)
+        .bind_static(1, e.id)
         .bind(2, ms(e.time))
-        .bind(3, e.type)
-        .bind(4, e.account)
-        .bind(5, e.configuration_set)
-        .bind(6, e.record)
+        .bind_static(3, e.type)
+        .bind_static(4, e.account)
+        .bind_static(5, e.configuration_set)
+        .bind_static(6, e.record)
         .run();
     seqs.push_back(c.last_insert_id());
     auto& [count, recipients] = stats[{ms(e.time) / 900000 * 900, e.account, e.type}];

@@ -85,20 +85,20 @@ std::vector<std::int64_t> sqlite_queue_store::enqueue(std::span<const queued_mes
       c.prepare(
            "INSERT INTO messages(id, account_id, account, sender, size, created, message_id, envid, ret, body, smtputf8, "
            "configuration_set, tags, client_ip, tls, lease_until, lease_token) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
-          .bind(1, m.id)
+          .bind_static(1, m.id)
           .bind(2, m.account_id)
-          .bind(3, m.account)
-          .bind(4, m.from)
+          .bind_static(3, m.account)
+          .bind_static(4, m.from)
           .bind(5, m.size)
           .bind(6, base::unix_seconds(m.created))
-          .bind(7, m.message_id)
-          .bind(8, m.envid)
+          .bind_static(7, m.message_id)
+          .bind_static(8, m.envid)
           .bind(9, static_cast<int>(m.ret))
           .bind(10, static_cast<int>(m.body))
           .bind(11, m.smtputf8 ? 1 : 0)
-          .bind(12, m.configuration_set)
+          .bind_static(12, m.configuration_set)
           .bind(13, encode_tags(m.tags))
-          .bind(14, m.client_ip)
+          .bind_static(14, m.client_ip)
           .bind(15, static_cast<int>(m.tls))
           .bind(16, n < leased ? base::unix_seconds(lease.until) : std::int64_t{0})
           .bind(17, n < leased ? tokens[n] : std::int64_t{0})
@@ -110,15 +110,15 @@ std::vector<std::int64_t> sqlite_queue_store::enqueue(std::span<const queued_mes
         c.prepare(
              "INSERT INTO recipients(message_id, idx, address, orcpt, notify, status, attempts, next_attempt, last_response) "
              "VALUES (?,?,?,?,?,?,?,?,?)")
-            .bind(1, m.id)
+            .bind_static(1, m.id)
             .bind(2, idx++)
-            .bind(3, r.address)
-            .bind(4, r.orcpt)
+            .bind_static(3, r.address)
+            .bind_static(4, r.orcpt)
             .bind(5, r.notify.bits())
             .bind(6, static_cast<int>(r.status))
             .bind(7, r.attempts)
             .bind(8, next)
-            .bind(9, r.last_response)
+            .bind_static(9, r.last_response)
             .run();
       }
       usage[{m.account_id, base::unix_seconds(m.created) / 60 * 60}] += static_cast<std::int64_t>(m.recipients.size());
