@@ -177,6 +177,8 @@ TEST(json_out, writes_what_nlohmann_json_writes) {
       .member("yes", true)
       .key("nested").begin_object().key("arr").begin_array().begin_array().end_array().value(std::uint64_t{7}).end_array()
       .end_object()
+      .member("k\"ey", "")                        // a name to escape: the general path
+      .member(std::string(70, 'k'), "plain")     // too long for the names' one append
       .end_object();
   nlohmann::ordered_json j;
   j["s"] = "a\"b\\c\n\x01";
@@ -186,6 +188,8 @@ TEST(json_out, writes_what_nlohmann_json_writes) {
   j["n"] = -42;
   j["yes"] = true;
   j["nested"]["arr"] = nlohmann::ordered_json::array({nlohmann::ordered_json::array(), 7});
+  j["k\"ey"] = "";
+  j[std::string(70, 'k')] = "plain";
   EXPECT_EQ(out, j.dump());
 }
 

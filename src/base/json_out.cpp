@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
+#include <utility>
 
 #include "base/strings.hpp"
 
@@ -46,8 +47,17 @@ void append_json_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   std::size_t j = plain_run(s, 0);
   if (out.capacity() - out.size() < s.size() + 2) out.reserve(std::max(out.size() + s.size() + 2, 2 * out.capacity()));
+  if (j == s.size()) {  // most strings: quotes and all in one go (three appends cost twice as much)
+    const std::size_t n = out.size();
+    out.resize(n + s.size() + 2);
+    char* p = out.data() + n;
+    *p = '"';
+    if (!s.empty()) std::memcpy(p + 1, s.data(), s.size());
+    p[s.size() + 1] = '"';
+    return;
+  }
   out += '"';
-  out.append(s.data(), j);  // most strings: all of it
+  out.append(s.data(), j);
   std::size_t i = j;
   while (i < s.size()) {
     // A run that needs no escaping is copied in one go.
@@ -85,14 +95,17 @@ void append_json_string(std::string& out, std::string_view s) {
   out += '"';
 }
 
-void json_out::separate() {
+bool json_out::comma_due() {
   if (after_key_) {
     after_key_ = false;
-    return;
+    return false;
   }
-  if (depth_ == 0) return;
-  if (!first_[depth_ - 1]) out_ += ',';
-  first_[depth_ - 1] = false;
+  if (depth_ == 0) return false;
+  return !std::exchange(first_[depth_ - 1], false);
+}
+
+void json_out::separate() {
+  if (comma_due()) out_ += ',';
 }
 
 json_out& json_out::open(char c) {
@@ -111,9 +124,23 @@ json_out& json_out::close(char c) {
 }
 
 json_out& json_out::key(std::string_view k) {
-  separate();
-  append_json_string(out_, k);
-  out_ += ':';
+  // The names are the program's own: plain and short, written with their
+  // comma and colon in one append.
+  char buf[64];
+  if (k.size() + 4 <= sizeof buf && plain_run(k, 0) == k.size()) {
+    std::size_t n = 0;
+    if (comma_due()) buf[n++] = ',';
+    buf[n++] = '"';
+    std::memcpy(buf + n, k.data(), k.size());
+    n += k.size();
+    buf[n++] = '"';
+    buf[n++] = ':';
+    out_.append(buf, n);
+  } else {
+    separate();
+    append_json_string(out_, k);
+    out_ += ':';
+  }
   after_key_ = true;
   return *this;
 }

@@ -49,7 +49,8 @@ class json_out {
  private:
   json_out& open(char c);
   json_out& close(char c);
-  void separate();  // the comma before a value in an array or a member in an object
+  bool comma_due();  // a value or member comes: whether a comma goes before it
+  void separate();   // the comma before a value in an array or a member in an object
 
   std::string& out_;
   std::array<bool, 32> first_{};  // per open level: nothing written in it yet
