@@ -44,10 +44,10 @@ struct session_facts {
   std::string configuration_set;  // the account's default
 };
 
-// The after-data policy: the parsed header section, accepted or refused.
 // The duplicate guard's key for a message (message_builder::duplicate).
 using duplicate_key = base::keyed_hash::digest;
 
+// The after-data policy: the parsed header section, accepted or refused.
 using header_check = std::function<std::optional<policy::rejection>(const std::vector<message::header_field>&)>;
 
 struct settings {
