@@ -33,6 +33,12 @@ constexpr const char* tls12_ciphers =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+// TLS 1.3: AES-128-GCM first, as in TLS 1.2 (the server's order wins). Its
+// key schedule runs on SHA-256, which current processors compute with
+// instructions of their own (SHA-NI, ARMv8 SHA2) where SHA-384 has none: a
+// full handshake costs about 10 % less CPU than with OpenSSL's default
+// order, AES-256-GCM-SHA384 first (docs/development.md, Benchmarks).
+constexpr const char* tls13_ciphersuites = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 constexpr const char* groups = "X25519:P-256:P-384";
 
 struct bio_deleter {
@@ -109,6 +115,8 @@ void apply_server_policy(SSL_CTX* ctx, const std::string& min_version) {
   // stream::wait_readable looks at what OpenSSL holds before the socket.
   SSL_CTX_set_read_ahead(ctx, 1);
   if (SSL_CTX_set_cipher_list(ctx, tls12_ciphers) != 1) throw std::runtime_error("tls: cipher list: " + openssl_error());
+  if (SSL_CTX_set_ciphersuites(ctx, tls13_ciphersuites) != 1)
+    throw std::runtime_error("tls: TLS 1.3 cipher suites: " + openssl_error());
   if (SSL_CTX_set1_groups_list(ctx, groups) != 1) throw std::runtime_error("tls: groups: " + openssl_error());
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
   SSL_CTX_set_session_id_context(ctx, reinterpret_cast<const unsigned char*>("smtpsd"), 6);

@@ -48,6 +48,19 @@ def test_min_version_1_3_refuses_tls_1_2(server_factory):
         assert ("220 mail.test" in p.stdout) == ok, (version, p.stdout, p.stderr)
 
 
+def test_tls_1_3_answers_with_the_servers_order(server_factory):
+    """openssl s_client offers TLS_AES_256_GCM_SHA384 first; the server's
+    order (docs/configuration.md) puts TLS_AES_128_GCM_SHA256 first, whose
+    SHA-256 key schedule makes a handshake cheaper."""
+    srv = server_factory()
+    p = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{srv.ports[0]}", "-tls1_3", "-brief", "-crlf",
+                        "-ciphersuites", "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"],
+                       input="QUIT\n", capture_output=True, text=True, timeout=30)
+    assert "Ciphersuite: TLS_AES_128_GCM_SHA256" in p.stderr, p.stderr
+    with srv.smtp_ssl() as s:
+        assert s.sock.cipher()[0] == "TLS_AES_128_GCM_SHA256"
+
+
 def test_sni_and_key_type_choose_the_certificate(tmp_path):
     root = tmp_path / "multi"
     run_cli("init", str(root))
