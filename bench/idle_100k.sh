@@ -27,7 +27,23 @@ if ! ulimit -n $((TOTAL + 10000)) 2>/dev/null; then
 fi
 work=$(mktemp -d /tmp/smtpsd-idle-XXXXXX)
 spids=() lpids=()
-trap 'for p in "${lpids[@]}" "${spids[@]}"; do kill $p 2>/dev/null || true; done; rm -rf "$work"' EXIT
+# Servers holding many connections take a few seconds to close them: wait
+# (up to 60 s) so that nothing of this run is left running after it.
+cleanup() {
+  for p in "${lpids[@]}" "${spids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for _ in $(seq 600); do
+    alive=0
+    for p in "${spids[@]}"; do  # a server that has exited is a zombie until the script ends
+      st=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null || true)
+      [ -n "$st" ] && [ "$st" != Z ] && alive=1
+    done
+    [ $alive = 0 ] && break
+    sleep 0.1
+  done
+  for p in "${spids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
 sysctl -qw net.ipv4.ip_local_port_range="1024 65000" 2>/dev/null || true
 . bench/lib.sh
 per_node=$(((TOTAL + NODES - 1) / NODES))
