@@ -2,7 +2,7 @@
 # Holds many idle TLS connections (after EHLO) against Release smtpsd and
 # reports its RSS and PSS per connection. One loopback address gives at most
 # ~64k client ports, so the server listens on several (127.0.0.1 .. 127.0.0.N)
-# and one smtp-load process fills each.
+# and one smtp-load process fills each (for each server, when there are several).
 #   bench/idle_100k.sh [CONNECTIONS] [ADDRESSES]      (defaults 100000 and 4)
 # Needs a hard `ulimit -n` above CONNECTIONS for one server to hold them all.
 # Where the hard limit is lower and cannot be raised (no CAP_SYS_RESOURCE, as
