@@ -264,23 +264,13 @@ void submitter::on_committed(committed_mail* to) { committer_.hand_to(to); }
 
 std::optional<std::string> submitter::first_submission(const duplicate_key& key) {
   std::lock_guard l(recent_mu_);
-  auto it = recent_.find(key);
-  if (it == recent_.end() || clock_.now() - it->second.when > settings_.duplicate_window) return std::nullopt;
-  return it->second.queue_id;
+  return recent_.find(key, clock_.now() - settings_.duplicate_window);
 }
 
 void submitter::remember(const duplicate_key& key, const std::string& queue_id) {
-  constexpr std::size_t max_remembered = 200000;
   const auto now = clock_.now();
   std::lock_guard l(recent_mu_);
-  while (!recent_order_.empty() &&
-         (now - recent_order_.front().first > settings_.duplicate_window || recent_order_.size() >= max_remembered)) {
-    auto it = recent_.find(recent_order_.front().second);
-    if (it != recent_.end() && it->second.when == recent_order_.front().first) recent_.erase(it);
-    recent_order_.pop_front();
-  }
-  recent_[key] = {queue_id, now};
-  recent_order_.emplace_back(now, key);
+  recent_.remember(key, queue_id, now, now - settings_.duplicate_window);
 }
 
 void submitter::enqueue_generated(const generated_message& m, std::function<void(const std::string&)> done) {

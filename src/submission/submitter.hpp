@@ -5,14 +5,11 @@
 // the entry to the group committer. The reply for the client comes from here.
 #include <array>
 #include <chrono>
-#include <cstring>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
-#include <unordered_map>
 #include <string>
 
 #include "base/clock.hpp"
@@ -28,6 +25,7 @@
 #include "store/stores.hpp"
 #include "submission/group_committer.hpp"
 #include "submission/queue_writer.hpp"
+#include "submission/recent_submissions.hpp"
 
 namespace smtpsd::submission {
 
@@ -166,20 +164,8 @@ class submitter final : public queue_writer {
   settings settings_;
   const base::clock& clock_;
   base::random_source& random_;
-  struct recent_submission {
-    std::string queue_id;
-    base::time_point when;
-  };
   std::mutex recent_mu_;
-  struct key_hash {  // the key is a keyed digest already
-    std::size_t operator()(const duplicate_key& k) const {
-      std::size_t h;
-      std::memcpy(&h, k.data(), sizeof h);
-      return h;
-    }
-  };
-  std::unordered_map<duplicate_key, recent_submission, key_hash> recent_;
-  std::deque<std::pair<base::time_point, duplicate_key>> recent_order_;  // oldest first, for expiry
+  recent_submissions recent_{200000};
 };
 
 }  // namespace smtpsd::submission
