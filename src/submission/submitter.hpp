@@ -165,7 +165,8 @@ class submitter final : public queue_writer {
   const base::clock& clock_;
   base::random_source& random_;
   std::mutex recent_mu_;
-  recent_submissions recent_{200000};
+  static constexpr std::size_t max_remembered = 200000;  // keys the duplicate guard holds at most
+  recent_submissions recent_{max_remembered};
 };
 
 }  // namespace smtpsd::submission
