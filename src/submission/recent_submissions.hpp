@@ -1,23 +1,25 @@
 #pragma once
 // The duplicate guard's memory (submitter::first_submission): the queue id
 // each recent message key got, for at most `capacity` keys, the oldest
-// forgotten first. Kept flat: the entries in a ring in the order they came,
-// and an open-addressing index of them (linear probing, backward-shift
-// deletion). Remembering a message allocates nothing, and a lookup touches
-// one or two cache lines; the std::unordered_map it replaces allocated twice
-// per message (its node and the 16-character queue id), freed as much again
-// when it forgot one, and held about 140 octets per key (its node, the id's
-// block, a bucket and the order's entry) against 48 here, plus about 10
-// octets of index per key of capacity. The ring and the index are allocated
-// at the first key; their pages take memory only once keys reach them.
-// Not thread-safe: the submitter locks around it.
+// forgotten first. The entries sit in a ring in the order they came, indexed
+// by Boost's open-addressing map from key to ring position. Remembering a
+// message allocates nothing but the index's occasional growth; the
+// std::unordered_map it replaces allocated twice per message (its node and
+// the 16-character queue id), freed as much again when it forgot one, and
+// held about 140 octets per key (its node, the id's block, a bucket and the
+// order's entry) against 48 here plus about 24 in the index. The ring is
+// allocated at the first key; its pages take memory only once keys reach
+// them. Not thread-safe: the submitter locks around it.
 #include <array>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include <boost/unordered/unordered_flat_map.hpp>
 
 #include "base/clock.hpp"
 #include "base/keyed_hash.hpp"
@@ -38,7 +40,7 @@ class recent_submissions {
   // Forgets what was remembered before forget_before, then remembers k's
   // queue id at `now`, in place of what k had; when full, the oldest goes.
   void remember(const key& k, std::string_view queue_id, base::time_point now, base::time_point forget_before);
-  std::size_t size() const { return live_; }
+  std::size_t size() const { return index_.size(); }
   std::size_t capacity() const { return capacity_; }
 
  private:
@@ -52,21 +54,22 @@ class recent_submissions {
   struct free_deleter {
     void operator()(void* p) const { std::free(p); }
   };
+  struct key_hash {
+    using is_avalanching = void;  // a keyed digest already: no mixing needed
+    std::size_t operator()(const key& k) const {
+      std::size_t h;
+      std::memcpy(&h, k.data(), sizeof h);
+      return h;
+    }
+  };
 
-  std::size_t home(const key& k) const;
-  // The index slot that points at ring position `pos`, which is live.
-  std::size_t slot_of(std::size_t pos) const;
-  std::optional<std::size_t> find_slot(const key& k) const;
-  void unindex(std::size_t slot);
   void forget_oldest();
 
   std::size_t capacity_;
-  std::size_t mask_ = 0;  // of the index: a power of two at least twice capacity_, less one
   std::unique_ptr<entry[], free_deleter> ring_;
-  std::unique_ptr<std::uint32_t[], free_deleter> slots_;  // ring position + 1; 0 is empty
+  boost::unordered_flat_map<key, std::uint32_t, key_hash> index_;  // live entries' ring positions
   std::size_t head_ = 0;   // the oldest entry's ring position
   std::size_t count_ = 0;  // entries in the ring, dead ones included
-  std::size_t live_ = 0;
 };
 
 }  // namespace smtpsd::submission

@@ -12,8 +12,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A key whose home slot comes from `home` (its first eight octets) and whose
-// identity from `n`: equal homes make long probe runs on purpose.
+// A key whose hash is `home` (its first eight octets) and whose identity is
+// `n`: equal hashes make the index tell keys apart by comparing them.
 recent_submissions::key make_key(std::uint64_t home, std::uint64_t n) {
   recent_submissions::key k{};
   std::memcpy(k.data(), &home, 8);
@@ -29,7 +29,7 @@ TEST(RecentSubmissions, FindsWhatItRememberedWithinTheWindow) {
   EXPECT_FALSE(r.find(k, t0 - 600s)) << "nothing remembered yet";
   r.remember(k, "06H0BWCP3SB0ABTB", t0, t0 - 600s);
   EXPECT_EQ(r.find(k, t0 - 600s), "06H0BWCP3SB0ABTB");
-  EXPECT_FALSE(r.find(make_key(1, 2), t0 - 600s)) << "same home, another key";
+  EXPECT_FALSE(r.find(make_key(1, 2), t0 - 600s)) << "same hash, another key";
   EXPECT_FALSE(r.find(k, t0 + 1s)) << "remembered before not_before";
   EXPECT_EQ(r.size(), 1u);
 }
@@ -74,15 +74,15 @@ TEST(RecentSubmissions, AQueueIdTooLongIsNotRemembered) {
   EXPECT_EQ(r.size(), 0u);
 }
 
-// Random operations against a plain model, with few homes so that probe
-// runs are long, wrap around the index and are cut by deletions.
+// Random operations against a plain model, with five hashes for forty keys
+// so that the index holds colliding keys through erasures and reinsertions.
 TEST(RecentSubmissions, AgreesWithAModelUnderRandomUse) {
   constexpr std::size_t capacity = 13;
   recent_submissions r(capacity);
   std::map<std::uint64_t, std::pair<std::string, base::time_point>> model;
   std::deque<std::pair<std::uint64_t, std::string>> order;  // key and queue id as remembered, repeats included
   std::mt19937_64 rng(7);
-  auto key_of = [](std::uint64_t n) { return make_key(n % 5 * 7, n); };  // homes 0, 7, 14, 21, 28 of 32 slots
+  auto key_of = [](std::uint64_t n) { return make_key(n % 5 * 7, n); };
   auto t = t0;
   const auto window = 30s;
   std::map<std::string, base::time_point> times;  // of each queue id remembered
