@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "store/change_signal.hpp"
 #include "store/types.hpp"
 
 namespace smtpsd::store {
@@ -52,6 +53,10 @@ class account_store {
   // Grows with every change made through this interface, by any process
   // sharing the store: a server polls it to drop what it cached.
   virtual std::uint64_t generation() = 0;
+  // Moves with every change generation() counts and every change to the
+  // suppression list, and is read without I/O (see change_signal.hpp); null
+  // when changes also come from other machines and only the store can say.
+  virtual const change_signal* changes() const { return nullptr; }
 
   // 32 random bytes made once for the installation and then the same for
   // every process and node sharing the store: keys for values that must

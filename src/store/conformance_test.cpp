@@ -322,6 +322,48 @@ TEST_P(store_conformance, suppression_generation_moves_with_each_change_only) {
   EXPECT_GT(s.generation(), g1);
 }
 
+TEST_P(store_conformance, the_change_signal_moves_after_every_change_a_server_may_have_read) {
+  auto& a = *s_.accounts;
+  const auto* sig = a.changes();
+  if (!sig) GTEST_SKIP() << GetParam().name << " has none: its changes also come from other nodes";
+  // Another process's view: its own mapping of the same count (embedded).
+  stores other = GetParam().name == "memory" ? s_ : GetParam().open(dir_ / "data");
+  const auto* seen_elsewhere = other.accounts->changes();
+  ASSERT_TRUE(seen_elsewhere);
+  auto moves = [&](const char* what, auto&& change) {
+    const auto before = sig->value();
+    const auto before_elsewhere = seen_elsewhere->value();
+    change();
+    EXPECT_GT(sig->value(), before) << what;
+    EXPECT_GT(seen_elsewhere->value(), before_elsewhere) << what << ", seen by another opening of the store";
+  };
+  account acct;
+  acct.name = "acme";
+  moves("create_account", [&] { acct = *a.create_account(acct); });
+  moves("update_account", [&] {
+    acct.suspended = true;
+    a.update_account(acct);
+  });
+  moves("create_credential", [&] { a.create_credential(acct.id, "user1", "hash", ""); });
+  moves("revoke_credential", [&] { a.revoke_credential("user1"); });
+  moves("add_identity", [&] { a.add_identity(acct.id, "example.com", identity_kind::domain); });
+  moves("remove_identity", [&] { a.remove_identity(acct.id, "example.com"); });
+  moves("create_token", [&] { a.create_token({"deploy", "ab12", false, base::from_unix_seconds(1'800'000'000)}); });
+  moves("revoke_token", [&] { a.revoke_token("deploy"); });
+  moves("write_shared_file", [&] { a.write_shared_file("keys/a.pem", "x"); });
+  moves("remove_shared_file", [&] { a.remove_shared_file("keys/a.pem"); });
+  moves("suppression add", [&] { s_.suppressions->add("a@example.org", "manual", base::from_unix_seconds(1'800'000'000)); });
+  moves("suppression remove", [&] { s_.suppressions->remove("a@example.org"); });
+  moves("remove_account", [&] { a.remove_account("acme"); });
+  const auto still = sig->value();
+  a.find_login("user1");
+  a.list_accounts();
+  a.generation();
+  s_.suppressions->find("a@example.org");
+  EXPECT_FALSE(s_.suppressions->remove("a@example.org"));
+  EXPECT_EQ(sig->value(), still) << "reads, and a call that changed nothing, leave it";
+}
+
 TEST_P(store_conformance, enqueue_counts_usage_per_minute) {
   auto& q = *s_.queue;
   auto t = base::from_unix_seconds(1'800'000'000 / 60 * 60);

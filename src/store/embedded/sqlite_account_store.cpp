@@ -75,8 +75,7 @@ std::optional<account> sqlite_account_store::create_account(const account& a) {
         .run();
     account out = a;
     out.id = c.last_insert_id();
-    bump_generation(c);
-    t.commit();
+    commit_change(t, c);
     return out;
   });
 }
@@ -122,8 +121,7 @@ bool sqlite_account_store::update_account(const account& a) {
         .bind(11, a.id)
         .run();
     bool changed = c.changes() > 0;
-    bump_generation(c);
-    t.commit();
+    commit_change(t, c);
     return changed;
   });
 }
@@ -133,8 +131,7 @@ bool sqlite_account_store::remove_account(std::string_view name) {
     transaction t(c);
     c.prepare("DELETE FROM accounts WHERE name = ?").bind(1, name).run();
     bool changed = c.changes() > 0;
-    bump_generation(c);
-    t.commit();
+    commit_change(t, c);
     return changed;
   });
 }
@@ -157,8 +154,7 @@ std::optional<credential> sqlite_account_store::create_credential(std::int64_t a
         .run();
     credential cr{c.last_insert_id(), std::string(username), account_id, std::string(hash), std::string(scram),
                   base::from_unix_seconds(base::unix_seconds(now))};
-    bump_generation(c);
-    t.commit();
+    commit_change(t, c);
     return cr;
   });
 }
@@ -189,8 +185,7 @@ bool sqlite_account_store::revoke_credential(std::string_view username) {
     transaction t(c);
     c.prepare("DELETE FROM credentials WHERE username = ?").bind(1, username).run();
     bool changed = c.changes() > 0;
-    bump_generation(c);
-    t.commit();
+    commit_change(t, c);
     return changed;
   });
 }
@@ -210,8 +205,7 @@ std::optional<identity> sqlite_account_store::add_identity(std::int64_t account_
         .bind(4, now)
         .run();
     identity i{c.last_insert_id(), account_id, std::string(value), kind, base::from_unix_seconds(now)};
-    bump_generation(c);
-    t.commit();
+    commit_change(t, c);
     return i;
   });
 }
@@ -233,8 +227,7 @@ bool sqlite_account_store::remove_identity(std::int64_t account_id, std::string_
     transaction t(c);
     c.prepare("DELETE FROM identities WHERE account_id = ? AND value = ?").bind(1, account_id).bind(2, value).run();
     bool changed = c.changes() > 0;
-    bump_generation(c);
-    t.commit();
+    commit_change(t, c);
     return changed;
   });
 }
@@ -251,8 +244,7 @@ bool sqlite_account_store::create_token(const api_token& tk) {
         .bind(3, tk.read_only ? 1 : 0)
         .bind(4, base::unix_seconds(tk.created))
         .run();
-    bump_generation(c);
-    t.commit();
+    commit_change(t, c);
     return true;
   });
 }
@@ -280,10 +272,15 @@ bool sqlite_account_store::revoke_token(std::string_view name) {
     transaction t(c);
     c.prepare("DELETE FROM api_tokens WHERE name = ?").bind(1, name).run();
     const bool gone = c.changes() > 0;
-    bump_generation(c);
-    t.commit();
+    commit_change(t, c);
     return gone;
   });
+}
+
+void sqlite_account_store::commit_change(transaction& t, connection& c) {
+  bump_generation(c);
+  t.commit();
+  changes_->bump();
 }
 
 std::uint64_t sqlite_account_store::generation() {
@@ -352,8 +349,7 @@ void sqlite_account_store::write_shared_file(std::string_view path, std::string_
         .bind(1, path)
         .bind_blob(2, data)
         .run();
-    bump_generation(c);
-    t.commit();
+    commit_change(t, c);
   });
 }
 
@@ -361,8 +357,7 @@ void sqlite_account_store::remove_shared_file(std::string_view path) {
   db_->write([&](connection& c) {
     transaction t(c);
     c.prepare("DELETE FROM shared_files WHERE path = ?").bind(1, path).run();
-    bump_generation(c);
-    t.commit();
+    commit_change(t, c);
   });
 }
 

@@ -11,7 +11,9 @@ namespace smtpsd::store::embedded {
 
 class sqlite_account_store final : public account_store {
  public:
-  explicit sqlite_account_store(std::shared_ptr<database> db) : db_(std::move(db)) {}
+  // changes: moved after each change this store commits (and the suppression list's).
+  sqlite_account_store(std::shared_ptr<database> db, std::shared_ptr<change_signal> changes)
+      : db_(std::move(db)), changes_(std::move(changes)) {}
   std::optional<account> create_account(const account& a) override;
   std::optional<account> find_account(std::string_view name) override;
   std::optional<account> find_account(std::int64_t id) override;
@@ -31,6 +33,7 @@ class sqlite_account_store final : public account_store {
   std::vector<api_token> list_tokens() override;
   bool revoke_token(std::string_view name) override;
   std::uint64_t generation() override;
+  const change_signal* changes() const override { return changes_.get(); }
   std::string installation_secret() override;
   void add_reputation(std::span<const reputation_delta> deltas) override;
   std::vector<reputation_bucket> reputation(std::int64_t account_id, time_point since) override;
@@ -40,7 +43,10 @@ class sqlite_account_store final : public account_store {
   std::vector<std::string> shared_files(std::string_view suffix) override;
 
  private:
+  // The generation's move, the commit, then the signal.
+  void commit_change(transaction& t, connection& c);
   std::shared_ptr<database> db_;
+  std::shared_ptr<change_signal> changes_;
 };
 
 // Appends events inside the caller's transaction; returns their seqs.
@@ -93,7 +99,8 @@ class sqlite_queue_store final : public queue_store {
 
 class sqlite_suppression_store final : public suppression_store {
  public:
-  explicit sqlite_suppression_store(std::shared_ptr<database> db) : db_(std::move(db)) {}
+  sqlite_suppression_store(std::shared_ptr<database> db, std::shared_ptr<change_signal> changes)
+      : db_(std::move(db)), changes_(std::move(changes)) {}
   bool add(std::string_view address, std::string_view reason, time_point when) override;
   bool remove(std::string_view address) override;
   std::optional<suppression_entry> find(std::string_view address) override;
@@ -102,10 +109,14 @@ class sqlite_suppression_store final : public suppression_store {
   std::uint64_t generation() override;
 
  private:
+  template <class F>
+  bool changing_list(F&& f);
   std::shared_ptr<database> db_;
+  std::shared_ptr<change_signal> changes_;
 };
 
-// Opens DATA_DIR/smtpsd.db and DATA_DIR/spool, creating them (mode 0700).
+// Opens DATA_DIR/smtpsd.db, DATA_DIR/spool and the change signal
+// DATA_DIR/smtpsd.changes, creating them (mode 0700 and 0600).
 stores open(const std::filesystem::path& data_dir);
 
 }  // namespace smtpsd::store::embedded

@@ -4,11 +4,10 @@
 
 namespace smtpsd::store::embedded {
 
-namespace {
-// A change and the generation's move, in one transaction.
+// A change and the generation's move, in one transaction; then the signal.
 template <class F>
-bool changing_list(database& db, F&& f) {
-  return db.with([&](connection& c) {
+bool sqlite_suppression_store::changing_list(F&& f) {
+  const bool changed = db_->with([&](connection& c) {
     transaction t(c);
     f(c);
     const bool changed = c.changes() > 0;
@@ -16,11 +15,12 @@ bool changing_list(database& db, F&& f) {
     t.commit();
     return changed;
   });
+  if (changed) changes_->bump();
+  return changed;
 }
-}  // namespace
 
 bool sqlite_suppression_store::add(std::string_view address, std::string_view reason, time_point when) {
-  return changing_list(*db_, [&](connection& c) {
+  return changing_list([&](connection& c) {
     c.prepare("INSERT INTO suppression(address, reason, created) VALUES (?,?,?) ON CONFLICT(address) DO NOTHING")
         .bind(1, base::to_lower(address))
         .bind(2, reason)
@@ -30,7 +30,7 @@ bool sqlite_suppression_store::add(std::string_view address, std::string_view re
 }
 
 bool sqlite_suppression_store::remove(std::string_view address) {
-  return changing_list(*db_, [&](connection& c) {
+  return changing_list([&](connection& c) {
     c.prepare("DELETE FROM suppression WHERE address = ?").bind(1, base::to_lower(address)).run();
   });
 }

@@ -17,6 +17,8 @@ namespace {
 
 class accounts final : public account_store {
  public:
+  explicit accounts(std::shared_ptr<local_change_signal> changes) : changes_(std::move(changes)) {}
+  const change_signal* changes() const override { return changes_.get(); }
   std::optional<account> create_account(const account& a) override {
     std::lock_guard l(mu_);
     for (auto& [id, x] : accounts_)
@@ -24,7 +26,7 @@ class accounts final : public account_store {
     account out = a;
     out.id = ++next_id_;
     accounts_[out.id] = out;
-    ++gen_;
+    changed();
     return out;
   }
   std::optional<account> find_account(std::string_view name) override {
@@ -47,7 +49,7 @@ class accounts final : public account_store {
   bool update_account(const account& a) override {
     std::lock_guard l(mu_);
     auto it = accounts_.find(a.id);
-    ++gen_;
+    changed();
     if (it == accounts_.end()) return false;
     auto name = it->second.name;
     auto created = it->second.created;
@@ -59,7 +61,7 @@ class accounts final : public account_store {
   bool remove_account(std::string_view name) override {
     std::lock_guard l(mu_);
     auto a = find(name);
-    ++gen_;
+    changed();
     if (!a) return false;
     accounts_.erase(a->id);
     std::erase_if(reputation_, [&](auto& kv) { return kv.first.first == a->id; });
@@ -74,7 +76,7 @@ class accounts final : public account_store {
     credential c{++next_id_, std::string(username), account_id, std::string(hash), std::string(scram),
                  base::from_unix_seconds(base::unix_seconds(base::real_clock().now()))};
     creds_[c.username] = c;
-    ++gen_;
+    changed();
     return c;
   }
   std::optional<login> find_login(std::string_view username) override {
@@ -94,7 +96,7 @@ class accounts final : public account_store {
   }
   bool revoke_credential(std::string_view username) override {
     std::lock_guard l(mu_);
-    ++gen_;
+    changed();
     return creds_.erase(std::string(username)) > 0;
   }
   std::optional<identity> add_identity(std::int64_t account_id, std::string_view value, identity_kind kind) override {
@@ -104,7 +106,7 @@ class accounts final : public account_store {
     identity i{++next_id_, account_id, std::string(value), kind,
                base::from_unix_seconds(base::unix_seconds(base::real_clock().now()))};
     identities_.push_back(i);
-    ++gen_;
+    changed();
     return i;
   }
   std::vector<identity> list_identities(std::int64_t account_id) override {
@@ -117,13 +119,13 @@ class accounts final : public account_store {
   }
   bool remove_identity(std::int64_t account_id, std::string_view value) override {
     std::lock_guard l(mu_);
-    ++gen_;
+    changed();
     return std::erase_if(identities_, [&](auto& i) { return i.account_id == account_id && i.value == value; }) > 0;
   }
   bool create_token(const api_token& tk) override {
     std::lock_guard l(mu_);
     if (!tokens_.emplace(tk.name, tk).second) return false;
-    ++gen_;
+    changed();
     return true;
   }
   std::optional<api_token> find_token(std::string_view hash) override {
@@ -140,7 +142,7 @@ class accounts final : public account_store {
   }
   bool revoke_token(std::string_view name) override {
     std::lock_guard l(mu_);
-    ++gen_;
+    changed();
     return tokens_.erase(std::string(name)) > 0;
   }
   std::uint64_t generation() override {
@@ -156,12 +158,12 @@ class accounts final : public account_store {
   void write_shared_file(std::string_view path, std::string_view data) override {
     std::lock_guard l(mu_);
     files_[std::string(path)] = std::string(data);
-    ++gen_;
+    changed();
   }
   void remove_shared_file(std::string_view path) override {
     std::lock_guard l(mu_);
     files_.erase(std::string(path));
-    ++gen_;
+    changed();
   }
   std::vector<std::string> shared_files(std::string_view suffix) override {
     std::lock_guard l(mu_);
@@ -207,8 +209,14 @@ class accounts final : public account_store {
   std::map<std::int64_t, account> accounts_;
   std::map<std::string, credential> creds_;
   std::vector<identity> identities_;
+  // Under mu_: a reader that takes mu_ after reading the signal sees the change.
+  void changed() {
+    ++gen_;
+    changes_->bump();
+  }
   std::int64_t next_id_ = 0;
   std::uint64_t gen_ = 0;
+  std::shared_ptr<local_change_signal> changes_;
 };
 
 class events final : public event_store {
@@ -515,17 +523,18 @@ class queue final : public queue_store {
 
 class suppressions final : public suppression_store {
  public:
+  explicit suppressions(std::shared_ptr<local_change_signal> changes) : changes_(std::move(changes)) {}
   bool add(std::string_view address, std::string_view reason, time_point when) override {
     std::lock_guard l(mu_);
     auto key = base::to_lower(address);
     const bool added = entries_.emplace(key, suppression_entry{key, std::string(reason), when}).second;
-    generation_ += added;
+    changed(added);
     return added;
   }
   bool remove(std::string_view address) override {
     std::lock_guard l(mu_);
     const bool removed = entries_.erase(base::to_lower(address)) > 0;
-    generation_ += removed;
+    changed(removed);
     return removed;
   }
   std::uint64_t generation() override {
@@ -555,6 +564,12 @@ class suppressions final : public suppression_store {
   std::mutex mu_;
   std::map<std::string, suppression_entry> entries_;
   std::uint64_t generation_ = 0;
+  std::shared_ptr<local_change_signal> changes_;
+  void changed(bool did) {
+    if (!did) return;
+    ++generation_;
+    changes_->bump();
+  }
 };
 
 struct entry {
@@ -647,12 +662,13 @@ class bodies final : public spool {
 
 stores open(bool replaying) {
   stores s;
-  s.accounts = std::make_shared<accounts>();
+  auto changes = std::make_shared<local_change_signal>();  // the accounts' and the suppression list's
+  s.accounts = std::make_shared<accounts>(changes);
   auto log = std::make_shared<events>();
   s.events = log;
   s.queue = std::make_shared<queue>(log, replaying);
   s.bodies = std::make_shared<bodies>(replaying);
-  s.suppressions = std::make_shared<suppressions>();
+  s.suppressions = std::make_shared<suppressions>(changes);
   return s;
 }
 
