@@ -170,8 +170,47 @@ auth_result authenticator::confirm_scram(std::string_view username, bool proof_o
   return r;
 }
 
+std::optional<auth_result> authenticator::verify_from_memory(std::string_view username,
+                                                             const base::secret_string& password,
+                                                             const std::string& client_ip) {
+  const auto* changes = accounts_->changes();
+  if (!changes || (throttle_ && (throttle_->is_shared() || throttle_->throttled(client_ip)))) return std::nullopt;
+  const auto key = key_of(username, password.expose());
+  const auto signal = changes->value();
+  const auto now = clock_.now();
+  std::lock_guard l(mu_);
+  auto it = cache_.find(key);
+  if (it == cache_.end()) return std::nullopt;
+  const auto& e = it->second;
+  if (!e.account || e.signal != signal || e.expires <= now || now < e.confirmed || now - e.confirmed >= recheck)
+    return std::nullopt;
+  auth_result r;
+  r.k = auth_result::kind::success;
+  r.account = e.account;
+  return r;
+}
+
+void authenticator::remember(const cache_key& key, const auth_result& r, std::uint64_t signal,
+                             base::time_point read_at) {
+  std::lock_guard l(mu_);
+  auto it = cache_.find(key);
+  if (it == cache_.end()) return;  // emptied meanwhile
+  auto& e = it->second;
+  if (r.k != auth_result::kind::success) {
+    e.account.reset();
+    return;
+  }
+  e.account = r.account;
+  e.signal = signal;
+  e.confirmed = read_at;
+}
+
 auth_result authenticator::check(std::string_view username, const base::secret_string& password) {
   auth_result r;
+  // Read before the row: a change committed after the read moves it after this.
+  const auto* changes = accounts_->changes();
+  const auto signal = changes ? changes->value() : 0;
+  const auto read_at = clock_.now();
   auto login = find_login(username, r);
   if (r.k == auth_result::kind::temporary) return r;
   const auto& pw = password.expose();
@@ -199,14 +238,18 @@ auth_result authenticator::check(std::string_view username, const base::secret_s
     if (ok) {
       std::lock_guard l(mu_);
       if (cache_.size() >= max_cache) cache_.clear();
-      cache_[key] = cached{login->cred.hash, now + ttl_};
+      auto& e = cache_[key] = cached{};
+      e.hash = login->cred.hash;
+      e.expires = now + ttl_;
     }
   }
   if (!ok) {
     r.reason = "wrong password";
     return r;
   }
-  return account_checks(*login, std::move(r));
+  r = account_checks(*login, std::move(r));
+  if (changes) remember(key, r, signal, read_at);
+  return r;
 }
 
 }  // namespace smtpsd::policy

@@ -4,7 +4,10 @@
 // checked against a dummy hash so they cost the same time as known ones. A
 // short-lived cache keyed by a keyed hash of username and password lets a
 // client that reconnects for every message pay for the hash once; every hit
-// still reads the credential row, so a revoke or a suspension applies at once.
+// on the pool still reads the credential row, so a revoke or a suspension
+// applies at once. verify_from_memory() answers a repeated AUTH without the
+// pool (no thread hop, no read) while the store's change signal says that
+// nothing was changed since the row was read (store/change_signal.hpp).
 //
 // SCRAM-SHA-256 needs no password hash at AUTH: the client proves it knows
 // the password against the StoredKey a credential keeps (made when it was
@@ -50,6 +53,17 @@ class authenticator {
   // `throttled` without any password being checked, and failures count.
   auth_result verify(std::string_view username, const base::secret_string& password, const std::string& client_ip = {});
   bool throttled(const std::string& client_ip);
+  // No I/O, for an I/O thread: success when verify() accepted this username
+  // and password less than `recheck` ago and the store's change signal has
+  // not moved since it read the credential row, so a revoke, a suspension or
+  // any other change sends the next AUTH to verify() again. nullopt: ask
+  // verify() on the pool (nothing remembered, a store without a signal, a
+  // shared throttle, a throttled client).
+  std::optional<auth_result> verify_from_memory(std::string_view username, const base::secret_string& password,
+                                                const std::string& client_ip);
+  // How long a remembered answer is trusted without a new read (should a
+  // writer die between its commit and the signal): SPEC's 2 s, with margin.
+  static constexpr std::chrono::milliseconds recheck{500};
   // Throttling counts in a shared store (Redis): throttled() is a network call.
   bool throttle_is_shared() const { return throttle_ && throttle_->is_shared(); }
 
@@ -92,7 +106,14 @@ class authenticator {
   struct cached {
     std::string hash;  // the stored hash the password was verified against
     base::time_point expires;
+    // For verify_from_memory(): the account as read with the row, the
+    // change signal read just before the row, and when. No account: the
+    // last check failed (a suspended account).
+    std::optional<store::account> account;
+    std::uint64_t signal = 0;
+    base::time_point confirmed{};
   };
+  void remember(const cache_key& key, const auth_result& r, std::uint64_t signal, base::time_point read_at);
   mutable std::mutex mu_;
   std::map<cache_key, cached> cache_;
 };

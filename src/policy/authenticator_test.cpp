@@ -73,6 +73,81 @@ TEST(authenticator, cache_entries_expire_and_new_hash_invalidates) {
   EXPECT_EQ(f.auth->verify("user1", base::secret_string("new")).k, kind::success);
 }
 
+TEST(authenticator, memory_answers_what_the_pool_verified_until_the_store_changes) {
+  authenticator_fixture f;
+  const std::string ip = "192.0.2.1";
+  const base::secret_string right("right");
+  auto remembered = [&](std::string_view user, const base::secret_string& pw) {
+    auto r = f.auth->verify_from_memory(user, pw, ip);
+    if (r) {
+      EXPECT_EQ(r->k, kind::success);
+    }
+    return r.has_value();
+  };
+  EXPECT_FALSE(remembered("user1", right)) << "nothing verified yet";
+  ASSERT_EQ(f.auth->verify("user1", right, ip).k, kind::success);
+  auto m = f.auth->verify_from_memory("user1", right, ip);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->account->name, "acme");
+  EXPECT_EQ(m->account->id, f.acct.id);
+  EXPECT_FALSE(remembered("user1", base::secret_string("wrong")));
+  EXPECT_FALSE(remembered("user2", right));
+
+  // Any change to the accounts sends the next AUTH to the pool, which reads it.
+  f.s.accounts->add_identity(f.acct.id, "example.com", store::identity_kind::domain);
+  EXPECT_FALSE(remembered("user1", right));
+  ASSERT_EQ(f.auth->verify("user1", right, ip).k, kind::success);
+  EXPECT_TRUE(remembered("user1", right));
+
+  f.acct.suspended = true;
+  f.s.accounts->update_account(f.acct);
+  EXPECT_FALSE(remembered("user1", right)) << "a suspension applies at the next AUTH";
+  EXPECT_EQ(f.auth->verify("user1", right, ip).k, kind::failure);
+  EXPECT_FALSE(remembered("user1", right)) << "a refusal is never answered from memory";
+  f.acct.suspended = false;
+  f.s.accounts->update_account(f.acct);
+  ASSERT_EQ(f.auth->verify("user1", right, ip).k, kind::success);
+  EXPECT_TRUE(remembered("user1", right));
+
+  f.s.accounts->revoke_credential("user1");
+  EXPECT_FALSE(remembered("user1", right)) << "a revoke applies at the next AUTH";
+  EXPECT_EQ(f.auth->verify("user1", right, ip).k, kind::failure);
+  EXPECT_FALSE(remembered("user1", right));
+}
+
+TEST(authenticator, memory_answers_for_half_a_second_and_follow_the_suppression_list) {
+  authenticator_fixture f;
+  const base::secret_string right("right");
+  ASSERT_EQ(f.auth->verify("user1", right, "192.0.2.1").k, kind::success);
+  f.clock.advance(policy::authenticator::recheck - 1ms);
+  EXPECT_TRUE(f.auth->verify_from_memory("user1", right, "192.0.2.1"));
+  f.clock.advance(1ms);
+  EXPECT_FALSE(f.auth->verify_from_memory("user1", right, "192.0.2.1")) << "read again every half second";
+  ASSERT_EQ(f.auth->verify("user1", right, "192.0.2.1").k, kind::success);
+  EXPECT_TRUE(f.auth->verify_from_memory("user1", right, "192.0.2.1"));
+  // The session's MAIL and RCPTs rely on what the pool's AUTH prepared: a
+  // new suppression has to reach them as a new identity does.
+  ASSERT_TRUE(f.s.suppressions->add("gone@example.org", "bounce", f.clock.now()));
+  EXPECT_FALSE(f.auth->verify_from_memory("user1", right, "192.0.2.1"));
+  EXPECT_FALSE(f.s.suppressions->add("gone@example.org", "bounce", f.clock.now()));
+  ASSERT_EQ(f.auth->verify("user1", right, "192.0.2.1").k, kind::success);
+  EXPECT_TRUE(f.auth->verify_from_memory("user1", right, "192.0.2.1")) << "no change, no move";
+}
+
+TEST(authenticator, memory_never_answers_a_throttled_client) {
+  authenticator_fixture f;
+  policy::auth_throttle t(f.clock, 2, 60s);
+  policy::authenticator a(f.s.accounts, f.clock, 60s, &t);
+  const base::secret_string right("right");
+  ASSERT_EQ(a.verify("user1", right, "192.0.2.1").k, kind::success);
+  EXPECT_TRUE(a.verify_from_memory("user1", right, "192.0.2.1"));
+  EXPECT_EQ(a.verify("user1", base::secret_string("x"), "192.0.2.1").k, kind::failure);
+  EXPECT_EQ(a.verify("user1", base::secret_string("x"), "192.0.2.1").k, kind::failure);
+  EXPECT_FALSE(a.verify_from_memory("user1", right, "192.0.2.1"));
+  EXPECT_EQ(a.verify("user1", right, "192.0.2.1").k, kind::throttled);
+  EXPECT_TRUE(a.verify_from_memory("user1", right, "192.0.2.2"));
+}
+
 TEST(authenticator, generated_secrets) {
   auto p = policy::authenticator::generate_password();
   EXPECT_EQ(p.size(), 24u);

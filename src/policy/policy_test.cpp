@@ -190,6 +190,8 @@ TEST(submission_policy, never_fails_open) {
   EXPECT_EQ(std::get<rejection>(r).reply.wire(), "451 4.3.0 Temporary failure, please try again later\r\n");
   authenticator auth(std::make_shared<broken_accounts>(), clock);
   EXPECT_EQ(auth.verify("alice", base::secret_string("pw")).k, auth_result::kind::temporary);
+  EXPECT_FALSE(auth.verify_from_memory("alice", base::secret_string("pw"), "192.0.2.1"))
+      << "a store without a change signal is always asked";
 }
 
 namespace smtpsd::policy {

@@ -393,7 +393,19 @@ session::sender_verdict session::check_sender(sender_verdict p) const {
 net::awaitable<smtp::action> session::authenticate() {
   auto& auth_ok = auth_successes_metric();
   auto& auth_failed = auth_failures_metric();
-  auto res = co_await svc_.pool->run([this] { return verify_credentials(); });
+  // A client that logs in again with what was just verified is answered
+  // here; the first time, and after any change to the store, on the pool.
+  std::optional<policy::auth_result> remembered;
+  if (!fsm_.pending_proof()) {
+    const auto& c = fsm_.pending_credentials();
+    remembered = svc_.auth->verify_from_memory(c.username, c.password, client_ip_);
+  }
+  const bool from_memory = remembered.has_value();
+  policy::auth_result res;
+  if (from_memory)
+    res = std::move(*remembered);
+  else
+    res = co_await svc_.pool->run([this] { return verify_credentials(); });
   smtp::auth_outcome o;
   const auto user = base::printable(fsm_.pending_credentials().username, 64);
   switch (res.k) {
@@ -403,7 +415,7 @@ net::awaitable<smtp::action> session::authenticate() {
       account_ = std::make_unique<const store::account>(std::move(*res.account));
       fsm_.set_max_message_bytes(account_->max_message_bytes.value_or(settings_->limit.max_message_bytes));
       auth_ok.inc();
-      log()->info("session={} auth ok user={} account={}", id_, user, o.account);
+      log()->info("session={} auth ok user={} account={}{}", id_, user, o.account, from_memory ? " remembered" : "");
       break;
     case policy::auth_result::kind::failure:
       o.k = smtp::auth_outcome::kind::failure;

@@ -3,6 +3,7 @@ AUTH throttling, suppression. Every policy row of SPEC §3."""
 import smtplib
 import socket
 import ssl
+import threading
 import time
 
 import pytest
@@ -142,6 +143,57 @@ def test_revoked_credential_and_suspended_account(server):
         with pytest.raises(smtplib.SMTPAuthenticationError) as e:
             s.login("alice", PASSWORD)
         assert e.value.smtp_code == 535
+
+
+def test_a_change_refuses_the_next_auth_while_logins_are_answered_from_memory(server_factory):
+    """A login verified less than half a second ago, with nothing changed in
+    the store since, is answered on the I/O thread without reading the store
+    ("remembered" in the log). A CLI change moves the store's change signal
+    before the CLI returns, so it still refuses the very next AUTH, even while
+    another client keeps the remembered answer fresh."""
+    # The looping client's refused logins must not throttle 127.0.0.1.
+    server = server_factory(auth="failures_before_throttle = 100000\n")
+    stop = threading.Event()
+    logins = {"ok": 0}
+
+    def keep_logging_in():
+        while not stop.is_set():
+            try:
+                with server.smtp_ssl() as s:
+                    s.login("alice", PASSWORD)
+                    logins["ok"] += 1
+            except smtplib.SMTPAuthenticationError:
+                pass
+
+    def refused():
+        with server.smtp_ssl() as s:
+            with pytest.raises(smtplib.SMTPAuthenticationError) as e:
+                s.login("alice", PASSWORD)
+            return e.value
+
+    def answered_from_memory():
+        n = logins["ok"]
+        wait_for(lambda: logins["ok"] >= n + 3, what="more logins")
+        return wait_for(lambda: server.log().count("user=alice account=acme remembered"), what="a remembered login")
+
+    looping = threading.Thread(target=keep_logging_in, daemon=True)
+    looping.start()
+    try:
+        before = answered_from_memory()
+        server.cli("account", "set", "acme", "--suspended", "true")
+        e = refused()
+        assert e.smtp_code == 535 and e.smtp_error.startswith(b"5.7.8")
+        server.cli("account", "set", "acme", "--suspended", "false")
+        assert answered_from_memory() > before, "logins are answered from memory again after the change"
+        server.cli("identity", "add", "acme", "other.example")  # a change that leaves alice's login good
+        with session(server) as s:
+            assert s.noop()[0] == 250
+        server.cli("credential", "revoke", "alice")
+        assert refused().smtp_code == 535
+    finally:
+        stop.set()
+        looping.join(timeout=30)
+    assert not looping.is_alive()
 
 
 def test_suspension_reaches_an_open_session(server):
