@@ -39,8 +39,15 @@ def kill_rounds(srv, rounds, clients, rng, least):
     for round_ in range(rounds):
         stop = threading.Event()
         threads = [threading.Thread(target=client, args=(srv, stop, accepted, i + 10 * round_)) for i in range(clients)]
+        begun = len(accepted)
         for t in threads:
             t.start()
+        # The kill falls at a random moment of the sending, not of the start:
+        # on a busy machine (ASan, ctest -j2) the first AUTH alone can take
+        # longer than 0.8 s, and rounds killed before it test nothing.
+        deadline = time.monotonic() + 30
+        while len(accepted) == begun and time.monotonic() < deadline:
+            time.sleep(0.01)
         time.sleep(rng.uniform(least, 0.8))
         srv.kill()
         stop.set()
