@@ -27,6 +27,7 @@
 #include "base/clock.hpp"
 #include "base/secret.hpp"
 #include "policy/connections.hpp"
+#include "policy/suppression_copy.hpp"
 #include "sasl/scram.hpp"
 #include "store/account_store.hpp"
 
@@ -62,8 +63,10 @@ class authenticator {
   std::optional<auth_result> verify_from_memory(std::string_view username, const base::secret_string& password,
                                                 const std::string& client_ip);
   // How long a remembered answer is trusted without a new read (should a
-  // writer die between its commit and the signal): SPEC's 2 s, with margin.
-  static constexpr std::chrono::milliseconds recheck{500};
+  // writer die between its commit and the signal). The same bound as the
+  // profiles and the suppression list a remembered login's MAIL and RCPT
+  // are answered from: the pool call that verified the login confirmed them.
+  static constexpr auto recheck = suppression_copy::recheck;
   // Throttling counts in a shared store (Redis): throttled() is a network call.
   bool throttle_is_shared() const { return throttle_ && throttle_->is_shared(); }
 
